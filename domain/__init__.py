@@ -1,0 +1,1 @@
+"""The depot microgrid model and its use cases. Pure Python: no framework imports."""

@@ -1,0 +1,125 @@
+"""Read use cases. Batch functions take many keys at once so the API can load
+nested fields without one query per parent."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from uuid import UUID
+
+from domain import microgrid_sync, topology
+from domain.access import Scope
+from domain.microgrid_sync import ResyncPlan
+from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
+from domain.ports import Dependencies
+from domain.problems import NotFound
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Depot]
+    has_next_page: bool
+
+    def cursor(self, depot: Depot) -> str:
+        return encode_cursor(depot)
+
+
+def encode_cursor(depot: Depot) -> str:
+    raw = json.dumps([depot.name, str(depot.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, UUID] | None:
+    try:
+        name, raw_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return str(name), UUID(str(raw_id))
+    except (ValueError, TypeError, binascii.Error):
+        return None
+
+
+async def depot_page(deps: Dependencies, scope: Scope, first: int, after: str | None) -> Page:
+    """Depots by name. ``first`` is clamped to 1..100; a bad cursor starts over."""
+    size = max(1, min(first, MAX_PAGE_SIZE))
+    key = decode_cursor(after) if after else None
+    async with deps.uow(write=False) as uow:
+        rows = await uow.depots.page(scope, size + 1, key)
+    return Page(rows[:size], len(rows) > size)
+
+
+async def depots(deps: Dependencies, scope: Scope, ids: Collection[UUID]) -> dict[UUID, Depot]:
+    allowed = [i for i in ids if scope.allows(i)]
+    if not allowed:
+        return {}
+    async with deps.uow(write=False) as uow:
+        return await uow.depots.get_many(allowed)
+
+
+async def circuits_by_depot(deps: Dependencies, ids: Collection[UUID]) -> dict[UUID, list[Circuit]]:
+    async with deps.uow(write=False) as uow:
+        return await uow.circuits.for_depots(ids)
+
+
+async def microgrids_by_depot(
+    deps: Dependencies, ids: Collection[UUID]
+) -> dict[UUID, Microgrid]:
+    async with deps.uow(write=False) as uow:
+        return await uow.microgrids.for_depots(ids)
+
+
+async def microgrid(
+    deps: Dependencies, scope: Scope, microgrid_id: UUID | None
+) -> Microgrid | NotFound:
+    if microgrid_id is not None:
+        async with deps.uow(write=False) as uow:
+            found = await uow.microgrids.get(microgrid_id)
+        if found is not None and scope.allows(found.depot_id):
+            return found
+    return NotFound("Microgrid", str(microgrid_id) if microgrid_id else None)
+
+
+async def microgrid_by_depot(
+    deps: Dependencies, scope: Scope, depot_id: UUID | None
+) -> Microgrid | NotFound:
+    if depot_id is not None and scope.allows(depot_id):
+        async with deps.uow(write=False) as uow:
+            found = await uow.microgrids.for_depot(depot_id)
+            if found is not None:
+                return found
+            if await uow.depots.get(depot_id) is not None:
+                return NotFound("Microgrid", None, message=(
+                    f"Depot {depot_id} has no microgrid: it has no top-level circuit yet."))
+    return NotFound("Depot", str(depot_id) if depot_id else None)
+
+
+@dataclass(frozen=True)
+class DepotEquipment:
+    power_sources: dict[UUID, list[PowerSource]]
+    gateways: dict[UUID, list[Gateway]]
+    devices: dict[UUID, list[Device]]
+
+
+async def equipment_by_depot(deps: Dependencies, ids: Collection[UUID]) -> DepotEquipment:
+    async with deps.uow(write=False) as uow:
+        return DepotEquipment(
+            await uow.equipment.power_sources(ids),
+            await uow.equipment.gateways(ids),
+            await uow.equipment.devices(ids),
+        )
+
+
+def drift(microgrid: Microgrid, circuits: list[Circuit]) -> ResyncPlan:
+    return microgrid_sync.plan(microgrid, circuits)
+
+
+def topology_of(
+    microgrid: Microgrid, circuits: list[Circuit], equipment: DepotEquipment
+) -> list[topology.TopologyNode]:
+    depot = microgrid.depot_id
+    return topology.build(microgrid.grid_connections, circuits,
+                          equipment.power_sources.get(depot, []),
+                          equipment.devices.get(depot, []))

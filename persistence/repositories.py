@@ -1,0 +1,282 @@
+"""Repositories: rows in and out of the domain model, nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.access import Scope
+from domain.model import (
+    Circuit,
+    Depot,
+    Device,
+    Gateway,
+    GridConnection,
+    Microgrid,
+    PowerSource,
+    PowerSourceKind,
+)
+from persistence import tables as t
+
+GRID_CONNECTION = "GRID_CONNECTION"
+IN_CHUNK = 5_000
+"""Largest IN (...) list sent at once; both backends cap bound parameters."""
+
+
+def _chunks(ids: Collection[UUID]) -> list[list[UUID]]:
+    items = list(dict.fromkeys(ids))
+    return [items[i:i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
+
+
+class _Repository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    @property
+    def _dialect(self) -> str:
+        return self._conn.dialect.name
+
+    async def _rows(self, statement: Any) -> Sequence[Any]:
+        return (await self._conn.execute(statement)).all()
+
+
+def _depot(row: Any) -> Depot:
+    return Depot(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _circuit(row: Any) -> Circuit:
+    return Circuit(id=row.id, depot_id=row.depot_id, name=row.name, parent_id=row.parent_id,
+                   position=row.position, created_at=row.created_at,
+                   safe_capacity_w=row.safe_capacity_w)
+
+
+class SqlDepots(_Repository):
+    async def add(self, depot: Depot) -> None:
+        await self._conn.execute(insert(t.depots).values(
+            id=depot.id, name=depot.name, created_at=depot.created_at))
+
+    async def get(self, depot_id: UUID) -> Depot | None:
+        row = (await self._conn.execute(select(t.depots).where(t.depots.c.id == depot_id))).first()
+        return _depot(row) if row else None
+
+    async def get_many(self, depot_ids: Collection[UUID]) -> dict[UUID, Depot]:
+        found: dict[UUID, Depot] = {}
+        for chunk in _chunks(depot_ids):
+            for row in await self._rows(select(t.depots).where(t.depots.c.id.in_(chunk))):
+                found[row.id] = _depot(row)
+        return found
+
+    async def lock(self, depot_id: UUID) -> Depot | None:
+        statement = select(t.depots).where(t.depots.c.id == depot_id).with_for_update()
+        row = (await self._conn.execute(statement)).first()
+        return _depot(row) if row else None
+
+    async def page(self, scope: Scope, first: int, after: tuple[str, UUID] | None) -> list[Depot]:
+        statement = select(t.depots).order_by(t.depots.c.name, t.depots.c.id).limit(first)
+        if scope.depot_ids is not None:
+            statement = statement.where(t.depots.c.id.in_(list(scope.depot_ids)))
+        if after is not None:
+            name, depot_id = after
+            statement = statement.where(or_(
+                t.depots.c.name > name,
+                and_(t.depots.c.name == name, t.depots.c.id > depot_id)))
+        return [_depot(r) for r in await self._rows(statement)]
+
+    async def count(self) -> int:
+        result = await self._conn.execute(select(func.count()).select_from(t.depots))
+        return int(result.scalar_one())
+
+    async def lock_batch(self, after: UUID | None, limit: int) -> list[UUID]:
+        statement = select(t.depots.c.id).order_by(t.depots.c.id).limit(limit).with_for_update()
+        if after is not None:
+            statement = statement.where(t.depots.c.id > after)
+        return [r.id for r in await self._rows(statement)]
+
+
+class SqlCircuits(_Repository):
+    async def add(self, circuit: Circuit) -> None:
+        await self._conn.execute(insert(t.circuits).values(**_circuit_values(circuit)))
+
+    async def update(self, circuit: Circuit) -> None:
+        values = _circuit_values(circuit)
+        del values["id"], values["depot_id"], values["created_at"]
+        await self._conn.execute(
+            update(t.circuits).where(t.circuits.c.id == circuit.id).values(**values))
+
+    async def delete(self, circuit_id: UUID) -> None:
+        await self._conn.execute(delete(t.circuits).where(t.circuits.c.id == circuit_id))
+
+    async def get(self, circuit_id: UUID) -> Circuit | None:
+        row = (await self._conn.execute(
+            select(t.circuits).where(t.circuits.c.id == circuit_id))).first()
+        return _circuit(row) if row else None
+
+    async def for_depot(self, depot_id: UUID) -> list[Circuit]:
+        rows = await self._rows(select(t.circuits).where(t.circuits.c.depot_id == depot_id))
+        return [_circuit(r) for r in rows]
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Circuit]]:
+        return await self._grouped(depot_ids, top_level_only=False)
+
+    async def top_level_for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Circuit]]:
+        return await self._grouped(depot_ids, top_level_only=True)
+
+    async def _grouped(
+        self, depot_ids: Collection[UUID], top_level_only: bool
+    ) -> dict[UUID, list[Circuit]]:
+        grouped: dict[UUID, list[Circuit]] = {}
+        for chunk in _chunks(depot_ids):
+            statement = select(t.circuits).where(t.circuits.c.depot_id.in_(chunk))
+            if top_level_only:
+                statement = statement.where(t.circuits.c.parent_id.is_(None))
+            for row in await self._rows(statement):
+                grouped.setdefault(row.depot_id, []).append(_circuit(row))
+        return grouped
+
+
+def _circuit_values(circuit: Circuit) -> dict[str, Any]:
+    return {"id": circuit.id, "depot_id": circuit.depot_id, "parent_id": circuit.parent_id,
+            "name": circuit.name, "position": circuit.position,
+            "safe_capacity_w": circuit.safe_capacity_w, "created_at": circuit.created_at}
+
+
+class SqlMicrogrids(_Repository):
+    async def get(self, microgrid_id: UUID) -> Microgrid | None:
+        found = await self._load(t.microgrids.c.id == microgrid_id)
+        return found[0] if found else None
+
+    async def for_depot(self, depot_id: UUID) -> Microgrid | None:
+        found = await self._load(t.microgrids.c.depot_id == depot_id)
+        return found[0] if found else None
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, Microgrid]:
+        found: dict[UUID, Microgrid] = {}
+        for chunk in _chunks(depot_ids):
+            for microgrid in await self._load(t.microgrids.c.depot_id.in_(chunk)):
+                found[microgrid.depot_id] = microgrid
+        return found
+
+    async def _load(self, condition: Any) -> list[Microgrid]:
+        rows = await self._rows(select(t.microgrids).where(condition, t.ACTIVE_MICROGRID))
+        microgrids = {r.id: Microgrid(id=r.id, depot_id=r.depot_id, version=r.version,
+                                      created_at=r.created_at, updated_at=r.updated_at)
+                      for r in rows}
+        for chunk in _chunks(microgrids):
+            nodes = await self._rows(
+                select(t.microgrid_nodes)
+                .where(t.microgrid_nodes.c.microgrid_id.in_(chunk))
+                .order_by(t.microgrid_nodes.c.microgrid_id, t.microgrid_nodes.c.position))
+            for n in nodes:
+                microgrids[n.microgrid_id].grid_connections.append(GridConnection(
+                    id=n.id, microgrid_id=n.microgrid_id, circuit_id=n.circuit_id,
+                    name=n.name, position=n.position))
+        return list(microgrids.values())
+
+    async def add_if_absent(self, microgrids: list[Microgrid]) -> set[UUID]:
+        if not microgrids:
+            return set()
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(t.microgrids)
+            .on_conflict_do_nothing(index_elements=["depot_id"], index_where=t.ACTIVE_MICROGRID)
+            .returning(t.microgrids.c.id)
+        )
+        rows = [{"id": m.id, "depot_id": m.depot_id, "version": m.version,
+                 "created_at": m.created_at, "updated_at": m.updated_at} for m in microgrids]
+        inserted: set[UUID] = set()
+        for start in range(0, len(rows), 1000):
+            result = await self._conn.execute(statement, rows[start:start + 1000])
+            inserted.update(r.id for r in result.all())
+        nodes = [n for m in microgrids if m.id in inserted for n in m.grid_connections]
+        await self._insert_nodes(nodes)
+        return inserted
+
+    async def save(self, microgrid: Microgrid) -> None:
+        await self._conn.execute(
+            update(t.microgrids).where(t.microgrids.c.id == microgrid.id)
+            .values(version=microgrid.version, updated_at=microgrid.updated_at))
+        await self._conn.execute(
+            delete(t.microgrid_nodes).where(t.microgrid_nodes.c.microgrid_id == microgrid.id))
+        await self._insert_nodes(microgrid.grid_connections)
+
+    async def _insert_nodes(self, nodes: list[GridConnection]) -> None:
+        if nodes:
+            await self._conn.execute(insert(t.microgrid_nodes), [
+                {"id": n.id, "microgrid_id": n.microgrid_id, "node_type": GRID_CONNECTION,
+                 "circuit_id": n.circuit_id, "name": n.name, "position": n.position}
+                for n in nodes])
+
+
+class SqlEquipment(_Repository):
+    async def add_power_source(self, power_source: PowerSource) -> None:
+        await self._conn.execute(insert(t.power_sources).values(
+            id=power_source.id, depot_id=power_source.depot_id,
+            circuit_id=power_source.circuit_id, kind=power_source.kind.value,
+            name=power_source.name, created_at=power_source.created_at))
+
+    async def add_gateway(self, gateway: Gateway) -> None:
+        await self._conn.execute(insert(t.gateways).values(
+            id=gateway.id, depot_id=gateway.depot_id, name=gateway.name,
+            site_model_name=gateway.site_model_name,
+            output_translation=gateway.output_translation, created_at=gateway.created_at))
+
+    async def add_device(self, device: Device) -> None:
+        await self._conn.execute(insert(t.devices).values(
+            id=device.id, depot_id=device.depot_id, gateway_id=device.gateway_id,
+            circuit_id=device.circuit_id, name=device.name, created_at=device.created_at))
+
+    async def gateway(self, gateway_id: UUID) -> Gateway | None:
+        found = await self.gateways_where(t.gateways.c.id == gateway_id)
+        return found[0] if found else None
+
+    async def device(self, device_id: UUID) -> Device | None:
+        found = await self.devices_where(t.devices.c.id == device_id)
+        return found[0] if found else None
+
+    async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
+        rows: list[PowerSource] = []
+        for chunk in _chunks(depot_ids):
+            rows += [PowerSource(id=r.id, depot_id=r.depot_id, kind=PowerSourceKind(r.kind),
+                                 name=r.name, circuit_id=r.circuit_id, created_at=r.created_at)
+                     for r in await self._rows(select(t.power_sources).where(
+                         t.power_sources.c.depot_id.in_(chunk)))]
+        return _by_depot(rows)
+
+    async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]:
+        rows: list[Gateway] = []
+        for chunk in _chunks(depot_ids):
+            rows += await self.gateways_where(t.gateways.c.depot_id.in_(chunk))
+        return _by_depot(rows)
+
+    async def devices(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Device]]:
+        rows: list[Device] = []
+        for chunk in _chunks(depot_ids):
+            rows += await self.devices_where(t.devices.c.depot_id.in_(chunk))
+        return _by_depot(rows)
+
+    async def gateways_where(self, condition: Any) -> list[Gateway]:
+        return [Gateway(id=r.id, depot_id=r.depot_id, name=r.name,
+                        site_model_name=r.site_model_name,
+                        output_translation=r.output_translation, created_at=r.created_at)
+                for r in await self._rows(select(t.gateways).where(condition))]
+
+    async def devices_where(self, condition: Any) -> list[Device]:
+        return [Device(id=r.id, depot_id=r.depot_id, name=r.name, gateway_id=r.gateway_id,
+                       circuit_id=r.circuit_id, created_at=r.created_at)
+                for r in await self._rows(select(t.devices).where(condition))]
+
+
+_Owned = TypeVar("_Owned", PowerSource, Gateway, Device)
+
+
+def _by_depot(items: list[_Owned]) -> dict[UUID, list[_Owned]]:
+    grouped: dict[UUID, list[_Owned]] = {}
+    for item in items:
+        grouped.setdefault(item.depot_id, []).append(item)
+    return grouped
+

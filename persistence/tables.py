@@ -1,0 +1,130 @@
+"""The relational schema. Alembic revisions under migrations/ create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+)
+
+from persistence.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+depots = Table(
+    "depots",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_depots_name_id", "name", "id"),
+)
+
+circuits = Table(
+    "circuits",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=False, index=True),
+    Column("parent_id", Uuid, ForeignKey("circuits.id"), nullable=True, index=True),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("safe_capacity_w", Float, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+microgrids = Table(
+    "microgrids",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("retired_at", UtcDateTime, nullable=True),
+)
+
+ACTIVE_MICROGRID = microgrids.c.retired_at.is_(None)
+
+Index(
+    "uq_microgrids_active_depot",
+    microgrids.c.depot_id,
+    unique=True,
+    sqlite_where=ACTIVE_MICROGRID,
+    postgresql_where=ACTIVE_MICROGRID,
+)
+
+microgrid_nodes = Table(
+    "microgrid_nodes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("microgrid_id", Uuid, ForeignKey("microgrids.id"), nullable=False),
+    Column("node_type", String(32), nullable=False),
+    # No foreign key: the source circuit may vanish out of band; that is drift.
+    Column("circuit_id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("microgrid_id", "circuit_id"),
+)
+
+power_sources = Table(
+    "power_sources",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=False, index=True),
+    Column("circuit_id", Uuid, ForeignKey("circuits.id"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+gateways = Table(
+    "gateways",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("site_model_name", String(200), nullable=True),
+    Column("output_translation", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=False, index=True),
+    Column("gateway_id", Uuid, ForeignKey("gateways.id"), nullable=True),
+    Column("circuit_id", Uuid, ForeignKey("circuits.id"), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("depot_ids", JSON, nullable=True),
+    Column("label", String(200), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
