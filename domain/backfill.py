@@ -60,7 +60,8 @@ async def backfill(
             fresh: list[Microgrid] = []
             for depot_id in candidates:
                 microgrid = microgrid_sync.new_microgrid(
-                    depot_id, top_level.get(depot_id, []), now, deps.new_id)
+                    depot_id, top_level.get(depot_id, []), now, deps.new_id
+                )
                 if microgrid is None:
                     report.skipped_no_top_level_circuits += 1
                 else:

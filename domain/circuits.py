@@ -80,9 +80,15 @@ async def create_circuit(
             return ValidationFailed(field_errors=errors)
         siblings = [c for c in circuits if c.parent_id == cmd.parent_id]
         position = cmd.position if cmd.position is not None else _next_position(siblings)
-        circuit = Circuit(id=deps.new_id(), depot_id=depot.id, name=cmd.name.strip(),
-                          parent_id=cmd.parent_id, position=position,
-                          created_at=deps.clock.now(), safe_capacity_w=cmd.safe_capacity_w)
+        circuit = Circuit(
+            id=deps.new_id(),
+            depot_id=depot.id,
+            name=cmd.name.strip(),
+            parent_id=cmd.parent_id,
+            position=position,
+            created_at=deps.clock.now(),
+            safe_capacity_w=cmd.safe_capacity_w,
+        )
         await uow.circuits.add(circuit)
         sync = await sync_depot(uow, deps, depot.id, [*circuits, circuit])
         await uow.commit()
@@ -99,14 +105,22 @@ async def update_circuit(
         current, circuits = found
         by_id = {c.id: c for c in circuits}
         errors = collect(
-            validate_name(patch.name) if isinstance(patch.name, str)
-            else _required("input.name") if patch.name is None else None,
+            validate_name(patch.name)
+            if isinstance(patch.name, str)
+            else _required("input.name")
+            if patch.name is None
+            else None,
             validate_capacity(patch.safe_capacity_w, "input.safeCapacityW")
-            if not isinstance(patch.safe_capacity_w, Keep) else None,
+            if not isinstance(patch.safe_capacity_w, Keep)
+            else None,
             validate_parent(current.id, current.depot_id, patch.parent_id, by_id)
-            if isinstance(patch.parent_id, UUID) else None,
-            _required("input.position") if patch.position is None
-            else _validate_position(patch.position) if isinstance(patch.position, int) else None,
+            if isinstance(patch.parent_id, UUID)
+            else None,
+            _required("input.position")
+            if patch.position is None
+            else _validate_position(patch.position)
+            if isinstance(patch.position, int)
+            else None,
         )
         if errors:
             return ValidationFailed(field_errors=errors)
@@ -115,12 +129,14 @@ async def update_circuit(
             name=patch.name.strip() if isinstance(patch.name, str) else current.name,
             parent_id=current.parent_id if isinstance(patch.parent_id, Keep) else patch.parent_id,
             safe_capacity_w=current.safe_capacity_w
-            if isinstance(patch.safe_capacity_w, Keep) else patch.safe_capacity_w,
+            if isinstance(patch.safe_capacity_w, Keep)
+            else patch.safe_capacity_w,
             position=patch.position if isinstance(patch.position, int) else current.position,
         )
         if updated.parent_id != current.parent_id and isinstance(patch.position, Keep):
             updated.position = _next_position(
-                [c for c in circuits if c.parent_id == updated.parent_id and c.id != current.id])
+                [c for c in circuits if c.parent_id == updated.parent_id and c.id != current.id]
+            )
         after = [updated if c.id == current.id else c for c in circuits]
         if await _would_lose_last_grid_connection(uow, current.depot_id, after):
             return LAST_GRID_CONNECTION
@@ -139,8 +155,7 @@ async def delete_circuit(
             return found
         current, circuits = found
         if any(c.parent_id == current.id for c in circuits):
-            return Conflict("CIRCUIT_HAS_CHILDREN",
-                            "Delete or move this circuit's children first.")
+            return Conflict("CIRCUIT_HAS_CHILDREN", "Delete or move this circuit's children first.")
         after = [c for c in circuits if c.id != current.id]
         if await _would_lose_last_grid_connection(uow, current.depot_id, after):
             return LAST_GRID_CONNECTION
@@ -178,8 +193,9 @@ def _next_position(siblings: list[Circuit]) -> int:
 
 def _validate_position(position: int | None) -> ValidationFailed | None:
     if position is not None and not 0 <= position <= MAX_POSITION:
-        return invalid("input.position", "OUT_OF_RANGE",
-                       f"The position must be between 0 and {MAX_POSITION}.")
+        return invalid(
+            "input.position", "OUT_OF_RANGE", f"The position must be between 0 and {MAX_POSITION}."
+        )
     return None
 
 

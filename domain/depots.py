@@ -35,8 +35,15 @@ async def create_depot(
     now = deps.clock.now()
     depot = Depot(id=deps.new_id(), name=name.strip(), created_at=now)
     circuits = [
-        Circuit(id=deps.new_id(), depot_id=depot.id, name=c.name.strip(), parent_id=None,
-                position=i, created_at=now, safe_capacity_w=c.safe_capacity_w)
+        Circuit(
+            id=deps.new_id(),
+            depot_id=depot.id,
+            name=c.name.strip(),
+            parent_id=None,
+            position=i,
+            created_at=now,
+            safe_capacity_w=c.safe_capacity_w,
+        )
         for i, c in enumerate(top_level)
     ]
     async with deps.uow() as uow:
@@ -51,18 +58,29 @@ async def create_depot(
 def _validate(name: str, top_level: list[NewCircuit], scope: Scope) -> list[FieldError]:
     errors: list[FieldError] = []
     if scope.depot_ids is not None:
-        errors.append(FieldError("input", "FORBIDDEN_FOR_SCOPED_TOKEN",
-                                 "A depot-scoped token cannot create depots."))
+        errors.append(
+            FieldError(
+                "input", "FORBIDDEN_FOR_SCOPED_TOKEN", "A depot-scoped token cannot create depots."
+            )
+        )
     problem = validate_name(name)
     if problem:
         errors.extend(problem.field_errors)
     if len(top_level) > MAX_INITIAL_CIRCUITS:
-        errors.append(FieldError("input.topLevelCircuits", "TOO_MANY",
-                                 f"At most {MAX_INITIAL_CIRCUITS} initial circuits."))
+        errors.append(
+            FieldError(
+                "input.topLevelCircuits",
+                "TOO_MANY",
+                f"At most {MAX_INITIAL_CIRCUITS} initial circuits.",
+            )
+        )
     for i, circuit in enumerate(top_level):
-        for check in (validate_name(circuit.name, f"input.topLevelCircuits[{i}].name"),
-                      validate_capacity(circuit.safe_capacity_w,
-                                        f"input.topLevelCircuits[{i}].safeCapacityW")):
+        for check in (
+            validate_name(circuit.name, f"input.topLevelCircuits[{i}].name"),
+            validate_capacity(
+                circuit.safe_capacity_w, f"input.topLevelCircuits[{i}].safeCapacityW"
+            ),
+        ):
             if check:
                 errors.extend(check.field_errors)
     return errors

@@ -44,13 +44,19 @@ async def create_power_source(
         if problem:
             return problem
         assert cmd.depot_id is not None
-        errors = collect(validate_name(cmd.name),
-                         await _check_circuit(uow, cmd.depot_id, cmd.circuit_id))
+        errors = collect(
+            validate_name(cmd.name), await _check_circuit(uow, cmd.depot_id, cmd.circuit_id)
+        )
         if errors:
             return ValidationFailed(field_errors=errors)
-        source = PowerSource(id=deps.new_id(), depot_id=cmd.depot_id, kind=cmd.kind,
-                             name=cmd.name.strip(), circuit_id=cmd.circuit_id,
-                             created_at=deps.clock.now())
+        source = PowerSource(
+            id=deps.new_id(),
+            depot_id=cmd.depot_id,
+            kind=cmd.kind,
+            name=cmd.name.strip(),
+            circuit_id=cmd.circuit_id,
+            created_at=deps.clock.now(),
+        )
         await uow.equipment.add_power_source(source)
         await uow.commit()
     return source
@@ -66,14 +72,23 @@ async def create_gateway(
         assert cmd.depot_id is not None
         errors = collect(validate_name(cmd.name))
         if cmd.output_translation is not None and not isinstance(cmd.output_translation, dict):
-            errors += (FieldError("input.outputTranslation", "NOT_AN_OBJECT",
-                                  "outputTranslation must be a JSON object."),)
+            errors += (
+                FieldError(
+                    "input.outputTranslation",
+                    "NOT_AN_OBJECT",
+                    "outputTranslation must be a JSON object.",
+                ),
+            )
         if errors:
             return ValidationFailed(field_errors=errors)
-        gateway = Gateway(id=deps.new_id(), depot_id=cmd.depot_id, name=cmd.name.strip(),
-                          site_model_name=cmd.site_model_name,
-                          output_translation=cmd.output_translation,
-                          created_at=deps.clock.now())
+        gateway = Gateway(
+            id=deps.new_id(),
+            depot_id=cmd.depot_id,
+            name=cmd.name.strip(),
+            site_model_name=cmd.site_model_name,
+            output_translation=cmd.output_translation,
+            created_at=deps.clock.now(),
+        )
         await uow.equipment.add_gateway(gateway)
         await uow.commit()
     return gateway
@@ -87,18 +102,29 @@ async def create_device(
         if problem:
             return problem
         assert cmd.depot_id is not None
-        errors = collect(validate_name(cmd.name),
-                         await _check_circuit(uow, cmd.depot_id, cmd.circuit_id))
+        errors = collect(
+            validate_name(cmd.name), await _check_circuit(uow, cmd.depot_id, cmd.circuit_id)
+        )
         if cmd.gateway_id is not None:
             gateway = await uow.equipment.gateway(cmd.gateway_id)
             if gateway is None or gateway.depot_id != cmd.depot_id:
-                errors += (FieldError("input.gatewayId", "GATEWAY_NOT_IN_DEPOT",
-                                      "The gateway is not in this depot."),)
+                errors += (
+                    FieldError(
+                        "input.gatewayId",
+                        "GATEWAY_NOT_IN_DEPOT",
+                        "The gateway is not in this depot.",
+                    ),
+                )
         if errors:
             return ValidationFailed(field_errors=errors)
-        device = Device(id=deps.new_id(), depot_id=cmd.depot_id, name=cmd.name.strip(),
-                        gateway_id=cmd.gateway_id, circuit_id=cmd.circuit_id,
-                        created_at=deps.clock.now())
+        device = Device(
+            id=deps.new_id(),
+            depot_id=cmd.depot_id,
+            name=cmd.name.strip(),
+            gateway_id=cmd.gateway_id,
+            circuit_id=cmd.circuit_id,
+            created_at=deps.clock.now(),
+        )
         await uow.equipment.add_device(device)
         await uow.commit()
     return device
@@ -117,6 +143,11 @@ async def _check_circuit(
         return None
     circuit: Circuit | None = await uow.circuits.get(circuit_id)
     if circuit is None or circuit.depot_id != depot_id:
-        return ValidationFailed(field_errors=(FieldError(
-            "input.circuitId", "CIRCUIT_NOT_IN_DEPOT", "The circuit is not in this depot."),))
+        return ValidationFailed(
+            field_errors=(
+                FieldError(
+                    "input.circuitId", "CIRCUIT_NOT_IN_DEPOT", "The circuit is not in this depot."
+                ),
+            )
+        )
     return None

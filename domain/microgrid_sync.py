@@ -40,8 +40,9 @@ def plan(microgrid: Microgrid, circuits: Iterable[Circuit]) -> ResyncPlan:
     return ResyncPlan(
         added=tuple(cid for cid in desired_ids if cid not in current_set),
         removed=tuple(cid for cid in current_ids if cid not in desired_set),
-        renamed=tuple(n.circuit_id for n in current if n.circuit_id in names
-                      and names[n.circuit_id] != n.name),
+        renamed=tuple(
+            n.circuit_id for n in current if n.circuit_id in names and names[n.circuit_id] != n.name
+        ),
         reordered=kept_current_order != kept_desired_order,
     )
 

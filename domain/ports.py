@@ -26,9 +26,7 @@ class Depots(Protocol):
         """Read the depot and hold it against concurrent changes until commit."""
         ...
 
-    async def page(
-        self, scope: Scope, first: int, after: tuple[str, UUID] | None
-    ) -> list[Depot]:
+    async def page(self, scope: Scope, first: int, after: tuple[str, UUID] | None) -> list[Depot]:
         """Depots ordered by (name, id), strictly after the ``after`` key."""
         ...
 
@@ -83,10 +81,14 @@ class Equipment(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
-    depots: Depots
-    circuits: Circuits
-    microgrids: Microgrids
-    equipment: Equipment
+    @property
+    def depots(self) -> Depots: ...
+    @property
+    def circuits(self) -> Circuits: ...
+    @property
+    def microgrids(self) -> Microgrids: ...
+    @property
+    def equipment(self) -> Equipment: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -111,5 +113,3 @@ class Dependencies:
     uow: UnitOfWorkFactory
     clock: Clock
     new_id: Callable[[], UUID]
-
-

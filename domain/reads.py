@@ -64,9 +64,7 @@ async def circuits_by_depot(deps: Dependencies, ids: Collection[UUID]) -> dict[U
         return await uow.circuits.for_depots(ids)
 
 
-async def microgrids_by_depot(
-    deps: Dependencies, ids: Collection[UUID]
-) -> dict[UUID, Microgrid]:
+async def microgrids_by_depot(deps: Dependencies, ids: Collection[UUID]) -> dict[UUID, Microgrid]:
     async with deps.uow(write=False) as uow:
         return await uow.microgrids.for_depots(ids)
 
@@ -91,8 +89,13 @@ async def microgrid_by_depot(
             if found is not None:
                 return found
             if await uow.depots.get(depot_id) is not None:
-                return NotFound("Microgrid", None, message=(
-                    f"Depot {depot_id} has no microgrid: it has no top-level circuit yet."))
+                return NotFound(
+                    "Microgrid",
+                    None,
+                    message=(
+                        f"Depot {depot_id} has no microgrid: it has no top-level circuit yet."
+                    ),
+                )
     return NotFound("Depot", str(depot_id) if depot_id else None)
 
 
@@ -120,6 +123,9 @@ def topology_of(
     microgrid: Microgrid, circuits: list[Circuit], equipment: DepotEquipment
 ) -> list[topology.TopologyNode]:
     depot = microgrid.depot_id
-    return topology.build(microgrid.grid_connections, circuits,
-                          equipment.power_sources.get(depot, []),
-                          equipment.devices.get(depot, []))
+    return topology.build(
+        microgrid.grid_connections,
+        circuits,
+        equipment.power_sources.get(depot, []),
+        equipment.devices.get(depot, []),
+    )

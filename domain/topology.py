@@ -58,13 +58,27 @@ def build(
         while stack:
             circuit, depth = stack.pop()
             if depth > 0:
-                nodes.append(TopologyNode(circuit.id, circuit.parent_id,
-                                          TopologyNodeKind.CIRCUIT, circuit.name, depth, gc.id))
+                nodes.append(
+                    TopologyNode(
+                        circuit.id,
+                        circuit.parent_id,
+                        TopologyNodeKind.CIRCUIT,
+                        circuit.name,
+                        depth,
+                        gc.id,
+                    )
+                )
             for ps in sources_on.get(circuit.id, []):
-                nodes.append(TopologyNode(ps.id, circuit.id, TopologyNodeKind.POWER_SOURCE,
-                                          ps.name, depth + 1, gc.id))
+                nodes.append(
+                    TopologyNode(
+                        ps.id, circuit.id, TopologyNodeKind.POWER_SOURCE, ps.name, depth + 1, gc.id
+                    )
+                )
             for dev in devices_on.get(circuit.id, []):
-                nodes.append(TopologyNode(dev.id, circuit.id, TopologyNodeKind.DEVICE,
-                                          dev.name, depth + 1, gc.id))
+                nodes.append(
+                    TopologyNode(
+                        dev.id, circuit.id, TopologyNodeKind.DEVICE, dev.name, depth + 1, gc.id
+                    )
+                )
             stack.extend((child, depth + 1) for child in reversed(children.get(circuit.id, [])))
     return nodes

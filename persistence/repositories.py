@@ -30,7 +30,7 @@ IN_CHUNK = 5_000
 
 def _chunks(ids: Collection[UUID]) -> list[list[UUID]]:
     items = list(dict.fromkeys(ids))
-    return [items[i:i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
+    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
 
 
 class _Repository:
@@ -50,15 +50,22 @@ def _depot(row: Any) -> Depot:
 
 
 def _circuit(row: Any) -> Circuit:
-    return Circuit(id=row.id, depot_id=row.depot_id, name=row.name, parent_id=row.parent_id,
-                   position=row.position, created_at=row.created_at,
-                   safe_capacity_w=row.safe_capacity_w)
+    return Circuit(
+        id=row.id,
+        depot_id=row.depot_id,
+        name=row.name,
+        parent_id=row.parent_id,
+        position=row.position,
+        created_at=row.created_at,
+        safe_capacity_w=row.safe_capacity_w,
+    )
 
 
 class SqlDepots(_Repository):
     async def add(self, depot: Depot) -> None:
-        await self._conn.execute(insert(t.depots).values(
-            id=depot.id, name=depot.name, created_at=depot.created_at))
+        await self._conn.execute(
+            insert(t.depots).values(id=depot.id, name=depot.name, created_at=depot.created_at)
+        )
 
     async def get(self, depot_id: UUID) -> Depot | None:
         row = (await self._conn.execute(select(t.depots).where(t.depots.c.id == depot_id))).first()
@@ -82,9 +89,9 @@ class SqlDepots(_Repository):
             statement = statement.where(t.depots.c.id.in_(list(scope.depot_ids)))
         if after is not None:
             name, depot_id = after
-            statement = statement.where(or_(
-                t.depots.c.name > name,
-                and_(t.depots.c.name == name, t.depots.c.id > depot_id)))
+            statement = statement.where(
+                or_(t.depots.c.name > name, and_(t.depots.c.name == name, t.depots.c.id > depot_id))
+            )
         return [_depot(r) for r in await self._rows(statement)]
 
     async def count(self) -> int:
@@ -106,14 +113,16 @@ class SqlCircuits(_Repository):
         values = _circuit_values(circuit)
         del values["id"], values["depot_id"], values["created_at"]
         await self._conn.execute(
-            update(t.circuits).where(t.circuits.c.id == circuit.id).values(**values))
+            update(t.circuits).where(t.circuits.c.id == circuit.id).values(**values)
+        )
 
     async def delete(self, circuit_id: UUID) -> None:
         await self._conn.execute(delete(t.circuits).where(t.circuits.c.id == circuit_id))
 
     async def get(self, circuit_id: UUID) -> Circuit | None:
-        row = (await self._conn.execute(
-            select(t.circuits).where(t.circuits.c.id == circuit_id))).first()
+        row = (
+            await self._conn.execute(select(t.circuits).where(t.circuits.c.id == circuit_id))
+        ).first()
         return _circuit(row) if row else None
 
     async def for_depot(self, depot_id: UUID) -> list[Circuit]:
@@ -140,9 +149,15 @@ class SqlCircuits(_Repository):
 
 
 def _circuit_values(circuit: Circuit) -> dict[str, Any]:
-    return {"id": circuit.id, "depot_id": circuit.depot_id, "parent_id": circuit.parent_id,
-            "name": circuit.name, "position": circuit.position,
-            "safe_capacity_w": circuit.safe_capacity_w, "created_at": circuit.created_at}
+    return {
+        "id": circuit.id,
+        "depot_id": circuit.depot_id,
+        "parent_id": circuit.parent_id,
+        "name": circuit.name,
+        "position": circuit.position,
+        "safe_capacity_w": circuit.safe_capacity_w,
+        "created_at": circuit.created_at,
+    }
 
 
 class SqlMicrogrids(_Repository):
@@ -163,18 +178,32 @@ class SqlMicrogrids(_Repository):
 
     async def _load(self, condition: Any) -> list[Microgrid]:
         rows = await self._rows(select(t.microgrids).where(condition, t.ACTIVE_MICROGRID))
-        microgrids = {r.id: Microgrid(id=r.id, depot_id=r.depot_id, version=r.version,
-                                      created_at=r.created_at, updated_at=r.updated_at)
-                      for r in rows}
+        microgrids = {
+            r.id: Microgrid(
+                id=r.id,
+                depot_id=r.depot_id,
+                version=r.version,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        }
         for chunk in _chunks(microgrids):
             nodes = await self._rows(
                 select(t.microgrid_nodes)
                 .where(t.microgrid_nodes.c.microgrid_id.in_(chunk))
-                .order_by(t.microgrid_nodes.c.microgrid_id, t.microgrid_nodes.c.position))
+                .order_by(t.microgrid_nodes.c.microgrid_id, t.microgrid_nodes.c.position)
+            )
             for n in nodes:
-                microgrids[n.microgrid_id].grid_connections.append(GridConnection(
-                    id=n.id, microgrid_id=n.microgrid_id, circuit_id=n.circuit_id,
-                    name=n.name, position=n.position))
+                microgrids[n.microgrid_id].grid_connections.append(
+                    GridConnection(
+                        id=n.id,
+                        microgrid_id=n.microgrid_id,
+                        circuit_id=n.circuit_id,
+                        name=n.name,
+                        position=n.position,
+                    )
+                )
         return list(microgrids.values())
 
     async def add_if_absent(self, microgrids: list[Microgrid]) -> set[UUID]:
@@ -186,11 +215,19 @@ class SqlMicrogrids(_Repository):
             .on_conflict_do_nothing(index_elements=["depot_id"], index_where=t.ACTIVE_MICROGRID)
             .returning(t.microgrids.c.id)
         )
-        rows = [{"id": m.id, "depot_id": m.depot_id, "version": m.version,
-                 "created_at": m.created_at, "updated_at": m.updated_at} for m in microgrids]
+        rows = [
+            {
+                "id": m.id,
+                "depot_id": m.depot_id,
+                "version": m.version,
+                "created_at": m.created_at,
+                "updated_at": m.updated_at,
+            }
+            for m in microgrids
+        ]
         inserted: set[UUID] = set()
         for start in range(0, len(rows), 1000):
-            result = await self._conn.execute(statement, rows[start:start + 1000])
+            result = await self._conn.execute(statement, rows[start : start + 1000])
             inserted.update(r.id for r in result.all())
         nodes = [n for m in microgrids if m.id in inserted for n in m.grid_connections]
         await self._insert_nodes(nodes)
@@ -198,37 +235,69 @@ class SqlMicrogrids(_Repository):
 
     async def save(self, microgrid: Microgrid) -> None:
         await self._conn.execute(
-            update(t.microgrids).where(t.microgrids.c.id == microgrid.id)
-            .values(version=microgrid.version, updated_at=microgrid.updated_at))
+            update(t.microgrids)
+            .where(t.microgrids.c.id == microgrid.id)
+            .values(version=microgrid.version, updated_at=microgrid.updated_at)
+        )
         await self._conn.execute(
-            delete(t.microgrid_nodes).where(t.microgrid_nodes.c.microgrid_id == microgrid.id))
+            delete(t.microgrid_nodes).where(t.microgrid_nodes.c.microgrid_id == microgrid.id)
+        )
         await self._insert_nodes(microgrid.grid_connections)
 
     async def _insert_nodes(self, nodes: list[GridConnection]) -> None:
         if nodes:
-            await self._conn.execute(insert(t.microgrid_nodes), [
-                {"id": n.id, "microgrid_id": n.microgrid_id, "node_type": GRID_CONNECTION,
-                 "circuit_id": n.circuit_id, "name": n.name, "position": n.position}
-                for n in nodes])
+            await self._conn.execute(
+                insert(t.microgrid_nodes),
+                [
+                    {
+                        "id": n.id,
+                        "microgrid_id": n.microgrid_id,
+                        "node_type": GRID_CONNECTION,
+                        "circuit_id": n.circuit_id,
+                        "name": n.name,
+                        "position": n.position,
+                    }
+                    for n in nodes
+                ],
+            )
 
 
 class SqlEquipment(_Repository):
     async def add_power_source(self, power_source: PowerSource) -> None:
-        await self._conn.execute(insert(t.power_sources).values(
-            id=power_source.id, depot_id=power_source.depot_id,
-            circuit_id=power_source.circuit_id, kind=power_source.kind.value,
-            name=power_source.name, created_at=power_source.created_at))
+        await self._conn.execute(
+            insert(t.power_sources).values(
+                id=power_source.id,
+                depot_id=power_source.depot_id,
+                circuit_id=power_source.circuit_id,
+                kind=power_source.kind.value,
+                name=power_source.name,
+                created_at=power_source.created_at,
+            )
+        )
 
     async def add_gateway(self, gateway: Gateway) -> None:
-        await self._conn.execute(insert(t.gateways).values(
-            id=gateway.id, depot_id=gateway.depot_id, name=gateway.name,
-            site_model_name=gateway.site_model_name,
-            output_translation=gateway.output_translation, created_at=gateway.created_at))
+        await self._conn.execute(
+            insert(t.gateways).values(
+                id=gateway.id,
+                depot_id=gateway.depot_id,
+                name=gateway.name,
+                site_model_name=gateway.site_model_name,
+                output_translation=gateway.output_translation,
+                created_at=gateway.created_at,
+            )
+        )
 
     async def add_device(self, device: Device) -> None:
-        await self._conn.execute(insert(t.devices).values(
-            id=device.id, depot_id=device.depot_id, gateway_id=device.gateway_id,
-            circuit_id=device.circuit_id, name=device.name, created_at=device.created_at))
+        await self._conn.execute(
+            insert(t.devices).values(
+                id=device.id,
+                depot_id=device.depot_id,
+                gateway_id=device.gateway_id,
+                circuit_id=device.circuit_id,
+                name=device.name,
+                created_at=device.created_at,
+            )
+        )
 
     async def gateway(self, gateway_id: UUID) -> Gateway | None:
         found = await self.gateways_where(t.gateways.c.id == gateway_id)
@@ -241,10 +310,19 @@ class SqlEquipment(_Repository):
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         rows: list[PowerSource] = []
         for chunk in _chunks(depot_ids):
-            rows += [PowerSource(id=r.id, depot_id=r.depot_id, kind=PowerSourceKind(r.kind),
-                                 name=r.name, circuit_id=r.circuit_id, created_at=r.created_at)
-                     for r in await self._rows(select(t.power_sources).where(
-                         t.power_sources.c.depot_id.in_(chunk)))]
+            rows += [
+                PowerSource(
+                    id=r.id,
+                    depot_id=r.depot_id,
+                    kind=PowerSourceKind(r.kind),
+                    name=r.name,
+                    circuit_id=r.circuit_id,
+                    created_at=r.created_at,
+                )
+                for r in await self._rows(
+                    select(t.power_sources).where(t.power_sources.c.depot_id.in_(chunk))
+                )
+            ]
         return _by_depot(rows)
 
     async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]:
@@ -260,15 +338,30 @@ class SqlEquipment(_Repository):
         return _by_depot(rows)
 
     async def gateways_where(self, condition: Any) -> list[Gateway]:
-        return [Gateway(id=r.id, depot_id=r.depot_id, name=r.name,
-                        site_model_name=r.site_model_name,
-                        output_translation=r.output_translation, created_at=r.created_at)
-                for r in await self._rows(select(t.gateways).where(condition))]
+        return [
+            Gateway(
+                id=r.id,
+                depot_id=r.depot_id,
+                name=r.name,
+                site_model_name=r.site_model_name,
+                output_translation=r.output_translation,
+                created_at=r.created_at,
+            )
+            for r in await self._rows(select(t.gateways).where(condition))
+        ]
 
     async def devices_where(self, condition: Any) -> list[Device]:
-        return [Device(id=r.id, depot_id=r.depot_id, name=r.name, gateway_id=r.gateway_id,
-                       circuit_id=r.circuit_id, created_at=r.created_at)
-                for r in await self._rows(select(t.devices).where(condition))]
+        return [
+            Device(
+                id=r.id,
+                depot_id=r.depot_id,
+                name=r.name,
+                gateway_id=r.gateway_id,
+                circuit_id=r.circuit_id,
+                created_at=r.created_at,
+            )
+            for r in await self._rows(select(t.devices).where(condition))
+        ]
 
 
 _Owned = TypeVar("_Owned", PowerSource, Gateway, Device)
@@ -279,4 +372,3 @@ def _by_depot(items: list[_Owned]) -> dict[UUID, list[_Owned]]:
     for item in items:
         grouped.setdefault(item.depot_id, []).append(item)
     return grouped
-

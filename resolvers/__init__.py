@@ -1,0 +1,1 @@
+"""Thin adapters: GraphQL arguments -> domain use case -> schema types."""

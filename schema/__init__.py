@@ -1,0 +1,1 @@
+"""Strawberry types, inputs, unions and the Schema object with its extensions."""

@@ -1,0 +1,60 @@
+"""The ASGI application: /graphql (HTTP + WebSocket), /healthz, /readyz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from app.auth import BearerAuth
+from app.container import Container, build_container
+from app.graphql_view import MicrogridGraphQL
+from app.limits import BodySizeLimit
+from app.settings import Settings
+
+
+def create_app(container: Container | None = None) -> Starlette:
+    container = container or build_container(Settings())
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with container.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    graphql = BodySizeLimit(
+        BearerAuth(MicrogridGraphQL(container), container), container.settings.max_body_bytes
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await container.close()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app

@@ -1,0 +1,75 @@
+"""Bearer-token authentication in front of /graphql over HTTP."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.container import Container
+
+PROBLEM_TYPE = "https://microgrid.example/problems/unauthenticated"
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def unauthenticated(detail: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": detail,
+                    "extensions": {
+                        "code": "UNAUTHENTICATED",
+                        "type": PROBLEM_TYPE,
+                        "title": "Unauthenticated",
+                        "status": 401,
+                        "detail": detail,
+                    },
+                }
+            ]
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="microgrid"'},
+    )
+
+
+class BearerAuth:
+    """Puts the token's principal into ``scope["principal"]`` or answers 401.
+
+    The GraphiQL page itself (a browser GET asking for HTML) passes without a
+    token when GraphiQL is enabled; every operation it sends needs one.
+    WebSockets authenticate in ``connection_init`` instead (see the view)."""
+
+    def __init__(self, app: ASGIApp, container: Container) -> None:
+        self.app = app
+        self.container = container
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        if (
+            scope["method"] == "GET"
+            and "text/html" in headers.get("accept", "")
+            and self.container.settings.graphiql
+        ):
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(headers.get("authorization"))
+        if token is None:
+            await unauthenticated("Send `Authorization: Bearer <token>`.")(scope, receive, send)
+            return
+        principal = await self.container.tokens.authenticate(token, self.container.deps.clock.now())
+        if principal is None:
+            await unauthenticated("The token is unknown, revoked or expired.")(scope, receive, send)
+            return
+        scope["principal"] = principal
+        await self.app(scope, receive, send)

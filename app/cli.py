@@ -1,0 +1,173 @@
+"""The `microgrid` command line. Every command honours DATABASE_URL."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.container import build_container
+from app.settings import Settings
+from domain.access import EVERYWHERE, Role
+from persistence import migrations
+
+cli = typer.Typer(help="Depot Microgrid Service.", no_args_is_help=True, add_completion=False)
+tokens_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
+cli.add_typer(tokens_cli, name="tokens")
+err = Console(stderr=True)
+out = Console()
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (creates a SQLite file on first run)."""
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    err.print(f"[green]database at {migrations.head_revision()}[/green]")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT).")] = None,
+) -> None:
+    """Apply migrations, then serve /graphql, /healthz and /readyz."""
+    import uvicorn
+
+    from app.asgi import create_app
+
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    app = create_app(build_container(settings))
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        ws="websockets-sansio",
+        proxy_headers=False,
+    )
+
+
+@cli.command()
+def backfill(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    """Provision every depot that has top-level circuits and no microgrid."""
+    from domain.backfill import backfill as run_backfill
+
+    async def main() -> None:
+        container = build_container(Settings())
+        try:
+            with Progress(
+                TextColumn("backfill"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=False,
+            ) as bar:
+                task = bar.add_task("depots", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = await run_backfill(
+                    container.deps,
+                    EVERYWHERE,
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    progress=advance,
+                )
+        finally:
+            await container.close()
+        verb = "would create" if dry_run else "created"
+        out.print(
+            f"{verb}: {report.created}  already provisioned: "
+            f"{report.already_provisioned}  skipped (no top-level circuits): "
+            f"{report.skipped_no_top_level_circuits}"
+        )
+
+    asyncio.run(main())
+
+
+@tokens_cli.command("create")
+def tokens_create(
+    role: Annotated[Role, typer.Option(help="admin, operator or integration.")],
+    depot: Annotated[
+        list[str] | None,
+        typer.Option("--depot", help="Limit the token to this depot id (repeatable)."),
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="A note on who holds the token.")] = None,
+) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    try:
+        depot_ids = tuple(UUID(d) for d in depot or [])
+    except ValueError as exc:
+        err.print(f"[red]--depot must be a depot id (UUID): {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def main() -> str:
+        container = build_container(Settings())
+        try:
+            issued = await container.tokens.issue(
+                role, depot_ids, container.deps.clock.now(), label
+            )
+        finally:
+            await container.close()
+        return issued.token
+
+    migrations.upgrade(Settings().database_url)
+    token = asyncio.run(main())
+    scope = ", ".join(str(d) for d in depot_ids) or "all depots"
+    err.print(f"{role.value} token for {scope}:")
+    print(token)
+
+
+@cli.command()
+def demo() -> None:
+    """Create the demo depot (idempotent) and print one token per role."""
+    from app.demo import ensure_demo_depot
+
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+
+    async def main() -> None:
+        container = build_container(settings)
+        try:
+            depot_id, created = await ensure_demo_depot(container.deps, container.engine)
+            out.print(f"demo depot {depot_id} ({'created' if created else 'already there'})")
+            for role in Role:
+                issued = await container.tokens.issue(role, (), container.deps.clock.now(), "demo")
+                out.print(f"{role.value:<12} token: {issued.token}")
+        finally:
+            await container.close()
+
+    asyncio.run(main())
+
+
+@cli.command("export-schema")
+def export_schema(
+    path: Annotated[Path, typer.Argument(help="Where to write the SDL.")] = Path(
+        "graphql/schema.graphql"
+    ),
+) -> None:
+    """Write the GraphQL SDL exported from the code."""
+    from schema.root import export_sdl
+
+    path.write_text(export_sdl())
+    err.print(f"wrote {path}")
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

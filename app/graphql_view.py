@@ -1,0 +1,66 @@
+"""The Strawberry ASGI view: authentication for HTTP and graphql-transport-ws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from app.auth import bearer_token
+from app.container import Container
+from resolvers.context import RequestContext
+
+
+class MicrogridGraphQL(GraphQL[RequestContext, None]):
+    def __init__(self, container: Container, **kwargs: Any) -> None:
+        settings = container.settings
+        from schema.root import build_schema
+
+        super().__init__(
+            build_schema(
+                introspection=settings.introspection,
+                max_depth=settings.max_query_depth,
+                max_aliases=settings.max_aliases,
+                max_tokens=settings.max_tokens,
+            ),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            **kwargs,
+        )
+        self.container = container
+
+    def _context(self) -> RequestContext:
+        return RequestContext(
+            deps=self.container.deps,
+            stale_after_seconds=self.container.settings.stale_after_seconds,
+        )
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None
+    ) -> RequestContext:
+        context = self._context()
+        context.request, context.response = request, response
+        context.principal = request.scope.get("principal")
+        return context
+
+    async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        token = bearer_token(raw) if isinstance(raw, str) else None
+        if token is None and isinstance(params.get("token"), str):
+            token = params["token"]
+        principal = (
+            await self.container.tokens.authenticate(token, self.container.deps.clock.now())
+            if token
+            else None
+        )
+        if principal is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.principal = principal
+        return None

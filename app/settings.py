@@ -1,0 +1,24 @@
+"""Configuration from environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./microgrid.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    stale_after_seconds: int = Field(default=300, gt=0)
+    graphiql: bool = False
+    introspection: bool = False
+    max_query_depth: int = Field(default=15, gt=0)
+    max_aliases: int = Field(default=30, gt=0)
+    max_tokens: int = Field(default=5000, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    host: str = "127.0.0.1"
+    port: int = 8000

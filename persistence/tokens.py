@@ -1,0 +1,72 @@
+"""Bearer tokens: issued once in clear text, stored only as a SHA-256 hash.
+
+Tokens are 256-bit random strings, so a fast hash is enough: there is nothing
+to brute-force that a slow password hash would protect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.access import Principal, Role, Scope
+from persistence import tables as t
+
+TOKEN_PREFIX = "mgs_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: UUID
+    token: str
+    role: Role
+    depot_ids: tuple[UUID, ...]
+
+
+class TokenStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def issue(
+        self, role: Role, depot_ids: tuple[UUID, ...], now: datetime, label: str | None = None
+    ) -> IssuedToken:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = uuid4()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(t.api_tokens).values(
+                    id=token_id,
+                    token_hash=hash_token(token),
+                    role=role.value,
+                    depot_ids=[str(d) for d in depot_ids] if depot_ids else None,
+                    label=label,
+                    created_at=now,
+                )
+            )
+        return IssuedToken(token_id, token, role, depot_ids)
+
+    async def authenticate(self, token: str, now: datetime) -> Principal | None:
+        """The principal for a valid, unrevoked, unexpired token; else None."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        statement = select(t.api_tokens).where(
+            t.api_tokens.c.token_hash == hash_token(token),
+            t.api_tokens.c.revoked_at.is_(None),
+            or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > now),
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            return None
+        scope = Scope(frozenset(UUID(d) for d in row.depot_ids)) if row.depot_ids else Scope()
+        return Principal(token_id=row.id, role=Role(row.role), scope=scope)

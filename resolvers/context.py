@@ -1,0 +1,62 @@
+"""What every resolver gets: who is asking, the use-case dependencies, and
+per-request data loaders (one query per kind of data, however many parents)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+
+from domain import reads
+from domain.access import Principal
+from domain.model import Circuit, Depot, Microgrid
+from domain.ports import Dependencies
+from domain.reads import DepotEquipment
+
+
+class Loaders:
+    def __init__(self, deps: Dependencies, principal: Principal) -> None:
+        async def load_depots(ids: list[UUID]) -> list[Depot | None]:
+            found = await reads.depots(deps, principal.scope, ids)
+            return [found.get(i) for i in ids]
+
+        async def load_circuits(ids: list[UUID]) -> list[list[Circuit]]:
+            found = await reads.circuits_by_depot(deps, ids)
+            return [found.get(i, []) for i in ids]
+
+        async def load_microgrids(ids: list[UUID]) -> list[Microgrid | None]:
+            found = await reads.microgrids_by_depot(deps, ids)
+            return [found.get(i) for i in ids]
+
+        async def load_equipment(ids: list[UUID]) -> list[DepotEquipment]:
+            found = await reads.equipment_by_depot(deps, ids)
+            return [found] * len(ids)
+
+        self.depot: DataLoader[UUID, Depot | None] = DataLoader(load_depots)
+        self.circuits: DataLoader[UUID, list[Circuit]] = DataLoader(load_circuits)
+        self.microgrid: DataLoader[UUID, Microgrid | None] = DataLoader(load_microgrids)
+        self.equipment: DataLoader[UUID, DepotEquipment] = DataLoader(load_equipment)
+
+
+@dataclass
+class RequestContext:
+    deps: Dependencies
+    stale_after_seconds: int
+    principal: Principal | None = None
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.deps, self.require_principal())
+        return self._loaders
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise PermissionError("not authenticated")
+        return self.principal

@@ -1,0 +1,32 @@
+"""Errors that are not domain outcomes; the error extension renders them with
+``extensions.code`` and RFC 9457-style type/title/status/detail."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+    title = "Internal server error"
+    status = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotImplementedYet(ServiceError):
+    code = "NOT_IMPLEMENTED"
+    title = "Not implemented yet"
+    status = 501
+
+
+class Forbidden(ServiceError):
+    code = "FORBIDDEN"
+    title = "Forbidden"
+    status = 403
+
+
+class Unauthenticated(ServiceError):
+    code = "UNAUTHENTICATED"
+    title = "Unauthenticated"
+    status = 401

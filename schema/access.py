@@ -1,0 +1,34 @@
+"""Role checks on every root field, from the operation table in domain.access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from domain.access import may
+from graphql import OperationType
+
+
+def operation_key(info: Info[Any, Any]) -> str:
+    if (
+        info.operation.operation == OperationType.SUBSCRIPTION
+        and info.field_name == "microgridCard"
+    ):
+        return "microgridCard.subscription"
+    return info.field_name
+
+
+class RoleAllowed(BasePermission):
+    message = "This token's role may not perform this operation."
+    error_extensions = {
+        "code": "FORBIDDEN",
+        "status": 403,
+        "title": "Forbidden",
+        "type": "https://microgrid.example/problems/forbidden",
+    }
+
+    def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and may(principal, operation_key(info))

@@ -1,0 +1,86 @@
+"""Every GraphQL error leaves with ``extensions.code`` and RFC 9457-style
+``type``/``title``/``status``/``detail``; unexpected exceptions are masked."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from strawberry.extensions import MaskErrors
+
+from graphql import GraphQLError
+from resolvers.errors import ServiceError
+
+log = logging.getLogger("microgrid.errors")
+PROBLEM_BASE = "https://microgrid.example/problems/"
+
+
+def _problem(code: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "code": code,
+        "type": PROBLEM_BASE + code.lower().replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+
+
+def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
+    """The message and extensions the client sees for ``error``."""
+    original = error.original_error
+    if isinstance(original, GraphQLError):
+        error, original = original, original.original_error
+    if isinstance(original, ServiceError):
+        return original.detail, _problem(
+            original.code, original.title, original.status, original.detail
+        )
+    if original is None:
+        existing = dict(error.extensions or {})
+        if "code" in existing:
+            code = str(existing["code"])
+            return error.message, {
+                **_problem(
+                    code,
+                    str(existing.get("title", code.title())),
+                    int(existing.get("status", 400)),
+                    error.message,
+                ),
+                **existing,
+            }
+        return error.message, _problem(
+            "GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, error.message
+        )
+    if _storage_unavailable(original):
+        log.warning("storage unavailable: %r", original)
+        detail = "The database is not reachable right now; retry the request."
+        return detail, _problem(
+            "SERVICE_UNAVAILABLE", "Service unavailable", 503, detail, retryable=True
+        )
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    detail = "An unexpected error occurred. It has been logged."
+    return detail, _problem("INTERNAL_SERVER_ERROR", "Internal server error", 500, detail)
+
+
+class ProblemErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _e: True)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        message, extensions = describe(error)
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )
+
+
+def _storage_unavailable(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, ConnectionError | TimeoutError | OSError | OperationalError)

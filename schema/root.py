@@ -1,0 +1,217 @@
+"""Query, Mutation and Subscription roots, and the Schema with its extensions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.scalars import JSON
+
+from resolvers import microgrid as microgrid_resolvers
+from resolvers import site
+from resolvers.microgrid import not_yet
+from schema import inputs
+from schema import results as r
+from schema.access import RoleAllowed
+from schema.errors import ProblemErrors
+from schema.types import (
+    CapabilityStatusEvent,
+    ControllerBinding,
+    Ctx,
+    Depot,
+    DepotConnection,
+    Device,
+    Microgrid,
+    MicrogridCardUpdate,
+)
+
+CAPABILITY_ISSUE = "the capability-status ingest (issue 3)"
+PACKET_ISSUE = "sensor packets and controller bindings (issue 4)"
+
+
+def guarded(resolver: Callable[..., Any], description: str | None = None) -> Any:
+    return strawberry.field(
+        resolver=resolver, permission_classes=[RoleAllowed], description=description
+    )
+
+
+def guarded_mutation(resolver: Callable[..., Any], description: str | None = None) -> Any:
+    return strawberry.mutation(
+        resolver=resolver, permission_classes=[RoleAllowed], description=description
+    )
+
+
+async def _microgrid_card(info: Ctx, depot_id: strawberry.ID) -> r.MicrogridCardResult:
+    raise not_yet(CAPABILITY_ISSUE)
+
+
+async def _controller_binding(info: Ctx, id: strawberry.ID) -> ControllerBinding | None:
+    return None
+
+
+async def _device(info: Ctx, id: strawberry.ID) -> Device | None:
+    raise not_yet(PACKET_ISSUE)
+
+
+async def _sensor_packets(
+    info: Ctx, device_id: strawberry.ID, first: int = 50, after: str | None = None
+) -> r.SensorPacketConnection:
+    raise not_yet(PACKET_ISSUE)
+
+
+@strawberry.type
+class Query:
+    depot: Depot | None = guarded(site.depot)
+    depots: DepotConnection = guarded(site.depots)
+    microgrid: r.MicrogridResult = guarded(microgrid_resolvers.microgrid)
+    microgrid_by_depot: r.MicrogridResult = guarded(
+        microgrid_resolvers.microgrid_by_depot,
+        "Bootstrap/admin lookup; the result still carries its own microgrid id.",
+    )
+    microgrid_card: r.MicrogridCardResult = guarded(_microgrid_card)
+    controller_binding: ControllerBinding | None = guarded(_controller_binding)
+    device: Device | None = guarded(_device)
+    sensor_packets: r.SensorPacketConnection = guarded(
+        _sensor_packets, "Inbound packets with the outcome of each sensor action, newest first."
+    )
+
+
+async def _configure_sensor_action(
+    info: Ctx, input: inputs.ConfigureSensorActionInput
+) -> r.SensorActionResult:
+    raise not_yet(PACKET_ISSUE)
+
+
+async def _create_controller_binding(
+    info: Ctx, input: inputs.CreateControllerBindingInput
+) -> r.ControllerBindingResult:
+    raise not_yet(PACKET_ISSUE)
+
+
+async def _update_controller_binding(
+    info: Ctx, input: inputs.UpdateControllerBindingInput
+) -> r.ControllerBindingResult:
+    raise not_yet(PACKET_ISSUE)
+
+
+async def _disable_controller_binding(info: Ctx, id: strawberry.ID) -> r.ControllerBindingResult:
+    raise not_yet(PACKET_ISSUE)
+
+
+async def _enable_controller_binding(info: Ctx, id: strawberry.ID) -> r.ControllerBindingResult:
+    raise not_yet(PACKET_ISSUE)
+
+
+async def _record_capability_status(
+    info: Ctx, input: inputs.RecordCapabilityStatusInput
+) -> r.RecordCapabilityStatusResult:
+    raise not_yet(CAPABILITY_ISSUE)
+
+
+async def _ingest_sensor_packet(info: Ctx, packet: JSON) -> r.IngestSensorPacketResult:
+    raise not_yet(PACKET_ISSUE)
+
+
+@strawberry.type
+class Mutation:
+    create_depot: r.CreateDepotResult = guarded_mutation(site.create_depot_mutation)
+    create_circuit: r.CircuitResult = guarded_mutation(site.create_circuit)
+    update_circuit: r.CircuitResult = guarded_mutation(site.update_circuit)
+    delete_circuit: r.DeleteCircuitResult = guarded_mutation(site.delete_circuit)
+    resync_microgrid: r.ResyncResult = guarded_mutation(microgrid_resolvers.resync)
+    backfill_microgrids: r.BackfillReport = guarded_mutation(
+        microgrid_resolvers.backfill_microgrids
+    )
+    create_power_source: r.PowerSourceResult = guarded_mutation(site.create_power_source)
+    create_gateway: r.GatewayResult = guarded_mutation(site.create_gateway)
+    create_device: r.DeviceResult = guarded_mutation(site.create_device)
+    configure_sensor_action: r.SensorActionResult = guarded_mutation(_configure_sensor_action)
+    create_controller_binding: r.ControllerBindingResult = guarded_mutation(
+        _create_controller_binding
+    )
+    update_controller_binding: r.ControllerBindingResult = guarded_mutation(
+        _update_controller_binding
+    )
+    disable_controller_binding: r.ControllerBindingResult = guarded_mutation(
+        _disable_controller_binding
+    )
+    enable_controller_binding: r.ControllerBindingResult = guarded_mutation(
+        _enable_controller_binding
+    )
+    record_capability_status: r.RecordCapabilityStatusResult = guarded_mutation(
+        _record_capability_status,
+        "The canonical capability-status path (site power monitor and other providers).",
+    )
+    ingest_sensor_packet: r.IngestSensorPacketResult = guarded_mutation(
+        _ingest_sensor_packet,
+        "A generic IoT sensor packet, exactly as a gateway sends it (snake_case JSON).",
+    )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=[RoleAllowed],
+        description=(
+            "First message: the current card (reason SNAPSHOT); then one per change, "
+            "freshness transitions included."
+        ),
+    )
+    async def microgrid_card(
+        self, info: Ctx, depot_id: strawberry.ID
+    ) -> AsyncGenerator[MicrogridCardUpdate, None]:
+        raise not_yet(CAPABILITY_ISSUE)
+        yield  # pragma: no cover
+
+    @strawberry.subscription(permission_classes=[RoleAllowed])
+    async def capability_status_events(
+        self, info: Ctx, microgrid_id: strawberry.ID
+    ) -> AsyncGenerator[CapabilityStatusEvent, None]:
+        raise not_yet(CAPABILITY_ISSUE)
+        yield  # pragma: no cover
+
+    @strawberry.subscription(
+        permission_classes=[RoleAllowed],
+        description=("First message: the current microgrid; then one per topology change."),
+    )
+    async def microgrid_topology(
+        self, info: Ctx, microgrid_id: strawberry.ID
+    ) -> AsyncGenerator[Microgrid, None]:
+        raise not_yet(CAPABILITY_ISSUE)
+        yield  # pragma: no cover
+
+
+def build_schema(
+    *,
+    introspection: bool = True,
+    max_depth: int = 15,
+    max_aliases: int = 30,
+    max_tokens: int = 5000,
+) -> strawberry.Schema:
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        MaxTokensLimiter(max_token_count=max_tokens),
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        ProblemErrors(),
+    ]
+    if not introspection:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"
