@@ -1,0 +1,113 @@
+"""Shared fixtures: stores (SQLite and PostgreSQL), a movable clock, the app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from app.asgi import create_app
+from app.container import Container, build_container
+from app.settings import Settings
+from domain.access import Role
+from domain.ports import Dependencies
+from persistence.database import create_engine
+from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.support import services
+from tests.support.clock import FakeClock
+from tests.support.graphql import GraphQLClient
+
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return services.create_sqlite_database(tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_db() -> Iterator[tuple[str, str]]:
+    url, name = services.create_postgres_database()
+    yield url, name
+    services.drop_postgres_database(name)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that touches a database runs on SQLite and on PostgreSQL."""
+    if "store" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("stores")
+        metafunc.parametrize("store", marker.args if marker else STORES)
+
+
+@pytest.fixture
+def database_url(store: str, request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database of the parametrised store."""
+    if store == "postgresql":
+        url, name = request.getfixturevalue("postgres_db")
+        services.empty_postgres(name)
+        return str(url)
+    url = str(request.getfixturevalue("sqlite_url"))
+    services.empty_sqlite(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def deps(database_url: str, clock: FakeClock) -> AsyncIterator[Dependencies]:
+    engine = create_engine(database_url)
+    yield Dependencies(uow=SqlUnitOfWorkFactory(engine), clock=clock, new_id=uuid4)
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, introspection=True)
+
+
+@pytest.fixture
+async def container(settings: Settings, clock: FakeClock) -> AsyncIterator[Container]:
+    built = build_container(settings, clock=clock)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def http(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def _token(container: Container, role: Role, *depots: Any) -> str:
+    issued = await container.tokens.issue(role, tuple(depots), container.deps.clock.now())
+    return issued.token
+
+
+@pytest.fixture
+async def admin(http: httpx.AsyncClient, container: Container) -> GraphQLClient:
+    return GraphQLClient(http, await _token(container, Role.ADMIN))
+
+
+@pytest.fixture
+async def operator(http: httpx.AsyncClient, container: Container) -> GraphQLClient:
+    return GraphQLClient(http, await _token(container, Role.OPERATOR))
+
+
+@pytest.fixture
+async def integration(http: httpx.AsyncClient, container: Container) -> GraphQLClient:
+    return GraphQLClient(http, await _token(container, Role.INTEGRATION))
+
+
+@pytest.fixture
+def scoped_client(http: httpx.AsyncClient, container: Container) -> Any:
+    async def make(role: Role, *depot_ids: Any) -> GraphQLClient:
+        return GraphQLClient(http, await _token(container, role, *depot_ids))
+
+    return make

@@ -1,0 +1,192 @@
+"""In-memory implementations of the domain ports for fast use-case tests."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Self
+from uuid import UUID, uuid4
+
+from domain.access import Scope
+from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
+from domain.ports import Dependencies
+from tests.support.clock import FakeClock
+
+
+@dataclass
+class Store:
+    depots: dict[UUID, Depot] = field(default_factory=dict)
+    circuits: dict[UUID, Circuit] = field(default_factory=dict)
+    microgrids: dict[UUID, Microgrid] = field(default_factory=dict)
+    power_sources: dict[UUID, PowerSource] = field(default_factory=dict)
+    gateways: dict[UUID, Gateway] = field(default_factory=dict)
+    devices: dict[UUID, Device] = field(default_factory=dict)
+    commits: int = 0
+
+
+class FakeDepots:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add(self, depot: Depot) -> None:
+        self.s.depots[depot.id] = depot
+
+    async def get(self, depot_id: UUID) -> Depot | None:
+        return self.s.depots.get(depot_id)
+
+    async def get_many(self, depot_ids: Collection[UUID]) -> dict[UUID, Depot]:
+        return {i: self.s.depots[i] for i in depot_ids if i in self.s.depots}
+
+    async def lock(self, depot_id: UUID) -> Depot | None:
+        return self.s.depots.get(depot_id)
+
+    async def page(self, scope: Scope, first: int, after: tuple[str, UUID] | None) -> list[Depot]:
+        rows = sorted(
+            (d for d in self.s.depots.values() if scope.allows(d.id)),
+            key=lambda d: (d.name, str(d.id)),
+        )
+        if after:
+            rows = [d for d in rows if (d.name, str(d.id)) > (after[0], str(after[1]))]
+        return rows[:first]
+
+    async def count(self) -> int:
+        return len(self.s.depots)
+
+    async def lock_batch(self, after: UUID | None, limit: int) -> list[UUID]:
+        ids = sorted(self.s.depots, key=str)
+        return [i for i in ids if after is None or str(i) > str(after)][:limit]
+
+
+class FakeCircuits:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add(self, circuit: Circuit) -> None:
+        self.s.circuits[circuit.id] = replace(circuit)
+
+    async def update(self, circuit: Circuit) -> None:
+        self.s.circuits[circuit.id] = replace(circuit)
+
+    async def delete(self, circuit_id: UUID) -> None:
+        del self.s.circuits[circuit_id]
+
+    async def get(self, circuit_id: UUID) -> Circuit | None:
+        found = self.s.circuits.get(circuit_id)
+        return replace(found) if found else None
+
+    async def for_depot(self, depot_id: UUID) -> list[Circuit]:
+        return [replace(c) for c in self.s.circuits.values() if c.depot_id == depot_id]
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Circuit]]:
+        return {d: await self.for_depot(d) for d in depot_ids}
+
+    async def top_level_for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Circuit]]:
+        return {d: [c for c in await self.for_depot(d) if c.is_top_level] for d in depot_ids}
+
+
+class FakeMicrogrids:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def get(self, microgrid_id: UUID) -> Microgrid | None:
+        found = self.s.microgrids.get(microgrid_id)
+        return copy.deepcopy(found) if found else None
+
+    async def for_depot(self, depot_id: UUID) -> Microgrid | None:
+        found = next((m for m in self.s.microgrids.values() if m.depot_id == depot_id), None)
+        return copy.deepcopy(found) if found else None
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, Microgrid]:
+        return {
+            m.depot_id: copy.deepcopy(m)
+            for m in self.s.microgrids.values()
+            if m.depot_id in depot_ids
+        }
+
+    async def add_if_absent(self, microgrids: list[Microgrid]) -> set[UUID]:
+        inserted = set()
+        for m in microgrids:
+            if not any(x.depot_id == m.depot_id for x in self.s.microgrids.values()):
+                self.s.microgrids[m.id] = copy.deepcopy(m)
+                inserted.add(m.id)
+        return inserted
+
+    async def save(self, microgrid: Microgrid) -> None:
+        self.s.microgrids[microgrid.id] = copy.deepcopy(microgrid)
+
+
+class FakeEquipment:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add_power_source(self, power_source: PowerSource) -> None:
+        self.s.power_sources[power_source.id] = power_source
+
+    async def add_gateway(self, gateway: Gateway) -> None:
+        self.s.gateways[gateway.id] = gateway
+
+    async def add_device(self, device: Device) -> None:
+        self.s.devices[device.id] = device
+
+    async def gateway(self, gateway_id: UUID) -> Gateway | None:
+        return self.s.gateways.get(gateway_id)
+
+    async def device(self, device_id: UUID) -> Device | None:
+        return self.s.devices.get(device_id)
+
+    async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
+        return _group(self.s.power_sources.values(), depot_ids)
+
+    async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]:
+        return _group(self.s.gateways.values(), depot_ids)
+
+    async def devices(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Device]]:
+        return _group(self.s.devices.values(), depot_ids)
+
+
+def _group(items, depot_ids):  # type: ignore[no-untyped-def]
+    grouped: dict[UUID, list] = {}  # type: ignore[type-arg]
+    for item in items:
+        if item.depot_id in depot_ids:
+            grouped.setdefault(item.depot_id, []).append(item)
+    return grouped
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the store; commit publishes the copy. No commit, no change."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> Self:
+        self._work = copy.deepcopy(self._store)
+        self.depots = FakeDepots(self._work)
+        self.circuits = FakeCircuits(self._work)
+        self.microgrids = FakeMicrogrids(self._work)
+        self.equipment = FakeEquipment(self._work)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        for name in ("depots", "circuits", "microgrids", "power_sources", "gateways", "devices"):
+            setattr(self._store, name, getattr(self._work, name))
+        self._store.commits += 1
+        self._work = copy.deepcopy(self._store)
+
+
+def fake_dependencies(store: Store | None = None, clock: FakeClock | None = None) -> Dependencies:
+    store = store if store is not None else Store()
+
+    def factory(*, write: bool = True) -> FakeUnitOfWork:
+        return FakeUnitOfWork(store)
+
+    return Dependencies(uow=factory, clock=clock or FakeClock(), new_id=uuid4)

@@ -1,0 +1,86 @@
+"""Finding PostgreSQL and Redis, and making a fresh database per test run.
+
+Without REQUIRE_SERVICES=1 an unreachable service skips its tests with the
+reason; with it (CI), the same situation fails the run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from persistence import migrations
+from persistence.tables import metadata
+
+POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require_services() -> bool:
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def unavailable(what: str, error: BaseException) -> None:
+    reason = f"{what} not reachable ({type(error).__name__}: {error})"
+    if require_services():
+        pytest.fail(f"{reason}; REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
+    pytest.skip(f"{reason}, skipped")
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create_postgres_database() -> tuple[str, str]:
+    """(SQLAlchemy URL, database name) of a new, migrated database."""
+    name = f"mgs_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        unavailable("PostgreSQL at " + POSTGRES_DSN, error)
+    base = POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    migrations.upgrade(url)
+    return url, name
+
+
+def drop_postgres_database(name: str) -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def create_sqlite_database(directory: Path) -> str:
+    url = f"sqlite+aiosqlite:///{directory / 'test.db'}"
+    migrations.upgrade(url)
+    return url
+
+
+TABLES_CHILD_FIRST = [t.name for t in reversed(metadata.sorted_tables)]
+
+
+def empty_postgres(name: str) -> None:
+    tables = ", ".join(f'"{t}"' for t in TABLES_CHILD_FIRST)
+    dsn = POSTGRES_DSN.rsplit("/", 1)[0] + "/" + name
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f"TRUNCATE {tables} CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def empty_sqlite(url: str) -> None:
+    path = url.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        for table in TABLES_CHILD_FIRST:
+            conn.execute(f'DELETE FROM "{table}"')
