@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint typecheck check schema bench clean
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv sync --frozen --inexact --compile-bytecode --quiet
+	touch $@
+
+install: $(BIN)/.installed
+
+## Install, create the demo depot, print a token per role, serve with GraphiQL on :8000.
+run: install
+	$(BIN)/microgrid demo
+	GRAPHIQL=true INTROSPECTION=true $(BIN)/microgrid serve
+
+## Install and run the whole test suite (REQUIRE_SERVICES=1 makes missing PostgreSQL fail).
+test: install
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+## Regenerate graphql/schema.graphql from the code.
+schema: install
+	$(BIN)/microgrid export-schema
+
+check: lint typecheck
+	$(BIN)/python ../shared/tools/check-contract
+
+bench: install
+	$(BIN)/python bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache microgrid.db*

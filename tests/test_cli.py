@@ -1,0 +1,88 @@
+"""The `microgrid` command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from persistence import tables as t
+
+BIN = Path(sys.executable).parent / "microgrid"
+
+
+def run(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "120"}
+    result = subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def sqlite_file_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_migrate_creates_the_sqlite_file_on_first_run(sqlite_file_url, tmp_path):
+    run(sqlite_file_url, "migrate")
+    assert (tmp_path / "cli.db").exists()
+    run(sqlite_file_url, "migrate")
+
+
+def test_tokens_create_prints_the_token_alone_on_the_last_line(sqlite_file_url):
+    result = run(sqlite_file_url, "tokens", "create", "--role", "operator")
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("mgs_") and " " not in last
+    refused = run(sqlite_file_url, "tokens", "create", "--role", "root", check=False)
+    assert refused.returncode != 0
+    bad_depot = run(
+        sqlite_file_url, "tokens", "create", "--role", "admin", "--depot", "nope", check=False
+    )
+    assert bad_depot.returncode == 2 and "UUID" in bad_depot.stderr
+
+
+def test_demo_is_idempotent_and_prints_a_token_per_role(sqlite_file_url):
+    first = run(sqlite_file_url, "demo")
+    second = run(sqlite_file_url, "demo")
+    assert "created" in first.stdout and "already there" in second.stdout
+    for role in ("admin", "operator", "integration"):
+        assert f"{role}" in second.stdout
+    engine = create_engine(sqlite_file_url.replace("+aiosqlite", ""))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.depots)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(t.microgrids)).scalar_one() == 1
+
+
+def test_backfill_reports_and_is_safe_to_rerun(sqlite_file_url):
+    run(sqlite_file_url, "demo")
+    engine = create_engine(sqlite_file_url.replace("+aiosqlite", ""))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM microgrid_nodes"))
+        conn.execute(text("DELETE FROM microgrids"))
+
+    dry = run(sqlite_file_url, "backfill", "--dry-run")
+    assert "would create: 1" in dry.stdout
+    first = run(sqlite_file_url, "backfill")
+    assert "created: 1" in first.stdout and "backfill" in first.stderr
+    again = run(sqlite_file_url, "backfill")
+    assert "created: 0  already provisioned: 1" in again.stdout
+
+
+def test_export_schema_writes_the_sdl(tmp_path, sqlite_file_url):
+    target = tmp_path / "schema.graphql"
+    run(sqlite_file_url, "export-schema", str(target))
+    assert "type Microgrid" in target.read_text()
+
+
+@pytest.mark.stores("postgresql")
+def test_commands_honour_database_url_on_postgresql(database_url):
+    run(database_url, "demo")
+    result = run(database_url, "backfill")
+    assert "already provisioned: 1" in result.stdout
