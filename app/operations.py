@@ -43,7 +43,7 @@ def operation(name: str) -> str:
     if name not in operations:
         raise KeyError(f"no operation {name!r} in {OPERATIONS_DIR}")
     needed: dict[str, FragmentDefinitionNode] = {}
-    pending = [operations[name]]
+    pending: list[OperationDefinitionNode | FragmentDefinitionNode] = [operations[name]]
     while pending:
         for spread in _spreads(pending.pop()):
             if spread not in needed:
