@@ -32,6 +32,8 @@ def create_app(container: Container | None = None) -> Starlette:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
+        if container.settings.redis_url:
+            checks["redis"] = await _redis_status(container.settings.redis_url)
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -58,3 +60,16 @@ def create_app(container: Container | None = None) -> Starlette:
     )
     app.state.container = container
     return app
+
+
+async def _redis_status(url: str) -> str:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        await client.ping()
+        return "ok"
+    except Exception as exc:
+        return f"unavailable: {type(exc).__name__}"
+    finally:
+        await client.aclose()

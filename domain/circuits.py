@@ -156,6 +156,11 @@ async def delete_circuit(
         current, circuits = found
         if any(c.parent_id == current.id for c in circuits):
             return Conflict("CIRCUIT_HAS_CHILDREN", "Delete or move this circuit's children first.")
+        if await _has_equipment(uow, current):
+            return Conflict(
+                "CIRCUIT_HAS_EQUIPMENT",
+                "Power sources or devices are wired to this circuit; move them first.",
+            )
         after = [c for c in circuits if c.id != current.id]
         if await _would_lose_last_grid_connection(uow, current.depot_id, after):
             return LAST_GRID_CONNECTION
@@ -185,6 +190,14 @@ async def _would_lose_last_grid_connection(
     if any(c.is_top_level for c in after):
         return False
     return await uow.microgrids.for_depot(depot_id) is not None
+
+
+async def _has_equipment(uow: UnitOfWork, circuit: Circuit) -> bool:
+    depot = [circuit.depot_id]
+    sources = (await uow.equipment.power_sources(depot)).get(circuit.depot_id, [])
+    devices = (await uow.equipment.devices(depot)).get(circuit.depot_id, [])
+    wired = [s.circuit_id for s in sources] + [d.circuit_id for d in devices]
+    return circuit.id in wired
 
 
 def _next_position(siblings: list[Circuit]) -> int:

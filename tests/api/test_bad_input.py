@@ -104,6 +104,21 @@ async def test_deleting_a_parent_or_the_last_grid_connection_is_a_conflict(admin
     assert await _counts(container) == before
 
 
+async def test_deleting_a_circuit_with_equipment_is_a_conflict(admin, container):
+    created = await new_depot(admin, "D", "Top", "Spare")
+    spare = created["microgrid"]["gridConnections"][1]["circuitId"]
+    await admin.op(
+        "CreateDevice",
+        input={"depotId": created["depot"]["id"], "name": "meter", "circuitId": spare},
+    )
+    before = await _counts(container)
+
+    result = await admin.op("DeleteCircuit", id=spare)
+
+    assert (result["__typename"], result["code"]) == ("Conflict", "CIRCUIT_HAS_EQUIPMENT")
+    assert await _counts(container) == before
+
+
 async def test_out_of_range_numbers_are_field_errors(admin):
     created = await new_depot(admin, "D", "Top")
     result = await admin.op(
