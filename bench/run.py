@@ -1,0 +1,202 @@
+"""Benchmarks, run on demand (never as timed tests). Loopback only, bounded.
+
+    .venv/bin/python bench/run.py            # full sizes (PostgreSQL at TEST_POSTGRES_DSN)
+    .venv/bin/python bench/run.py --quick    # small sizes, well under 2 minutes
+
+Each benchmark reports medians and a ratio against a baseline measured in the
+same run, because the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from persistence import migrations  # noqa: E402
+from tests.e2e.server import cli, serve  # noqa: E402
+
+ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BIN = Path(sys.executable).parent / "microgrid"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Database:
+    """A fresh, migrated PostgreSQL database for one benchmark, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"mgs_bench_{uuid.uuid4().hex[:10]}"
+        self.dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + self.name
+        self.url = self.dsn.replace("postgresql://", "postgresql+asyncpg://")
+
+    async def __aenter__(self) -> Database:
+        conn = await asyncpg.connect(ADMIN_DSN)
+        await conn.execute(f'CREATE DATABASE "{self.name}"')
+        await conn.close()
+        await migrations.upgrade_async(self.url)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        conn = await asyncpg.connect(ADMIN_DSN)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        await conn.close()
+
+
+async def insert_depots(dsn: str, depots: int, top_level: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    depot_rows, circuit_rows = [], []
+    for d in range(depots):
+        depot_id = uuid.uuid4()
+        depot_rows.append((depot_id, f"Depot {d:06d}", NOW))
+        circuit_rows += [(uuid.uuid4(), depot_id, None, f"Feeder {c}", c, None, NOW)
+                         for c in range(top_level)]
+    await conn.copy_records_to_table("depots", records=depot_rows,
+                                     columns=["id", "name", "created_at"])
+    await conn.copy_records_to_table("circuits", records=circuit_rows, columns=[
+        "id", "depot_id", "parent_id", "name", "position", "safe_capacity_w", "created_at"])
+    await conn.close()
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL); "
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+async def bench_backfill(depots: int, repeats: int) -> dict[str, object]:
+    """`microgrid backfill` over N unprovisioned depots with 5 top-level circuits each,
+    against the floor: one INSERT ... SELECT doing the same rows in SQL."""
+    runs, rss, floor = [], [], []
+    for _ in range(repeats):
+        async with Database() as db:
+            await insert_depots(db.dsn, depots, 5)
+            env = {**os.environ, "DATABASE_URL": db.url}
+            seconds, peak = run_measured([str(BIN), "backfill"], env)
+            runs.append(seconds)
+            rss.append(peak)
+            conn = await asyncpg.connect(db.dsn)
+            created = await conn.fetchval("SELECT count(*) FROM microgrids")
+            nodes = await conn.fetchval("SELECT count(*) FROM microgrid_nodes")
+            assert (created, nodes) == (depots, depots * 5), (created, nodes)
+            await conn.execute("DELETE FROM microgrid_nodes; DELETE FROM microgrids")
+            start = time.perf_counter()
+            await conn.execute("""
+                INSERT INTO microgrids (id, depot_id, version, created_at, updated_at)
+                SELECT gen_random_uuid(), id, 1, now(), now() FROM depots;
+                INSERT INTO microgrid_nodes (id, microgrid_id, node_type, circuit_id, name, position)
+                SELECT gen_random_uuid(), m.id, 'GRID_CONNECTION', c.id, c.name, c.position
+                FROM circuits c JOIN microgrids m ON m.depot_id = c.depot_id
+                WHERE c.parent_id IS NULL""")
+            floor.append(time.perf_counter() - start)
+            await conn.close()
+    _, idle_rss = run_measured([str(BIN), "--help"], dict(os.environ))
+    wall = statistics.median(runs)
+    return {"depots": depots, "circuits": depots * 5, "wall_s": wall,
+            "depots_per_s": depots / wall, "peak_rss_mib": max(rss) / 1024,
+            "cli_startup_rss_mib": idle_rss / 1024, "sql_floor_s": statistics.median(floor),
+            "ratio_to_floor": wall / statistics.median(floor)}
+
+
+async def insert_tree(dsn: str, circuits: int, levels: int) -> str:
+    """One depot whose circuits form a `levels`-deep tree; returns the depot id."""
+    conn = await asyncpg.connect(dsn)
+    depot_id = uuid.uuid4()
+    await conn.execute("INSERT INTO depots (id, name, created_at) VALUES ($1, $2, $3)",
+                       depot_id, "Big depot", NOW)
+    per_level = circuits // levels
+    rows, previous = [], [None]
+    for level in range(levels):
+        count = per_level if level < levels - 1 else circuits - per_level * (levels - 1)
+        current = [uuid.uuid4() for _ in range(count)]
+        rows += [(cid, depot_id, previous[i % len(previous)], f"L{level}-{i}", i, 1000.0, NOW)
+                 for i, cid in enumerate(current)]
+        previous = current
+    await conn.copy_records_to_table("circuits", records=rows, columns=[
+        "id", "depot_id", "parent_id", "name", "position", "safe_capacity_w", "created_at"])
+    await conn.close()
+    return str(depot_id)
+
+
+TOPOLOGY_QUERY = """query ($id: ID!) { microgrid(id: $id) { ... on Microgrid {
+  id version gridConnections { id name position circuit { id name } }
+  topology { id parentId kind name depth gridConnectionId }
+  drift { inSync } } } }"""
+
+
+async def timed(client: httpx.AsyncClient, url: str, body: dict[str, object], n: int
+                ) -> list[float]:
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        response = await client.post(url, json=body)
+        samples.append(time.perf_counter() - start)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+    return samples
+
+
+async def bench_topology(circuits: int, requests: int) -> dict[str, object]:
+    """The `microgrid` query with topology for one depot of N circuits in a 6-level
+    tree, over HTTP to a real server; baseline: `{ __typename }` on the same server."""
+    async with Database() as db:
+        depot_id = await insert_tree(db.dsn, circuits, 6)
+        cli(db.url, "backfill")
+        token = cli(db.url, "tokens", "create", "--role", "operator").strip().splitlines()[-1]
+        conn = await asyncpg.connect(db.dsn)
+        microgrid_id = str(await conn.fetchval(
+            "SELECT id FROM microgrids WHERE depot_id = $1", uuid.UUID(depot_id)))
+        await conn.close()
+        with serve(db.url) as server:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+                body = {"query": TOPOLOGY_QUERY, "variables": {"id": microgrid_id}}
+                first = await client.post(server.url, json=body)
+                nodes = len(first.json()["data"]["microgrid"]["topology"])
+                await timed(client, server.url, body, 3)
+                query = await timed(client, server.url, body, requests)
+                baseline = await timed(client, server.url, {"query": "{ __typename }"},
+                                       requests)
+    q_ms, b_ms = statistics.median(query) * 1000, statistics.median(baseline) * 1000
+    return {"circuits": circuits, "topology_nodes": nodes, "requests": requests,
+            "median_ms": q_ms, "p95_ms": sorted(query)[int(0.95 * (len(query) - 1))] * 1000,
+            "baseline_median_ms": b_ms, "ratio_to_baseline": q_ms / b_ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--only", choices=["backfill", "topology"])
+    args = parser.parse_args()
+    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    if args.only in (None, "backfill"):
+        size = 1_000 if args.quick else 10_000
+        print("backfill", asyncio.run(bench_backfill(size, 1 if args.quick else 3)))
+    if args.only in (None, "topology"):
+        size = 500 if args.quick else 2_000
+        print("topology", asyncio.run(bench_topology(size, 30 if args.quick else 101)))
+    print(f"# max RSS of this driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
+
+
+if __name__ == "__main__":
+    main()
