@@ -63,23 +63,40 @@ async def insert_depots(dsn: str, depots: int, top_level: int) -> None:
     for d in range(depots):
         depot_id = uuid.uuid4()
         depot_rows.append((depot_id, f"Depot {d:06d}", NOW))
-        circuit_rows += [(uuid.uuid4(), depot_id, None, f"Feeder {c}", c, None, NOW)
-                         for c in range(top_level)]
-    await conn.copy_records_to_table("depots", records=depot_rows,
-                                     columns=["id", "name", "created_at"])
-    await conn.copy_records_to_table("circuits", records=circuit_rows, columns=[
-        "id", "depot_id", "parent_id", "name", "position", "safe_capacity_w", "created_at"])
+        circuit_rows += [
+            (uuid.uuid4(), depot_id, None, f"Feeder {c}", c, None, NOW) for c in range(top_level)
+        ]
+    await conn.copy_records_to_table(
+        "depots", records=depot_rows, columns=["id", "name", "created_at"]
+    )
+    await conn.copy_records_to_table(
+        "circuits",
+        records=circuit_rows,
+        columns=[
+            "id",
+            "depot_id",
+            "parent_id",
+            "name",
+            "position",
+            "safe_capacity_w",
+            "created_at",
+        ],
+    )
     await conn.close()
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one child process."""
-    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
-            "stderr=subprocess.DEVNULL); "
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    code = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL); "
+        "print(time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     return float(out[0]), int(out[1])
 
 
@@ -103,7 +120,8 @@ async def bench_backfill(depots: int, repeats: int) -> dict[str, object]:
             await conn.execute("""
                 INSERT INTO microgrids (id, depot_id, version, created_at, updated_at)
                 SELECT gen_random_uuid(), id, 1, now(), now() FROM depots;
-                INSERT INTO microgrid_nodes (id, microgrid_id, node_type, circuit_id, name, position)
+                INSERT INTO microgrid_nodes
+                    (id, microgrid_id, node_type, circuit_id, name, position)
                 SELECT gen_random_uuid(), m.id, 'GRID_CONNECTION', c.id, c.name, c.position
                 FROM circuits c JOIN microgrids m ON m.depot_id = c.depot_id
                 WHERE c.parent_id IS NULL""")
@@ -111,28 +129,48 @@ async def bench_backfill(depots: int, repeats: int) -> dict[str, object]:
             await conn.close()
     _, idle_rss = run_measured([str(BIN), "--help"], dict(os.environ))
     wall = statistics.median(runs)
-    return {"depots": depots, "circuits": depots * 5, "wall_s": wall,
-            "depots_per_s": depots / wall, "peak_rss_mib": max(rss) / 1024,
-            "cli_startup_rss_mib": idle_rss / 1024, "sql_floor_s": statistics.median(floor),
-            "ratio_to_floor": wall / statistics.median(floor)}
+    return {
+        "depots": depots,
+        "circuits": depots * 5,
+        "wall_s": wall,
+        "depots_per_s": depots / wall,
+        "peak_rss_mib": max(rss) / 1024,
+        "cli_startup_rss_mib": idle_rss / 1024,
+        "sql_floor_s": statistics.median(floor),
+        "ratio_to_floor": wall / statistics.median(floor),
+    }
 
 
 async def insert_tree(dsn: str, circuits: int, levels: int) -> str:
     """One depot whose circuits form a `levels`-deep tree; returns the depot id."""
     conn = await asyncpg.connect(dsn)
     depot_id = uuid.uuid4()
-    await conn.execute("INSERT INTO depots (id, name, created_at) VALUES ($1, $2, $3)",
-                       depot_id, "Big depot", NOW)
+    await conn.execute(
+        "INSERT INTO depots (id, name, created_at) VALUES ($1, $2, $3)", depot_id, "Big depot", NOW
+    )
     per_level = circuits // levels
     rows, previous = [], [None]
     for level in range(levels):
         count = per_level if level < levels - 1 else circuits - per_level * (levels - 1)
         current = [uuid.uuid4() for _ in range(count)]
-        rows += [(cid, depot_id, previous[i % len(previous)], f"L{level}-{i}", i, 1000.0, NOW)
-                 for i, cid in enumerate(current)]
+        rows += [
+            (cid, depot_id, previous[i % len(previous)], f"L{level}-{i}", i, 1000.0, NOW)
+            for i, cid in enumerate(current)
+        ]
         previous = current
-    await conn.copy_records_to_table("circuits", records=rows, columns=[
-        "id", "depot_id", "parent_id", "name", "position", "safe_capacity_w", "created_at"])
+    await conn.copy_records_to_table(
+        "circuits",
+        records=rows,
+        columns=[
+            "id",
+            "depot_id",
+            "parent_id",
+            "name",
+            "position",
+            "safe_capacity_w",
+            "created_at",
+        ],
+    )
     await conn.close()
     return str(depot_id)
 
@@ -143,8 +181,9 @@ TOPOLOGY_QUERY = """query ($id: ID!) { microgrid(id: $id) { ... on Microgrid {
   drift { inSync } } } }"""
 
 
-async def timed(client: httpx.AsyncClient, url: str, body: dict[str, object], n: int
-                ) -> list[float]:
+async def timed(
+    client: httpx.AsyncClient, url: str, body: dict[str, object], n: int
+) -> list[float]:
     samples = []
     for _ in range(n):
         start = time.perf_counter()
@@ -162,8 +201,11 @@ async def bench_topology(circuits: int, requests: int) -> dict[str, object]:
         cli(db.url, "backfill")
         token = cli(db.url, "tokens", "create", "--role", "operator").strip().splitlines()[-1]
         conn = await asyncpg.connect(db.dsn)
-        microgrid_id = str(await conn.fetchval(
-            "SELECT id FROM microgrids WHERE depot_id = $1", uuid.UUID(depot_id)))
+        microgrid_id = str(
+            await conn.fetchval(
+                "SELECT id FROM microgrids WHERE depot_id = $1", uuid.UUID(depot_id)
+            )
+        )
         await conn.close()
         with serve(db.url) as server:
             headers = {"Authorization": f"Bearer {token}"}
@@ -173,22 +215,30 @@ async def bench_topology(circuits: int, requests: int) -> dict[str, object]:
                 nodes = len(first.json()["data"]["microgrid"]["topology"])
                 await timed(client, server.url, body, 3)
                 query = await timed(client, server.url, body, requests)
-                baseline = await timed(client, server.url, {"query": "{ __typename }"},
-                                       requests)
+                baseline = await timed(client, server.url, {"query": "{ __typename }"}, requests)
     q_ms, b_ms = statistics.median(query) * 1000, statistics.median(baseline) * 1000
-    return {"circuits": circuits, "topology_nodes": nodes, "requests": requests,
-            "median_ms": q_ms, "p95_ms": sorted(query)[int(0.95 * (len(query) - 1))] * 1000,
-            "baseline_median_ms": b_ms, "ratio_to_baseline": q_ms / b_ms}
+    return {
+        "circuits": circuits,
+        "topology_nodes": nodes,
+        "requests": requests,
+        "median_ms": q_ms,
+        "p95_ms": sorted(query)[int(0.95 * (len(query) - 1))] * 1000,
+        "baseline_median_ms": b_ms,
+        "ratio_to_baseline": q_ms / b_ms,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--only", choices=["backfill", "topology"])
     args = parser.parse_args()
-    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     if args.only in (None, "backfill"):
         size = 1_000 if args.quick else 10_000
         print("backfill", asyncio.run(bench_backfill(size, 1 if args.quick else 3)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -107,10 +108,10 @@ class SqlDepots(_Repository):
 
 class SqlCircuits(_Repository):
     async def add(self, circuit: Circuit) -> None:
-        await self._conn.execute(insert(t.circuits).values(**_circuit_values(circuit)))
+        await self._conn.execute(insert(t.circuits).values(**asdict(circuit)))
 
     async def update(self, circuit: Circuit) -> None:
-        values = _circuit_values(circuit)
+        values = asdict(circuit)
         del values["id"], values["depot_id"], values["created_at"]
         await self._conn.execute(
             update(t.circuits).where(t.circuits.c.id == circuit.id).values(**values)
@@ -146,18 +147,6 @@ class SqlCircuits(_Repository):
             for row in await self._rows(statement):
                 grouped.setdefault(row.depot_id, []).append(_circuit(row))
         return grouped
-
-
-def _circuit_values(circuit: Circuit) -> dict[str, Any]:
-    return {
-        "id": circuit.id,
-        "depot_id": circuit.depot_id,
-        "parent_id": circuit.parent_id,
-        "name": circuit.name,
-        "position": circuit.position,
-        "safe_capacity_w": circuit.safe_capacity_w,
-        "created_at": circuit.created_at,
-    }
 
 
 class SqlMicrogrids(_Repository):
@@ -264,40 +253,13 @@ class SqlMicrogrids(_Repository):
 
 class SqlEquipment(_Repository):
     async def add_power_source(self, power_source: PowerSource) -> None:
-        await self._conn.execute(
-            insert(t.power_sources).values(
-                id=power_source.id,
-                depot_id=power_source.depot_id,
-                circuit_id=power_source.circuit_id,
-                kind=power_source.kind.value,
-                name=power_source.name,
-                created_at=power_source.created_at,
-            )
-        )
+        await self._conn.execute(insert(t.power_sources).values(**asdict(power_source)))
 
     async def add_gateway(self, gateway: Gateway) -> None:
-        await self._conn.execute(
-            insert(t.gateways).values(
-                id=gateway.id,
-                depot_id=gateway.depot_id,
-                name=gateway.name,
-                site_model_name=gateway.site_model_name,
-                output_translation=gateway.output_translation,
-                created_at=gateway.created_at,
-            )
-        )
+        await self._conn.execute(insert(t.gateways).values(**asdict(gateway)))
 
     async def add_device(self, device: Device) -> None:
-        await self._conn.execute(
-            insert(t.devices).values(
-                id=device.id,
-                depot_id=device.depot_id,
-                gateway_id=device.gateway_id,
-                circuit_id=device.circuit_id,
-                name=device.name,
-                created_at=device.created_at,
-            )
-        )
+        await self._conn.execute(insert(t.devices).values(**asdict(device)))
 
     async def gateway(self, gateway_id: UUID) -> Gateway | None:
         found = await self.gateways_where(t.gateways.c.id == gateway_id)
