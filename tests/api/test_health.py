@@ -52,3 +52,13 @@ async def test_readyz_checks_redis_when_configured(settings, clock):
         response = await client.get("/readyz")
     await container.close()
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_graphiql_is_served_only_when_configured(settings, clock, http):
+    assert (await http.get("/graphql", headers={"Accept": "text/html"})).status_code == 401
+    container = build_container(settings.model_copy(update={"graphiql": True}), clock=clock)
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+    await container.close()
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
