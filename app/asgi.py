@@ -33,7 +33,7 @@ def create_app(container: Container | None = None) -> Starlette:
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         if container.settings.redis_url:
-            checks["redis"] = await _redis_status(container.settings.redis_url)
+            checks["redis"] = await container.broker.ping()
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -46,6 +46,7 @@ def create_app(container: Container | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await container.start()
         yield
         await container.close()
 
@@ -60,16 +61,3 @@ def create_app(container: Container | None = None) -> Starlette:
     )
     app.state.container = container
     return app
-
-
-async def _redis_status(url: str) -> str:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        await client.ping()
-        return "ok"
-    except Exception as exc:
-        return f"unavailable: {type(exc).__name__}"
-    finally:
-        await client.aclose()

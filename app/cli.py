@@ -20,6 +20,10 @@ from persistence import migrations
 cli = typer.Typer(help="Depot Microgrid Service.", no_args_is_help=True, add_completion=False)
 tokens_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens")
+projections_cli = typer.Typer(
+    help="Read models derived from the event store.", no_args_is_help=True
+)
+cli.add_typer(projections_cli, name="projections")
 err = Console(stderr=True)
 out = Console()
 
@@ -129,6 +133,23 @@ def tokens_create(
     scope = ", ".join(str(d) for d in depot_ids) or "all depots"
     err.print(f"{role.value} token for {scope}:")
     print(token)
+
+
+@projections_cli.command("rebuild")
+def projections_rebuild() -> None:
+    """Rebuild the latest-status projection from the event store alone."""
+    from domain.projections import rebuild_latest_statuses
+
+    async def main() -> int:
+        container = build_container(Settings())
+        try:
+            return await rebuild_latest_statuses(container.deps)
+        finally:
+            await container.close()
+
+    migrations.upgrade(Settings().database_url)
+    rows = asyncio.run(main())
+    out.print(f"rebuilt the latest-status projection: {rows} row(s)")
 
 
 @cli.command()

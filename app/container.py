@@ -1,4 +1,4 @@
-"""Wiring: one engine, the use-case dependencies and the token store per process."""
+"""Wiring: one engine, one broker, the use-case dependencies and the token store per process."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.broker import Broker, Hub, create_broker
 from app.clock import SystemClock
 from app.settings import Settings
 from domain.ports import Clock, Dependencies
@@ -21,14 +22,31 @@ class Container:
     engine: AsyncEngine
     deps: Dependencies
     tokens: TokenStore
+    hub: Hub
+    broker: Broker
+
+    async def start(self) -> None:
+        await self.broker.start()
 
     async def close(self) -> None:
+        await self.broker.stop()
         await self.engine.dispose()
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     engine = create_engine(settings.database_url)
+    hub, broker = create_broker(settings.redis_url)
     deps = Dependencies(
-        uow=SqlUnitOfWorkFactory(engine), clock=clock or SystemClock(), new_id=uuid4
+        uow=SqlUnitOfWorkFactory(engine, publisher=broker),
+        clock=clock or SystemClock(),
+        new_id=uuid4,
+        stale_after_seconds=settings.stale_after_seconds,
     )
-    return Container(settings=settings, engine=engine, deps=deps, tokens=TokenStore(engine))
+    return Container(
+        settings=settings,
+        engine=engine,
+        deps=deps,
+        tokens=TokenStore(engine),
+        hub=hub,
+        broker=broker,
+    )

@@ -38,7 +38,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
     def _context(self) -> RequestContext:
         return RequestContext(
             deps=self.container.deps,
-            stale_after_seconds=self.container.settings.stale_after_seconds,
+            hub=self.container.hub,
         )
 
     async def get_context(

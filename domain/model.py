@@ -57,6 +57,8 @@ class Microgrid:
     created_at: datetime
     updated_at: datetime
     grid_connections: list[GridConnection] = field(default_factory=list)
+    revision: int = 1
+    """Counts changes to what the microgrid's card shows; never decreases."""
 
 
 @dataclass

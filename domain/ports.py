@@ -10,11 +10,17 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from domain.access import Scope
+from domain.capability import CapabilityType, StatusEvent
+from domain.changes import Change
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+    async def sleep_until(self, moment: datetime) -> None:
+        """Return once ``now() >= moment`` (tests move a fake clock instead of waiting)."""
+        ...
 
 
 class Depots(Protocol):
@@ -61,8 +67,54 @@ class Microgrids(Protocol):
         ...
 
     async def save(self, microgrid: Microgrid) -> None:
-        """Persist version, updated_at and exactly the given grid connections."""
+        """Persist version, updated_at and exactly the given grid connections;
+        bumps ``microgrid.revision``."""
         ...
+
+    async def bump_revision(self, microgrid_id: UUID) -> int:
+        """Count one more change to what the microgrid's card shows; returns the new revision."""
+        ...
+
+
+class CapabilityEvents(Protocol):
+    """The append-only store of capability-status events, one stream per microgrid."""
+
+    async def reserve_sequence(self, microgrid_id: UUID) -> int:
+        """The next sequence of the stream, held (against other writers) until commit,
+        so sequences have no gaps."""
+        ...
+
+    async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None: ...
+    async def append(self, event: StatusEvent) -> None: ...
+
+    async def history(
+        self,
+        microgrid_id: UUID,
+        capability: CapabilityType | None,
+        first: int,
+        before_sequence: int | None,
+    ) -> list[StatusEvent]:
+        """Newest first."""
+        ...
+
+    async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
+        """Oldest first, strictly after ``sequence``."""
+        ...
+
+    async def last_sequence(self, microgrid_id: UUID) -> int: ...
+
+    async def all_events(self) -> list[StatusEvent]: ...
+
+
+class LatestStatuses(Protocol):
+    """The projection: one latest event per (microgrid, capability)."""
+
+    async def for_microgrids(
+        self, microgrid_ids: Collection[UUID]
+    ) -> dict[UUID, dict[CapabilityType, StatusEvent]]: ...
+
+    async def put(self, event: StatusEvent) -> None: ...
+    async def replace_all(self, latest: list[StatusEvent]) -> None: ...
 
 
 class Equipment(Protocol):
@@ -89,6 +141,14 @@ class UnitOfWork(Protocol):
     def microgrids(self) -> Microgrids: ...
     @property
     def equipment(self) -> Equipment: ...
+    @property
+    def events(self) -> CapabilityEvents: ...
+    @property
+    def latest(self) -> LatestStatuses: ...
+
+    def notify(self, change: Change) -> None:
+        """Publish ``change`` once this unit of work has committed."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -113,3 +173,4 @@ class Dependencies:
     uow: UnitOfWorkFactory
     clock: Clock
     new_id: Callable[[], UUID]
+    stale_after_seconds: int = 300

@@ -7,6 +7,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from domain import microgrid_sync
+from domain.changes import Change, ChangeReason
 from domain.model import Circuit, Microgrid
 from domain.ports import Dependencies, UnitOfWork
 
@@ -50,6 +51,12 @@ class MicrogridSync:
     previous_version: int = 0
 
 
+async def save_and_notify(uow: UnitOfWork, microgrid: Microgrid) -> None:
+    """Persist a changed microgrid and tell live screens once it commits."""
+    await uow.microgrids.save(microgrid)
+    uow.notify(Change(microgrid.id, ChangeReason.TOPOLOGY, microgrid.revision))
+
+
 async def provision(
     uow: UnitOfWork, deps: Dependencies, depot_id: UUID, circuits: list[Circuit]
 ) -> MicrogridSync:
@@ -85,7 +92,7 @@ async def _sync_existing(
     previous = microgrid.version
     change = microgrid_sync.apply(microgrid, circuits, deps.clock.now(), deps.new_id)
     if not change.in_sync:
-        await uow.microgrids.save(microgrid)
+        await save_and_notify(uow, microgrid)
     return MicrogridSync(
         microgrid,
         changed=not change.in_sync,

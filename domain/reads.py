@@ -12,6 +12,7 @@ from uuid import UUID
 
 from domain import microgrid_sync, topology
 from domain.access import Scope
+from domain.capability import CapabilityType, StatusEvent, StatusView, view
 from domain.microgrid_sync import ResyncPlan
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
 from domain.ports import Dependencies
@@ -129,3 +130,49 @@ def topology_of(
         equipment.power_sources.get(depot, []),
         equipment.devices.get(depot, []),
     )
+
+
+async def latest_statuses(
+    deps: Dependencies, microgrid_ids: Collection[UUID]
+) -> dict[UUID, dict[CapabilityType, StatusEvent]]:
+    async with deps.uow(write=False) as uow:
+        return await uow.latest.for_microgrids(microgrid_ids)
+
+
+def status_views(deps: Dependencies, latest: dict[CapabilityType, StatusEvent]) -> list[StatusView]:
+    """One view per capability, always present, in the enum's order."""
+    now = deps.clock.now()
+    return [view(c, latest.get(c), now, deps.stale_after_seconds) for c in CapabilityType]
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    events: list[StatusEvent]
+    has_next_page: bool
+
+
+async def capability_history(
+    deps: Dependencies,
+    microgrid_id: UUID,
+    capability: CapabilityType | None,
+    first: int,
+    after: str | None,
+) -> HistoryPage:
+    """Newest first; the cursor is the sequence of the last event seen."""
+    size = max(1, min(first, MAX_PAGE_SIZE))
+    before = decode_sequence(after) if after else None
+    async with deps.uow(write=False) as uow:
+        events = await uow.events.history(microgrid_id, capability, size + 1, before)
+    return HistoryPage(events[:size], len(events) > size)
+
+
+def encode_sequence(sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{sequence}".encode()).decode()
+
+
+def decode_sequence(cursor: str) -> int | None:
+    try:
+        prefix, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(value) if prefix == "seq" else None
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return None

@@ -12,7 +12,7 @@ from domain.microgrid_sync import ResyncPlan
 from domain.model import Microgrid
 from domain.ports import Dependencies
 from domain.problems import NotFound, ProvisioningFailed
-from domain.provisioning import ProvisioningCode, provision
+from domain.provisioning import ProvisioningCode, provision, save_and_notify
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,6 @@ async def resync_microgrid(
         plan = microgrid_sync.apply(microgrid, circuits, deps.clock.now(), deps.new_id)
         if plan.in_sync:
             return Resynced(before, False, previous, False, plan)
-        await uow.microgrids.save(microgrid)
+        await save_and_notify(uow, microgrid)
         await uow.commit()
     return Resynced(microgrid, True, previous, False, plan)

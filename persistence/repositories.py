@@ -174,6 +174,7 @@ class SqlMicrogrids(_Repository):
                 version=r.version,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
+                revision=r.revision,
             )
             for r in rows
         }
@@ -223,15 +224,30 @@ class SqlMicrogrids(_Repository):
         return inserted
 
     async def save(self, microgrid: Microgrid) -> None:
-        await self._conn.execute(
+        result = await self._conn.execute(
             update(t.microgrids)
             .where(t.microgrids.c.id == microgrid.id)
-            .values(version=microgrid.version, updated_at=microgrid.updated_at)
+            .values(
+                version=microgrid.version,
+                updated_at=microgrid.updated_at,
+                revision=t.microgrids.c.revision + 1,
+            )
+            .returning(t.microgrids.c.revision)
         )
+        microgrid.revision = int(result.scalar_one())
         await self._conn.execute(
             delete(t.microgrid_nodes).where(t.microgrid_nodes.c.microgrid_id == microgrid.id)
         )
         await self._insert_nodes(microgrid.grid_connections)
+
+    async def bump_revision(self, microgrid_id: UUID) -> int:
+        result = await self._conn.execute(
+            update(t.microgrids)
+            .where(t.microgrids.c.id == microgrid_id)
+            .values(revision=t.microgrids.c.revision + 1)
+            .returning(t.microgrids.c.revision)
+        )
+        return int(result.scalar_one())
 
     async def _insert_nodes(self, nodes: list[GridConnection]) -> None:
         if nodes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -58,6 +60,7 @@ microgrids = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("retired_at", UtcDateTime, nullable=True),
+    Column("revision", Integer, nullable=False, server_default="1"),
 )
 
 ACTIVE_MICROGRID = microgrids.c.retired_at.is_(None)
@@ -127,4 +130,42 @@ api_tokens = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+event_streams = Table(
+    "event_streams",
+    metadata,
+    Column("stream_id", Uuid, primary_key=True),
+    Column("last_sequence", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("stream_id", Uuid, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    # what the event is about within its stream (for capability statuses: the capability)
+    Column("subject", String(64), nullable=True),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("stream_id", "sequence"),
+    UniqueConstraint("stream_id", "idempotency_key"),
+    Index("ix_events_stream_subject_sequence", "stream_id", "subject", "sequence"),
+)
+
+capability_latest = Table(
+    "capability_latest",
+    metadata,
+    Column("microgrid_id", Uuid, primary_key=True),
+    Column("capability", String(32), primary_key=True),
+    Column("event_id", Uuid, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("value", Boolean, nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("provider_event_ref", String(200), nullable=False),
+    Column("source_device_id", Uuid, nullable=True),
 )

@@ -7,7 +7,9 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.changes import Change, Publisher
 from persistence.database import is_sqlite
+from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
 
 
@@ -16,12 +18,18 @@ class SqlUnitOfWork:
     circuits: SqlCircuits
     microgrids: SqlMicrogrids
     equipment: SqlEquipment
+    events: SqlCapabilityEvents
+    latest: SqlLatestStatuses
 
-    def __init__(self, engine: AsyncEngine, write: bool = True) -> None:
+    def __init__(
+        self, engine: AsyncEngine, write: bool = True, publisher: Publisher | None = None
+    ) -> None:
         self._engine = engine
         self._write = write
+        self._publisher = publisher
         self._connection: AsyncConnection | None = None
         self._committed = False
+        self._changes: list[Change] = []
 
     async def __aenter__(self) -> Self:
         connection = await self._engine.connect()
@@ -33,6 +41,8 @@ class SqlUnitOfWork:
         self.circuits = SqlCircuits(connection)
         self.microgrids = SqlMicrogrids(connection)
         self.equipment = SqlEquipment(connection)
+        self.events = SqlCapabilityEvents(connection)
+        self.latest = SqlLatestStatuses(connection)
         return self
 
     async def __aexit__(
@@ -49,15 +59,22 @@ class SqlUnitOfWork:
             await self._connection.close()
             self._connection = None
 
+    def notify(self, change: Change) -> None:
+        self._changes.append(change)
+
     async def commit(self) -> None:
         assert self._connection is not None
         await self._connection.commit()
         self._committed = True
+        if self._changes and self._publisher is not None:
+            changes, self._changes = self._changes, []
+            await self._publisher.publish(changes)
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, publisher: Publisher | None = None) -> None:
         self.engine = engine
+        self.publisher = publisher
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, publisher=self.publisher)

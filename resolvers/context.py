@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from domain import reads
 from domain.access import Principal
+from domain.capability import CapabilityType, StatusEvent
 from domain.model import Circuit, Depot, Microgrid
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
@@ -34,6 +35,11 @@ class Loaders:
             found = await reads.equipment_by_depot(deps, ids)
             return [found] * len(ids)
 
+        async def load_latest(ids: list[UUID]) -> list[dict[CapabilityType, StatusEvent]]:
+            found = await reads.latest_statuses(deps, ids)
+            return [found.get(i, {}) for i in ids]
+
+        self.latest: DataLoader[UUID, dict[CapabilityType, StatusEvent]] = DataLoader(load_latest)
         self.depot: DataLoader[UUID, Depot | None] = DataLoader(load_depots)
         self.circuits: DataLoader[UUID, list[Circuit]] = DataLoader(load_circuits)
         self.microgrid: DataLoader[UUID, Microgrid | None] = DataLoader(load_microgrids)
@@ -43,7 +49,7 @@ class Loaders:
 @dataclass
 class RequestContext:
     deps: Dependencies
-    stale_after_seconds: int
+    hub: Any
     principal: Principal | None = None
     request: Any = None
     response: Any = None
@@ -55,6 +61,10 @@ class RequestContext:
         if self._loaders is None:
             self._loaders = Loaders(self.deps, self.require_principal())
         return self._loaders
+
+    def fresh_reads(self) -> None:
+        """Forget cached loads: a long-lived (WebSocket) context re-reads per message."""
+        self._loaders = None
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -30,3 +30,11 @@ class Unauthenticated(ServiceError):
     code = "UNAUTHENTICATED"
     title = "Unauthenticated"
     status = 401
+
+
+class NotFoundError(ServiceError):
+    """For fields that cannot return a NotFound problem (subscriptions)."""
+
+    code = "NOT_FOUND"
+    title = "Not found"
+    status = 404

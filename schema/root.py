@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -17,8 +17,8 @@ from strawberry.extensions import (
 )
 from strawberry.scalars import JSON
 
+from resolvers import live, site, status
 from resolvers import microgrid as microgrid_resolvers
-from resolvers import site
 from resolvers.microgrid import not_yet
 from schema import inputs
 from schema import results as r
@@ -35,7 +35,6 @@ from schema.types import (
     MicrogridCardUpdate,
 )
 
-CAPABILITY_ISSUE = "the capability-status ingest (issue 3)"
 PACKET_ISSUE = "sensor packets and controller bindings (issue 4)"
 
 
@@ -49,10 +48,6 @@ def guarded_mutation(resolver: Callable[..., Any], description: str | None = Non
     return strawberry.mutation(
         resolver=resolver, permission_classes=[RoleAllowed], description=description
     )
-
-
-async def _microgrid_card(info: Ctx, depot_id: strawberry.ID) -> r.MicrogridCardResult:
-    raise not_yet(CAPABILITY_ISSUE)
 
 
 async def _controller_binding(info: Ctx, id: strawberry.ID) -> ControllerBinding | None:
@@ -78,7 +73,7 @@ class Query:
         microgrid_resolvers.microgrid_by_depot,
         "Bootstrap/admin lookup; the result still carries its own microgrid id.",
     )
-    microgrid_card: r.MicrogridCardResult = guarded(_microgrid_card)
+    microgrid_card: r.MicrogridCardResult = guarded(status.microgrid_card)
     controller_binding: ControllerBinding | None = guarded(_controller_binding)
     device: Device | None = guarded(_device)
     sensor_packets: r.SensorPacketConnection = guarded(
@@ -112,12 +107,6 @@ async def _enable_controller_binding(info: Ctx, id: strawberry.ID) -> r.Controll
     raise not_yet(PACKET_ISSUE)
 
 
-async def _record_capability_status(
-    info: Ctx, input: inputs.RecordCapabilityStatusInput
-) -> r.RecordCapabilityStatusResult:
-    raise not_yet(CAPABILITY_ISSUE)
-
-
 async def _ingest_sensor_packet(info: Ctx, packet: JSON) -> r.IngestSensorPacketResult:
     raise not_yet(PACKET_ISSUE)
 
@@ -149,7 +138,7 @@ class Mutation:
         _enable_controller_binding
     )
     record_capability_status: r.RecordCapabilityStatusResult = guarded_mutation(
-        _record_capability_status,
+        status.record_status,
         "The canonical capability-status path (site power monitor and other providers).",
     )
     ingest_sensor_packet: r.IngestSensorPacketResult = guarded_mutation(
@@ -160,35 +149,22 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
+    microgrid_card: MicrogridCardUpdate = strawberry.subscription(  # type: ignore[assignment]
+        resolver=live.microgrid_card,
         permission_classes=[RoleAllowed],
         description=(
             "First message: the current card (reason SNAPSHOT); then one per change, "
             "freshness transitions included."
         ),
     )
-    async def microgrid_card(
-        self, info: Ctx, depot_id: strawberry.ID
-    ) -> AsyncGenerator[MicrogridCardUpdate, None]:
-        raise not_yet(CAPABILITY_ISSUE)
-        yield  # pragma: no cover
-
-    @strawberry.subscription(permission_classes=[RoleAllowed])
-    async def capability_status_events(
-        self, info: Ctx, microgrid_id: strawberry.ID
-    ) -> AsyncGenerator[CapabilityStatusEvent, None]:
-        raise not_yet(CAPABILITY_ISSUE)
-        yield  # pragma: no cover
-
-    @strawberry.subscription(
-        permission_classes=[RoleAllowed],
-        description=("First message: the current microgrid; then one per topology change."),
+    capability_status_events: CapabilityStatusEvent = strawberry.subscription(  # type: ignore[assignment]
+        resolver=live.capability_status_events, permission_classes=[RoleAllowed]
     )
-    async def microgrid_topology(
-        self, info: Ctx, microgrid_id: strawberry.ID
-    ) -> AsyncGenerator[Microgrid, None]:
-        raise not_yet(CAPABILITY_ISSUE)
-        yield  # pragma: no cover
+    microgrid_topology: Microgrid = strawberry.subscription(  # type: ignore[assignment]
+        resolver=live.microgrid_topology,
+        permission_classes=[RoleAllowed],
+        description="First message: the current microgrid; then one per topology change.",
+    )
 
 
 def build_schema(

@@ -15,6 +15,10 @@ from strawberry.types import Info
 
 from domain import model, reads
 from domain import topology as domain_topology
+from domain.capability import CapabilityType as DomainCapabilityType
+from domain.capability import StatusEvent as DomainStatusEvent
+from domain.capability import StatusView
+from domain.card import Card
 from domain.circuit_tree import children_by_parent, ordered
 from domain.microgrid_sync import ResyncPlan as DomainResyncPlan
 from resolvers.context import RequestContext
@@ -348,21 +352,19 @@ class CapabilityStatus:
     event_id: strawberry.ID | None
 
     @classmethod
-    def never_reported(
-        cls, capability: CapabilityType, stale_after_seconds: int
-    ) -> CapabilityStatus:
+    def of(cls, v: StatusView) -> CapabilityStatus:
         return cls(
-            capability=capability,
-            status=OperationalStatus.UNKNOWN,
-            observed_at=None,
-            received_at=None,
-            age_seconds=None,
-            freshness=Freshness.NEVER_REPORTED,
-            stale_after_seconds=stale_after_seconds,
-            stale_at=None,
-            provider_event_ref=None,
-            source_device_id=None,
-            event_id=None,
+            capability=CapabilityType(v.capability.value),
+            status=OperationalStatus(v.status.value),
+            observed_at=v.observed_at,
+            received_at=v.received_at,
+            age_seconds=v.age_seconds,
+            freshness=Freshness(v.freshness.value),
+            stale_after_seconds=v.stale_after_seconds,
+            stale_at=v.stale_at,
+            provider_event_ref=v.provider_event_ref,
+            source_device_id=gid(v.source_device_id) if v.source_device_id else None,
+            event_id=gid(v.event_id) if v.event_id else None,
         )
 
 
@@ -381,6 +383,23 @@ class CapabilityStatusEvent:
     applied_to_latest: bool = strawberry.field(
         description="False when an older observation arrived after a newer one."
     )
+
+    @classmethod
+    def of(cls, e: DomainStatusEvent) -> CapabilityStatusEvent:
+        o = e.observation
+        return cls(
+            id=gid(e.id),
+            microgrid_id=gid(o.microgrid_id),
+            capability=CapabilityType(o.capability.value),
+            value=o.value,
+            status=OperationalStatus(e.status.value),
+            observed_at=o.observed_at,
+            received_at=e.received_at,
+            provider_event_ref=o.provider_event_ref,
+            source_device_id=gid(o.source_device_id) if o.source_device_id else None,
+            sequence=e.sequence,
+            applied_to_latest=e.applied_to_latest,
+        )
 
 
 @strawberry.type
@@ -462,16 +481,36 @@ class Microgrid:
         return ResyncPlan.of(reads.drift(self._domain, circuits))
 
     @strawberry.field(description="One entry per CapabilityType, always present.")
-    def capability_statuses(self, info: Ctx) -> list[CapabilityStatus]:
-        stale_after = info.context.stale_after_seconds
-        return [CapabilityStatus.never_reported(c, stale_after) for c in CapabilityType]
+    async def capability_statuses(self, info: Ctx) -> list[CapabilityStatus]:
+        latest = await info.context.loaders.latest.load(self._domain.id)
+        return [CapabilityStatus.of(v) for v in reads.status_views(info.context.deps, latest)]
 
-    @strawberry.field
-    def capability_history(
-        self, capability: CapabilityType | None = None, first: int = 50, after: str | None = None
+    @strawberry.field(description="Newest first; `first` is capped at 100.")
+    async def capability_history(
+        self,
+        info: Ctx,
+        capability: CapabilityType | None = None,
+        first: int = 50,
+        after: str | None = None,
     ) -> CapabilityStatusEventConnection:
+        page = await reads.capability_history(
+            info.context.deps,
+            self._domain.id,
+            DomainCapabilityType(capability.value) if capability else None,
+            first,
+            after,
+        )
+        edges = [
+            CapabilityStatusEventEdge(
+                cursor=reads.encode_sequence(e.sequence), node=CapabilityStatusEvent.of(e)
+            )
+            for e in page.events
+        ]
         return CapabilityStatusEventConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
+            ),
         )
 
     @strawberry.field
@@ -495,6 +534,25 @@ class MicrogridCard:
         description="Monotonic per microgrid: a client that sees a gap refetches."
     )
     generated_at: datetime
+
+    @classmethod
+    def of(cls, card: Card) -> MicrogridCard:
+        m = card.microgrid
+        return cls(
+            microgrid_id=gid(m.id),
+            depot_id=gid(m.depot_id),
+            depot_name=card.depot.name,
+            microgrid_version=m.version,
+            peak_shaving=CapabilityStatus.of(card.peak_shaving),
+            der=CapabilityStatus.of(card.der),
+            grid_connections=[
+                GridConnection.of(n, m.depot_id)
+                for n in sorted(m.grid_connections, key=lambda n: n.position)
+            ],
+            power_sources=[PowerSource.of(p) for p in card.power_sources],
+            revision=card.revision,
+            generated_at=card.generated_at,
+        )
 
 
 @strawberry.type

@@ -13,6 +13,7 @@ from app.asgi import create_app
 from app.container import Container, build_container
 from app.settings import Settings
 from domain.access import Role
+from domain.changes import Change
 from domain.ports import Dependencies
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -24,7 +25,7 @@ STORES = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return services.create_sqlite_database(tmp_path_factory.mktemp("sqlite"))
 
 
@@ -49,9 +50,8 @@ def database_url(store: str, request: pytest.FixtureRequest) -> str:
         url, name = request.getfixturevalue("postgres_db")
         services.empty_postgres(name)
         return str(url)
-    url = str(request.getfixturevalue("sqlite_url"))
-    services.empty_sqlite(url)
-    return url
+    template = str(request.getfixturevalue("sqlite_template"))
+    return services.copy_sqlite(template, request.getfixturevalue("tmp_path"))
 
 
 @pytest.fixture
@@ -60,10 +60,28 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def deps(database_url: str, clock: FakeClock) -> AsyncIterator[Dependencies]:
+async def deps(
+    database_url: str, clock: FakeClock, published: RecordingPublisher
+) -> AsyncIterator[Dependencies]:
     engine = create_engine(database_url)
-    yield Dependencies(uow=SqlUnitOfWorkFactory(engine), clock=clock, new_id=uuid4)
+    yield Dependencies(
+        uow=SqlUnitOfWorkFactory(engine, publisher=published), clock=clock, new_id=uuid4
+    )
     await engine.dispose()
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+
+    async def publish(self, changes: list[Change]) -> None:
+        self.changes.extend(changes)
+
+
+@pytest.fixture
+def published() -> RecordingPublisher:
+    """What the unit of work published (after commit) in a test."""
+    return RecordingPublisher()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -47,6 +49,8 @@ async def test_readyz_checks_redis_when_configured(settings, clock):
     container = build_container(
         settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"}), clock=clock
     )
+    await container.start()
+    await asyncio.wait_for(container.broker.connected.wait(), 10)  # type: ignore[union-attr]
     transport = httpx.ASGITransport(app=create_app(container))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/readyz")

@@ -10,6 +10,8 @@ from typing import Self
 from uuid import UUID, uuid4
 
 from domain.access import Scope
+from domain.capability import CapabilityType, StatusEvent
+from domain.changes import Change
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
 from domain.ports import Dependencies
 from tests.support.clock import FakeClock
@@ -23,7 +25,10 @@ class Store:
     power_sources: dict[UUID, PowerSource] = field(default_factory=dict)
     gateways: dict[UUID, Gateway] = field(default_factory=dict)
     devices: dict[UUID, Device] = field(default_factory=dict)
+    events: dict[UUID, list[StatusEvent]] = field(default_factory=dict)
+    latest: dict[UUID, dict[CapabilityType, StatusEvent]] = field(default_factory=dict)
     commits: int = 0
+    published: list[Change] = field(default_factory=list)
 
 
 class FakeDepots:
@@ -114,7 +119,70 @@ class FakeMicrogrids:
         return inserted
 
     async def save(self, microgrid: Microgrid) -> None:
+        microgrid.revision += 1
         self.s.microgrids[microgrid.id] = copy.deepcopy(microgrid)
+
+    async def bump_revision(self, microgrid_id: UUID) -> int:
+        self.s.microgrids[microgrid_id].revision += 1
+        return self.s.microgrids[microgrid_id].revision
+
+
+class FakeEvents:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def reserve_sequence(self, microgrid_id: UUID) -> int:
+        return len(self.s.events.get(microgrid_id, [])) + 1
+
+    async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
+        return next(
+            (
+                e
+                for e in self.s.events.get(microgrid_id, [])
+                if e.observation.idempotency_key == idempotency_key
+            ),
+            None,
+        )
+
+    async def append(self, event: StatusEvent) -> None:
+        stream = self.s.events.setdefault(event.observation.microgrid_id, [])
+        assert event.sequence == len(stream) + 1, "sequences are gap-free"
+        stream.append(event)
+
+    async def history(self, microgrid_id, capability, first, before_sequence):  # type: ignore[no-untyped-def]
+        events = [
+            e
+            for e in reversed(self.s.events.get(microgrid_id, []))
+            if (capability is None or e.observation.capability == capability)
+            and (before_sequence is None or e.sequence < before_sequence)
+        ]
+        return events[:first]
+
+    async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
+        return [e for e in self.s.events.get(microgrid_id, []) if e.sequence > sequence][:limit]
+
+    async def last_sequence(self, microgrid_id: UUID) -> int:
+        return len(self.s.events.get(microgrid_id, []))
+
+    async def all_events(self) -> list[StatusEvent]:
+        return [e for stream in self.s.events.values() for e in stream]
+
+
+class FakeLatest:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def for_microgrids(self, microgrid_ids):  # type: ignore[no-untyped-def]
+        return {m: dict(self.s.latest[m]) for m in microgrid_ids if m in self.s.latest}
+
+    async def put(self, event: StatusEvent) -> None:
+        o = event.observation
+        self.s.latest.setdefault(o.microgrid_id, {})[o.capability] = event
+
+    async def replace_all(self, latest: list[StatusEvent]) -> None:
+        self.s.latest = {}
+        for event in latest:
+            await self.put(event)
 
 
 class FakeEquipment:
@@ -166,7 +234,13 @@ class FakeUnitOfWork:
         self.circuits = FakeCircuits(self._work)
         self.microgrids = FakeMicrogrids(self._work)
         self.equipment = FakeEquipment(self._work)
+        self.events = FakeEvents(self._work)
+        self.latest = FakeLatest(self._work)
+        self._changes: list[Change] = []
         return self
+
+    def notify(self, change: Change) -> None:
+        self._changes.append(change)
 
     async def __aexit__(
         self,
@@ -177,16 +251,33 @@ class FakeUnitOfWork:
         return None
 
     async def commit(self) -> None:
-        for name in ("depots", "circuits", "microgrids", "power_sources", "gateways", "devices"):
+        for name in (
+            "depots",
+            "circuits",
+            "microgrids",
+            "power_sources",
+            "gateways",
+            "devices",
+            "events",
+            "latest",
+        ):
             setattr(self._store, name, getattr(self._work, name))
         self._store.commits += 1
+        self._store.published.extend(self._changes)
         self._work = copy.deepcopy(self._store)
 
 
-def fake_dependencies(store: Store | None = None, clock: FakeClock | None = None) -> Dependencies:
+def fake_dependencies(
+    store: Store | None = None, clock: FakeClock | None = None, stale_after_seconds: int = 300
+) -> Dependencies:
     store = store if store is not None else Store()
 
     def factory(*, write: bool = True) -> FakeUnitOfWork:
         return FakeUnitOfWork(store)
 
-    return Dependencies(uow=factory, clock=clock or FakeClock(), new_id=uuid4)
+    return Dependencies(
+        uow=factory,
+        clock=clock or FakeClock(),
+        new_id=uuid4,
+        stale_after_seconds=stale_after_seconds,
+    )

@@ -79,8 +79,13 @@ def empty_postgres(name: str) -> None:
     asyncio.run(run())
 
 
-def empty_sqlite(url: str) -> None:
-    path = url.split("///", 1)[1]
-    with sqlite3.connect(path) as conn:
-        for table in TABLES_CHILD_FIRST:
-            conn.execute(f'DELETE FROM "{table}"')
+def copy_sqlite(template_url: str, directory: Path) -> str:
+    """A fresh database: a copy of the migrated template (events refuse DELETE)."""
+    source = sqlite3.connect(template_url.split("///", 1)[1])
+    target_path = directory / f"db-{uuid.uuid4().hex[:8]}.db"
+    target = sqlite3.connect(target_path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    return f"sqlite+aiosqlite:///{target_path}"

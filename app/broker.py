@@ -1,0 +1,221 @@
+"""Live-update fan-out: publish after commit, deliver to local subscriptions.
+
+Pub/sub only says *something changed*; subscribers re-read the database, so a
+lost notice costs latency, never correctness. With REDIS_URL every process
+holds one subscriber connection to one channel and fans notices out in
+process; without it an in-process broker serves a single instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from domain.changes import Change, ChangeReason
+from resolvers.errors import ServiceError
+
+log = logging.getLogger("microgrid.broker")
+CHANNEL = "microgrid:changes"
+QUEUE_SIZE = 64
+
+
+class Resync:
+    """Sent to every local subscription after the broker reconnects: re-read now."""
+
+
+RESYNC = Resync()
+
+
+class SubscriberTooSlow(ServiceError):
+    """The subscription's bounded queue overflowed; it is dropped."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+    title = "Subscriber too slow"
+    status = 429
+
+
+@dataclass(eq=False)
+class LocalSubscription:
+    microgrid_id: UUID
+    queue: asyncio.Queue[Change | Resync] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=QUEUE_SIZE)
+    )
+    overflowed: bool = False
+
+    async def next(self) -> Change | None:
+        """The next notice; ``None`` after a reconnect means "re-read everything"."""
+        if not self.overflowed:
+            item = await self.queue.get()
+            if not self.overflowed:
+                return item if isinstance(item, Change) else None
+        raise SubscriberTooSlow(
+            "This subscription fell too far behind and was dropped; subscribe again."
+        )
+
+
+class Hub:
+    """In-process fan-out to bounded per-subscription queues."""
+
+    def __init__(self) -> None:
+        self._subscriptions: dict[UUID, set[LocalSubscription]] = {}
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, microgrid_id: UUID) -> AsyncIterator[LocalSubscription]:
+        subscription = LocalSubscription(microgrid_id)
+        self._subscriptions.setdefault(microgrid_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            group = self._subscriptions.get(microgrid_id, set())
+            group.discard(subscription)
+            if not group:
+                self._subscriptions.pop(microgrid_id, None)
+
+    def deliver(self, change: Change) -> None:
+        for subscription in list(self._subscriptions.get(change.microgrid_id, ())):
+            self._offer(subscription, change)
+
+    def resync_all(self) -> None:
+        for group in list(self._subscriptions.values()):
+            for subscription in list(group):
+                self._offer(subscription, RESYNC)
+
+    @property
+    def subscription_count(self) -> int:
+        return sum(len(g) for g in self._subscriptions.values())
+
+    @staticmethod
+    def _offer(subscription: LocalSubscription, item: Change | Resync) -> None:
+        try:
+            subscription.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            subscription.overflowed = True
+            log.warning("dropping a slow subscriber of microgrid %s", subscription.microgrid_id)
+
+
+class InProcessBroker:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def publish(self, changes: list[Change]) -> None:
+        for change in changes:
+            self.hub.deliver(change)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def ping(self) -> str:
+        return "ok"
+
+
+def encode(change: Change) -> str:
+    return json.dumps(
+        {
+            "m": str(change.microgrid_id),
+            "r": change.reason.value,
+            "v": change.revision,
+            "e": str(change.event_id) if change.event_id else None,
+        }
+    )
+
+
+def decode(raw: bytes | str) -> Change:
+    data = json.loads(raw)
+    return Change(
+        UUID(data["m"]),
+        ChangeReason(data["r"]),
+        int(data["v"]),
+        UUID(data["e"]) if data["e"] else None,
+    )
+
+
+class RedisBroker:
+    """One subscriber connection per process; reconnects with backoff and then
+    tells every local subscription to re-read."""
+
+    def __init__(self, hub: Hub, url: str) -> None:
+        self.hub = hub
+        self.url = url
+        self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+
+    async def publish(self, changes: list[Change]) -> None:
+        for change in changes:
+            try:
+                await self._publisher.publish(CHANNEL, encode(change))
+            except (RedisError, OSError) as error:
+                log.warning(
+                    "could not publish %s (subscribers converge later): %r", change.reason, error
+                )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="redis-subscriber")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._publisher.aclose()
+
+    async def ping(self) -> str:
+        try:
+            await self._publisher.ping()
+            return "ok" if self.connected.is_set() else "reconnecting"
+        except (RedisError, OSError) as error:
+            return f"unavailable: {type(error).__name__}"
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            client = Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=5)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self.connected.set()
+                backoff = 0.1
+                self.hub.resync_all()
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is not None and message["type"] == "message":
+                        self._deliver(message["data"])
+            except (RedisError, OSError) as error:
+                if self.connected.is_set():
+                    log.warning("Redis subscriber connection lost: %r", error)
+                self.connected.clear()
+                self.reconnects += 1
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _deliver(self, raw: bytes | str) -> None:
+        try:
+            change = decode(raw)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed change notice: %r", raw)
+            return
+        self.hub.deliver(change)
+
+
+Broker = InProcessBroker | RedisBroker
+
+
+def create_broker(redis_url: str | None) -> tuple[Hub, Broker]:
+    hub = Hub()
+    return hub, RedisBroker(hub, redis_url) if redis_url else InProcessBroker(hub)

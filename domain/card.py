@@ -1,0 +1,74 @@
+"""The Microgrid card: what operators watch, read in one short transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.access import Scope
+from domain.capability import CapabilityType, StatusView, next_freshness_change, view
+from domain.model import Depot, Microgrid, PowerSource
+from domain.ports import Dependencies
+from domain.problems import NotFound
+
+
+@dataclass(frozen=True)
+class Card:
+    microgrid: Microgrid
+    depot: Depot
+    peak_shaving: StatusView
+    der: StatusView
+    power_sources: list[PowerSource]
+    generated_at: datetime
+
+    @property
+    def revision(self) -> int:
+        return self.microgrid.revision
+
+    @property
+    def next_freshness_change(self) -> datetime | None:
+        return next_freshness_change([self.peak_shaving, self.der], self.generated_at)
+
+
+async def card_for_depot(
+    deps: Dependencies, scope: Scope, depot_id: UUID | None
+) -> Card | NotFound:
+    if depot_id is None or not scope.allows(depot_id):
+        return NotFound("Depot", str(depot_id) if depot_id else None)
+    async with deps.uow(write=False) as uow:
+        microgrid = await uow.microgrids.for_depot(depot_id)
+    if microgrid is None:
+        return NotFound(
+            "Microgrid",
+            None,
+            message=(
+                f"Depot {depot_id} has no microgrid (unknown depot, or no top-level circuit)."
+            ),
+        )
+    return await card_for_microgrid(deps, microgrid.id) or NotFound("Microgrid", None)
+
+
+async def card_for_microgrid(deps: Dependencies, microgrid_id: UUID) -> Card | None:
+    async with deps.uow(write=False) as uow:
+        microgrid = await uow.microgrids.get(microgrid_id)
+        if microgrid is None:
+            return None
+        depot = await uow.depots.get(microgrid.depot_id)
+        latest = (await uow.latest.for_microgrids([microgrid.id])).get(microgrid.id, {})
+        sources = (await uow.equipment.power_sources([microgrid.depot_id])).get(
+            microgrid.depot_id, []
+        )
+    assert depot is not None
+    now = deps.clock.now()
+    stale_after = deps.stale_after_seconds
+    return Card(
+        microgrid=microgrid,
+        depot=depot,
+        peak_shaving=view(
+            CapabilityType.PEAK_SHAVING, latest.get(CapabilityType.PEAK_SHAVING), now, stale_after
+        ),
+        der=view(CapabilityType.DER, latest.get(CapabilityType.DER), now, stale_after),
+        power_sources=sorted(sources, key=lambda p: (p.name, str(p.id))),
+        generated_at=now,
+    )

@@ -1,0 +1,134 @@
+"""Recording a capability status: append to the event store, update the
+latest-status projection, all in one transaction; idempotent per provider ref."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.access import Scope
+from domain.capability import (
+    MAX_FUTURE_SKEW,
+    PROVIDER_EVENT_REF_MAX,
+    Observation,
+    StatusEvent,
+    StatusView,
+    supersedes,
+    view,
+)
+from domain.changes import Change, ChangeReason
+from domain.ports import Dependencies, UnitOfWork
+from domain.problems import Conflict, FieldError, NotFound, ValidationFailed
+
+
+@dataclass(frozen=True)
+class StatusRecorded:
+    event: StatusEvent
+    latest: StatusView
+    duplicate: bool
+
+
+REF_REUSED = Conflict(
+    "PROVIDER_EVENT_REF_REUSED",
+    "This providerEventRef was already recorded with different content; a retry must "
+    "resend exactly the same observation.",
+)
+
+
+async def record_capability_status(
+    deps: Dependencies, scope: Scope, observation: Observation
+) -> StatusRecorded | NotFound | ValidationFailed | Conflict:
+    now = deps.clock.now()
+    errors = _validate(observation, now)
+    if errors:
+        return ValidationFailed(field_errors=errors)
+    async with deps.uow() as uow:
+        microgrid = await uow.microgrids.get(observation.microgrid_id)
+        if microgrid is None or not scope.allows(microgrid.depot_id):
+            return NotFound("Microgrid", str(observation.microgrid_id))
+        if observation.source_device_id is not None:
+            device = await uow.equipment.device(observation.source_device_id)
+            if device is None or device.depot_id != microgrid.depot_id:
+                return ValidationFailed(
+                    field_errors=(
+                        FieldError(
+                            "input.sourceDeviceId",
+                            "DEVICE_NOT_IN_DEPOT",
+                            "The source device is not in this microgrid's depot.",
+                        ),
+                    )
+                )
+        sequence = await uow.events.reserve_sequence(microgrid.id)
+        earlier = await uow.events.find(microgrid.id, observation.idempotency_key)
+        if earlier is not None:
+            return await _replay(uow, deps, earlier, observation)
+        current = (await uow.latest.for_microgrids([microgrid.id])).get(microgrid.id, {})
+        event = StatusEvent(
+            id=deps.new_id(),
+            observation=observation,
+            received_at=now,
+            sequence=sequence,
+            applied_to_latest=False,
+        )
+        applied = supersedes(event, current.get(observation.capability))
+        event = StatusEvent(event.id, observation, now, sequence, applied)
+        await uow.events.append(event)
+        if applied:
+            await uow.latest.put(event)
+        revision = await uow.microgrids.bump_revision(microgrid.id)
+        uow.notify(Change(microgrid.id, ChangeReason.CAPABILITY_STATUS, revision, event.id))
+        latest = event if applied else current[observation.capability]
+        await uow.commit()
+    return StatusRecorded(
+        event, view(observation.capability, latest, now, deps.stale_after_seconds), duplicate=False
+    )
+
+
+async def _replay(
+    uow: UnitOfWork, deps: Dependencies, earlier: StatusEvent, observation: Observation
+) -> StatusRecorded | Conflict:
+    """A retry: the original event if the content matches (nothing is written)."""
+    if not earlier.observation.same_content(observation):
+        return REF_REUSED
+    current = (await uow.latest.for_microgrids([observation.microgrid_id])).get(
+        observation.microgrid_id, {}
+    )
+    latest = current.get(observation.capability, earlier)
+    return StatusRecorded(
+        earlier,
+        view(observation.capability, latest, deps.clock.now(), deps.stale_after_seconds),
+        duplicate=True,
+    )
+
+
+def _validate(observation: Observation, now: datetime) -> tuple[FieldError, ...]:
+    errors: list[FieldError] = []
+    ref = observation.provider_event_ref
+    if not ref.strip():
+        errors.append(
+            FieldError("input.providerEventRef", "REQUIRED", "providerEventRef must not be empty.")
+        )
+    elif len(ref) > PROVIDER_EVENT_REF_MAX:
+        errors.append(
+            FieldError(
+                "input.providerEventRef",
+                "TOO_LONG",
+                f"providerEventRef has at most {PROVIDER_EVENT_REF_MAX} characters.",
+            )
+        )
+    observed = observation.observed_at
+    if observed.tzinfo is None:
+        errors.append(
+            FieldError(
+                "input.observedAt", "TIMEZONE_REQUIRED", "observedAt must carry a UTC offset."
+            )
+        )
+    elif observed > now + MAX_FUTURE_SKEW:
+        errors.append(
+            FieldError(
+                "input.observedAt",
+                "IN_THE_FUTURE",
+                "observedAt is more than 5 minutes ahead of the server clock.",
+            )
+        )
+    return tuple(errors)

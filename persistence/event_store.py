@@ -1,0 +1,198 @@
+"""The append-only event store and the latest-status projection.
+
+Events are generic rows (stream, gap-free sequence, type, subject, idempotency
+key, JSON payload); this module maps capability-status events in and out."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.capability import CapabilityType, Observation, StatusEvent
+from persistence import tables as t
+from persistence.repositories import _chunks, _Repository
+
+CAPABILITY_STATUS_RECORDED = "CapabilityStatusRecorded"
+
+
+def _payload(event: StatusEvent) -> dict[str, Any]:
+    o = event.observation
+    return {
+        "capability": o.capability.value,
+        "value": o.value,
+        "observedAt": o.observed_at.isoformat(),
+        "providerEventRef": o.provider_event_ref,
+        "sourceDeviceId": str(o.source_device_id) if o.source_device_id else None,
+        "appliedToLatest": event.applied_to_latest,
+    }
+
+
+def _event(row: Any) -> StatusEvent:
+    p = row.payload
+    return StatusEvent(
+        id=row.id,
+        observation=Observation(
+            microgrid_id=row.stream_id,
+            capability=CapabilityType(p["capability"]),
+            value=bool(p["value"]),
+            observed_at=datetime.fromisoformat(p["observedAt"]),
+            provider_event_ref=p["providerEventRef"],
+            source_device_id=UUID(p["sourceDeviceId"]) if p["sourceDeviceId"] else None,
+        ),
+        received_at=row.recorded_at,
+        sequence=int(row.sequence),
+        applied_to_latest=bool(p["appliedToLatest"]),
+    )
+
+
+class SqlCapabilityEvents(_Repository):
+    async def reserve_sequence(self, microgrid_id: UUID) -> int:
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        upsert = dialect_insert(t.event_streams).values(stream_id=microgrid_id, last_sequence=1)
+        statement = upsert.on_conflict_do_update(
+            index_elements=["stream_id"],
+            set_={"last_sequence": t.event_streams.c.last_sequence + 1},
+        ).returning(t.event_streams.c.last_sequence)
+        return int((await self._conn.execute(statement)).scalar_one())
+
+    async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
+        row = (
+            await self._conn.execute(
+                select(t.events).where(
+                    t.events.c.stream_id == microgrid_id,
+                    t.events.c.idempotency_key == idempotency_key,
+                )
+            )
+        ).first()
+        return _event(row) if row else None
+
+    async def append(self, event: StatusEvent) -> None:
+        await self._conn.execute(
+            insert(t.events).values(
+                id=event.id,
+                stream_id=event.observation.microgrid_id,
+                sequence=event.sequence,
+                event_type=CAPABILITY_STATUS_RECORDED,
+                subject=event.observation.capability.value,
+                idempotency_key=event.observation.idempotency_key,
+                payload=_payload(event),
+                recorded_at=event.received_at,
+            )
+        )
+
+    async def history(
+        self,
+        microgrid_id: UUID,
+        capability: CapabilityType | None,
+        first: int,
+        before_sequence: int | None,
+    ) -> list[StatusEvent]:
+        statement = (
+            select(t.events)
+            .where(
+                t.events.c.stream_id == microgrid_id,
+                t.events.c.event_type == CAPABILITY_STATUS_RECORDED,
+            )
+            .order_by(t.events.c.sequence.desc())
+            .limit(first)
+        )
+        if capability is not None:
+            statement = statement.where(t.events.c.subject == capability.value)
+        if before_sequence is not None:
+            statement = statement.where(t.events.c.sequence < before_sequence)
+        return [_event(r) for r in await self._rows(statement)]
+
+    async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
+        statement = (
+            select(t.events)
+            .where(
+                t.events.c.stream_id == microgrid_id,
+                t.events.c.event_type == CAPABILITY_STATUS_RECORDED,
+                t.events.c.sequence > sequence,
+            )
+            .order_by(t.events.c.sequence)
+            .limit(limit)
+        )
+        return [_event(r) for r in await self._rows(statement)]
+
+    async def last_sequence(self, microgrid_id: UUID) -> int:
+        value = (
+            await self._conn.execute(
+                select(t.event_streams.c.last_sequence).where(
+                    t.event_streams.c.stream_id == microgrid_id
+                )
+            )
+        ).scalar()
+        return int(value or 0)
+
+    async def all_events(self) -> list[StatusEvent]:
+        statement = (
+            select(t.events)
+            .where(t.events.c.event_type == CAPABILITY_STATUS_RECORDED)
+            .order_by(t.events.c.stream_id, t.events.c.sequence)
+        )
+        return [_event(r) for r in await self._rows(statement)]
+
+
+def _latest_row(event: StatusEvent) -> dict[str, Any]:
+    o = event.observation
+    return {
+        "microgrid_id": o.microgrid_id,
+        "capability": o.capability.value,
+        "event_id": event.id,
+        "sequence": event.sequence,
+        "value": o.value,
+        "observed_at": o.observed_at,
+        "received_at": event.received_at,
+        "provider_event_ref": o.provider_event_ref,
+        "source_device_id": o.source_device_id,
+    }
+
+
+class SqlLatestStatuses(_Repository):
+    async def for_microgrids(
+        self, microgrid_ids: Collection[UUID]
+    ) -> dict[UUID, dict[CapabilityType, StatusEvent]]:
+        found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
+        for chunk in _chunks(microgrid_ids):
+            rows = await self._rows(
+                select(t.capability_latest).where(t.capability_latest.c.microgrid_id.in_(chunk))
+            )
+            for r in rows:
+                event = StatusEvent(
+                    id=r.event_id,
+                    observation=Observation(
+                        r.microgrid_id,
+                        CapabilityType(r.capability),
+                        bool(r.value),
+                        r.observed_at,
+                        r.provider_event_ref,
+                        r.source_device_id,
+                    ),
+                    received_at=r.received_at,
+                    sequence=int(r.sequence),
+                    applied_to_latest=True,
+                )
+                found.setdefault(r.microgrid_id, {})[event.observation.capability] = event
+        return found
+
+    async def put(self, event: StatusEvent) -> None:
+        row = _latest_row(event)
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(t.capability_latest).values(**row)
+        statement = statement.on_conflict_do_update(
+            index_elements=["microgrid_id", "capability"],
+            set_={k: v for k, v in row.items() if k not in ("microgrid_id", "capability")},
+        )
+        await self._conn.execute(statement)
+
+    async def replace_all(self, latest: list[StatusEvent]) -> None:
+        await self._conn.execute(delete(t.capability_latest))
+        rows = [_latest_row(e) for e in latest]
+        for start in range(0, len(rows), 1000):
+            await self._conn.execute(insert(t.capability_latest), rows[start : start + 1000])

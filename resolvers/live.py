@@ -1,0 +1,70 @@
+"""Subscriptions: a snapshot first, then one message per change, read afresh."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from domain import live
+from domain.card import Card, card_for_depot, card_for_microgrid
+from domain.changes import ChangeReason
+from domain.problems import NotFound
+from domain.reads import microgrid as read_microgrid
+from resolvers.errors import NotFoundError
+from resolvers.ids import parse_id
+from schema.enums import CardUpdateReason
+from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCard, MicrogridCardUpdate
+
+
+def _update(reason: ChangeReason, card: Card) -> MicrogridCardUpdate:
+    return MicrogridCardUpdate(reason=CardUpdateReason(reason.value), card=MicrogridCard.of(card))
+
+
+async def microgrid_card(
+    info: Ctx, depot_id: strawberry.ID
+) -> AsyncGenerator[MicrogridCardUpdate, None]:
+    ctx = info.context
+    found = await card_for_depot(ctx.deps, ctx.require_principal().scope, parse_id(depot_id))
+    if isinstance(found, NotFound):
+        raise NotFoundError(found.message)
+    feeds: live.Feeds = ctx.hub
+    async with feeds.subscribe(found.microgrid.id) as feed:
+        card = await card_for_microgrid(ctx.deps, found.microgrid.id) or found
+        yield _update(ChangeReason.SNAPSHOT, card)
+        async for reason, fresh in live.follow_card(ctx.deps, feed, card):
+            ctx.fresh_reads()
+            yield _update(reason, fresh)
+
+
+async def capability_status_events(
+    info: Ctx, microgrid_id: strawberry.ID
+) -> AsyncGenerator[CapabilityStatusEvent, None]:
+    ctx = info.context
+    found = await read_microgrid(ctx.deps, ctx.require_principal().scope, parse_id(microgrid_id))
+    if isinstance(found, NotFound):
+        raise NotFoundError(found.message)
+    feeds: live.Feeds = ctx.hub
+    async with feeds.subscribe(found.id) as feed:
+        async with ctx.deps.uow(write=False) as uow:
+            start = await uow.events.last_sequence(found.id)
+        async for event in live.follow_events(ctx.deps, feed, found.id, start):
+            yield CapabilityStatusEvent.of(event)
+
+
+async def microgrid_topology(
+    info: Ctx, microgrid_id: strawberry.ID
+) -> AsyncGenerator[Microgrid, None]:
+    ctx = info.context
+    found = await read_microgrid(ctx.deps, ctx.require_principal().scope, parse_id(microgrid_id))
+    if isinstance(found, NotFound):
+        raise NotFoundError(found.message)
+    feeds: live.Feeds = ctx.hub
+    async with feeds.subscribe(found.id) as feed:
+        current = await read_microgrid(ctx.deps, ctx.require_principal().scope, found.id)
+        if isinstance(current, NotFound):
+            return
+        yield Microgrid.of(current)
+        async for fresh in live.follow_topology(ctx.deps, feed, current):
+            ctx.fresh_reads()
+            yield Microgrid.of(fresh)
