@@ -1,0 +1,167 @@
+"""Subscriptions over graphql-transport-ws against the real app served by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from gql import Client, gql
+from gql.transport.websockets import WebsocketsTransport
+
+from domain.access import Role
+from tests.api.helpers import new_circuit, new_depot
+from tests.support.live_server import live_server
+from tests.support.ws import WsClient
+
+CARD_SUB = """subscription ($depotId: ID!) { microgridCard(depotId: $depotId) {
+  reason card { revision microgridVersion der { status freshness staleAt }
+                peakShaving { status } gridConnections { name } } } }"""
+RECORD = """mutation ($input: RecordCapabilityStatusInput!) {
+  recordCapabilityStatus(input: $input) { __typename } }"""
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
+
+def _status(microgrid_id, at, ref, value=True, capability="DER"):
+    return {
+        "input": {
+            "microgridId": microgrid_id,
+            "capability": capability,
+            "value": value,
+            "observedAt": at.isoformat(),
+            "providerEventRef": ref,
+        }
+    }
+
+
+async def test_card_subscription_snapshot_then_status_topology_and_freshness(
+    container, admin, integration, clock
+):
+    depot = await new_depot(admin, "Live", "Feeder")
+    depot_id, microgrid_id = depot["depot"]["id"], depot["microgrid"]["id"]
+    operator = (await container.tokens.issue(Role.OPERATOR, (), clock.now())).token
+    async with live_server(container) as url:
+        ws = await WsClient.connect(url, operator)
+        await ws.subscribe(CARD_SUB, {"depotId": depot_id})
+        snapshot = (await ws.data())["microgridCard"]
+        assert snapshot["reason"] == "SNAPSHOT"
+        assert snapshot["card"]["der"] == {
+            "status": "UNKNOWN",
+            "freshness": "NEVER_REPORTED",
+            "staleAt": None,
+        }
+
+        await integration.execute(RECORD, _status(microgrid_id, clock.current, "r1"))
+        status = (await ws.data())["microgridCard"]
+        assert status["reason"] == "CAPABILITY_STATUS"
+        assert status["card"]["der"]["status"] == "ON"
+        assert status["card"]["der"]["freshness"] == "FRESH"
+        assert status["card"]["revision"] > snapshot["card"]["revision"]
+
+        await new_circuit(admin, depot_id, "Feeder 2")
+        topology = (await ws.data())["microgridCard"]
+        assert topology["reason"] == "TOPOLOGY"
+        assert [g["name"] for g in topology["card"]["gridConnections"]] == ["Feeder", "Feeder 2"]
+        assert topology["card"]["microgridVersion"] == 2
+
+        assert await ws.nothing_within(0.2)
+        clock.advance(301)
+        freshness = (await ws.data())["microgridCard"]
+        assert freshness["reason"] == "FRESHNESS"
+        assert freshness["card"]["der"]["freshness"] == "STALE"
+        assert freshness["card"]["revision"] == topology["card"]["revision"]
+        await ws.close()
+
+
+async def test_event_and_topology_subscriptions_with_an_external_client(
+    container, admin, integration, clock
+):
+    depot = await new_depot(admin, "Live", "Feeder")
+    depot_id, microgrid_id = depot["depot"]["id"], depot["microgrid"]["id"]
+    async with live_server(container) as url:
+        transport = WebsocketsTransport(
+            url=url.replace("http", "ws") + "/graphql",
+            init_payload={"Authorization": f"Bearer {admin.token}"},
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+            close_timeout=1,
+        )
+        async with Client(transport=transport) as session:
+            events_request = gql("""subscription ($id: ID!) {
+                capabilityStatusEvents(microgridId: $id) { sequence capability status } }""")
+            events_request.variable_values = {"id": microgrid_id}
+            topology_request = gql("""subscription ($id: ID!) {
+                microgridTopology(microgridId: $id) { version gridConnections { name } } }""")
+            topology_request.variable_values = {"id": microgrid_id}
+            events = session.subscribe(events_request)
+            topology = session.subscribe(topology_request)
+            first_topology = await anext(topology)
+            assert first_topology["microgridTopology"]["version"] == 1
+            pending = asyncio.ensure_future(anext(events))
+            await asyncio.sleep(0.2)
+            await integration.execute(
+                RECORD,
+                _status(microgrid_id, clock.current, "p1", capability="PEAK_SHAVING", value=False),
+            )
+            event = await asyncio.wait_for(pending, 5)
+            assert event["capabilityStatusEvents"] == {
+                "sequence": 1,
+                "capability": "PEAK_SHAVING",
+                "status": "OFF",
+            }
+            await new_circuit(admin, depot_id, "Second")
+            changed = await asyncio.wait_for(anext(topology), 5)
+            assert [g["name"] for g in changed["microgridTopology"]["gridConnections"]] == [
+                "Feeder",
+                "Second",
+            ]
+            await events.aclose()
+            await topology.aclose()
+
+
+async def test_subscriptions_are_authorised_and_scoped(container, admin, clock):
+    mine = await new_depot(admin, "Mine", "F")
+    other = await new_depot(admin, "Other", "F")
+    scoped = (
+        await container.tokens.issue(Role.OPERATOR, (mine["depot"]["id"],), clock.now())
+    ).token
+    integration = (await container.tokens.issue(Role.INTEGRATION, (), clock.now())).token
+    async with live_server(container) as url:
+        ws = await WsClient.connect(url, scoped)
+        await ws.subscribe(CARD_SUB, {"depotId": other["depot"]["id"]})
+        hidden = await ws.next()
+        await ws.subscribe(CARD_SUB, {"depotId": "00000000-0000-4000-8000-000000000000"})
+        missing = await ws.next()
+        hidden_error, missing_error = ws.errors(hidden)[0], ws.errors(missing)[0]
+        assert (
+            hidden_error["extensions"]["code"]
+            == missing_error["extensions"]["code"]
+            == ("NOT_FOUND")
+        )
+        assert hidden_error["message"].replace(other["depot"]["id"], "X") == (
+            missing_error["message"].replace("00000000-0000-4000-8000-000000000000", "X")
+        )
+        await ws.close()
+
+        ws = await WsClient.connect(url, integration)
+        await ws.subscribe(CARD_SUB, {"depotId": mine["depot"]["id"]})
+        denied = await ws.next()
+        assert ws.errors(denied)[0]["extensions"]["code"] == "FORBIDDEN"
+        await ws.close()
+
+
+async def test_freshness_of_a_status_that_is_already_stale_needs_no_timer(
+    container, admin, integration, clock
+):
+    depot = await new_depot(admin, "D", "F")
+    await integration.execute(
+        RECORD, _status(depot["microgrid"]["id"], clock.current - timedelta(seconds=400), "old")
+    )
+    async with live_server(container) as url:
+        ws = await WsClient.connect(url, admin.token)
+        await ws.subscribe(CARD_SUB, {"depotId": depot["depot"]["id"]})
+        snapshot = (await ws.data())["microgridCard"]
+        assert snapshot["card"]["der"]["freshness"] == "STALE"
+        clock.advance(1000)
+        assert await ws.nothing_within(0.2)
+        await ws.close()
