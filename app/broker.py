@@ -143,9 +143,10 @@ class RedisBroker:
     """One subscriber connection per process; reconnects with backoff and then
     tells every local subscription to re-read."""
 
-    def __init__(self, hub: Hub, url: str) -> None:
+    def __init__(self, hub: Hub, url: str, channel: str = CHANNEL) -> None:
         self.hub = hub
         self.url = url
+        self.channel = channel
         self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -154,7 +155,7 @@ class RedisBroker:
     async def publish(self, changes: list[Change]) -> None:
         for change in changes:
             try:
-                await self._publisher.publish(CHANNEL, encode(change))
+                await self._publisher.publish(self.channel, encode(change))
             except (RedisError, OSError) as error:
                 log.warning(
                     "could not publish %s (subscribers converge later): %r", change.reason, error
@@ -183,7 +184,7 @@ class RedisBroker:
             client = Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=5)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self.channel)
                 self.connected.set()
                 backoff = 0.1
                 self.hub.resync_all()
@@ -216,6 +217,6 @@ class RedisBroker:
 Broker = InProcessBroker | RedisBroker
 
 
-def create_broker(redis_url: str | None) -> tuple[Hub, Broker]:
+def create_broker(redis_url: str | None, channel: str = CHANNEL) -> tuple[Hub, Broker]:
     hub = Hub()
-    return hub, RedisBroker(hub, redis_url) if redis_url else InProcessBroker(hub)
+    return hub, RedisBroker(hub, redis_url, channel) if redis_url else InProcessBroker(hub)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.broker import Broker, Hub, create_broker
 from app.clock import SystemClock
 from app.settings import Settings
+from domain.live import SharedCardReads
 from domain.ports import Clock, Dependencies
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
@@ -24,6 +25,7 @@ class Container:
     tokens: TokenStore
     hub: Hub
     broker: Broker
+    cards: SharedCardReads
 
     async def start(self) -> None:
         await self.broker.start()
@@ -35,7 +37,7 @@ class Container:
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     engine = create_engine(settings.database_url)
-    hub, broker = create_broker(settings.redis_url)
+    hub, broker = create_broker(settings.redis_url, settings.redis_channel)
     deps = Dependencies(
         uow=SqlUnitOfWorkFactory(engine, publisher=broker),
         clock=clock or SystemClock(),
@@ -49,4 +51,5 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenStore(engine),
         hub=hub,
         broker=broker,
+        cards=SharedCardReads(deps),
     )

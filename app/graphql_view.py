@@ -39,6 +39,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         return RequestContext(
             deps=self.container.deps,
             hub=self.container.hub,
+            cards=self.container.cards,
         )
 
     async def get_context(

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_channel: str = "microgrid:changes"
     stale_after_seconds: int = Field(default=300, gt=0)
     graphiql: bool = False
     introspection: bool = False

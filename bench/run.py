@@ -28,8 +28,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.rawhttp import RawHttpConnection  # noqa: E402
 from persistence import migrations  # noqa: E402
-from tests.e2e.server import cli, serve  # noqa: E402
+from tests.e2e.server import cli, free_port, serve  # noqa: E402
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent / "microgrid"
@@ -228,12 +229,226 @@ async def bench_topology(circuits: int, requests: int) -> dict[str, object]:
     }
 
 
+INGEST = """mutation ($input: RecordCapabilityStatusInput!) {
+  recordCapabilityStatus(input: $input) { __typename } }"""
+
+
+def _status_body(microgrid_id: str, n: int) -> dict[str, object]:
+    return {
+        "microgridId": microgrid_id,
+        "capability": "DER" if n % 2 else "PEAK_SHAVING",
+        "value": bool(n % 3),
+        "observedAt": datetime.now(UTC).isoformat(),
+        "providerEventRef": f"bench-{uuid.uuid4()}",
+    }
+
+
+def _redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def _provisioned_depots(
+    db: Database, count: int = 1
+) -> tuple[list[tuple[str, str]], str, str]:
+    """([(depot id, microgrid id)], integration token, operator token) of new depots."""
+    await insert_depots(db.dsn, count, 2)
+    cli(db.url, "backfill")
+    integration = cli(db.url, "tokens", "create", "--role", "integration").split()[-1]
+    operator = cli(db.url, "tokens", "create", "--role", "operator").split()[-1]
+    conn = await asyncpg.connect(db.dsn)
+    rows = await conn.fetch("SELECT id, depot_id FROM microgrids ORDER BY depot_id")
+    await conn.close()
+    return [(str(r["depot_id"]), str(r["id"])) for r in rows], integration, operator
+
+
+async def bench_ingest(total: int, concurrency: int, microgrids: int) -> dict[str, object]:
+    """recordCapabilityStatus over HTTP (PostgreSQL + Redis) against a minimal
+    Starlette endpoint doing the same SQL and publish, same load generator.
+    Posts go round-robin to ``microgrids`` microgrids (each stream serialises
+    its own appends, so one microgrid measures lock hold time, many measure
+    throughput)."""
+    channel = f"bench:{uuid.uuid4().hex}"
+    async with Database() as db:
+        depots, token, _ = await _provisioned_depots(db, microgrids)
+        targets = [m for _d, m in depots]
+
+        def target(n: int) -> str:
+            return targets[n % len(targets)]
+
+        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": channel}
+        with serve(db.url, **env) as server:
+            headers = {"Authorization": f"Bearer {token}"}
+
+            def graphql_body(n: int) -> dict[str, object]:
+                return {"query": INGEST, "variables": {"input": _status_body(target(n), n)}}
+
+            async with httpx.AsyncClient(headers=headers) as warm:
+                for n in range(20):
+                    await warm.post(server.url, json=graphql_body(n))
+
+            gql_rate, gql_lat = await _load_with_headers(
+                server.url, graphql_body, total, concurrency, headers
+            )
+        port = free_port()
+        raw = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.raw_ingest:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "RAW_DSN": db.dsn,
+                "REDIS_URL": _redis_url(),
+                "REDIS_CHANNEL": channel,
+            },
+        )
+        try:
+            raw_url = f"http://127.0.0.1:{port}/ingest"
+            await _wait_for(raw_url)
+            for n in range(20):
+                async with httpx.AsyncClient() as warm:
+                    await warm.post(raw_url, json=_status_body(target(n), n))
+            raw_rate, raw_lat = await _load_with_headers(
+                raw_url, lambda n: _status_body(target(n), n), total, concurrency, {}
+            )
+        finally:
+            raw.terminate()
+            raw.wait(timeout=10)
+    return {
+        "requests": total,
+        "concurrency": concurrency,
+        "graphql_req_per_s": gql_rate,
+        "graphql_median_ms": statistics.median(gql_lat) * 1e3,
+        "raw_req_per_s": raw_rate,
+        "raw_median_ms": statistics.median(raw_lat) * 1e3,
+        "ratio_graphql_to_raw": gql_rate / raw_rate,
+    }
+
+
+async def _load_with_headers(url, make_body, total, concurrency, headers):
+    """``total`` POSTs from ``concurrency`` keep-alive connections: (req/s, latencies)."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        connection = RawHttpConnection(url, headers)
+        try:
+            for n in counter:
+                start = time.perf_counter()
+                status, body = await connection.post_json(make_body(n))
+                latencies.append(time.perf_counter() - start)
+                assert status == 200 and "errors" not in body, body
+        finally:
+            await connection.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    return total / (time.perf_counter() - start), latencies
+
+
+async def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            async with httpx.AsyncClient() as client:
+                await client.get(url)
+            return
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+CARD_SUB = """subscription ($depotId: ID!) { microgridCard(depotId: $depotId) {
+  reason card { revision der { status } peakShaving { status } } } }"""
+
+
+async def bench_fanout(subscriber_counts: list[int], posts: int) -> list[dict[str, object]]:
+    """Ingest-to-subscriber latency: post a status, time until each card subscriber
+    has the update; one server process, PostgreSQL + Redis."""
+    import json as _json
+
+    import websockets
+
+    results = []
+    async with Database() as db:
+        [(depot_id, microgrid_id)], token, operator = await _provisioned_depots(db)
+        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"}
+        with serve(db.url, **env) as server:
+            ws_url = server.url.replace("http", "ws")
+            for count in subscriber_counts:
+                sockets = []
+                for _ in range(count):
+                    ws = await websockets.connect(
+                        ws_url, subprotocols=["graphql-transport-ws"], max_queue=None
+                    )
+                    await ws.send(
+                        _json.dumps(
+                            {
+                                "type": "connection_init",
+                                "payload": {"Authorization": f"Bearer {operator}"},
+                            }
+                        )
+                    )
+                    await ws.recv()
+                    await ws.send(
+                        _json.dumps(
+                            {
+                                "id": "1",
+                                "type": "subscribe",
+                                "payload": {"query": CARD_SUB, "variables": {"depotId": depot_id}},
+                            }
+                        )
+                    )
+                    sockets.append(ws)
+                for ws in sockets:
+                    await ws.recv()  # snapshot
+                latencies: list[float] = []
+                async with httpx.AsyncClient(
+                    headers={"Authorization": f"Bearer {token}"}, timeout=30
+                ) as client:
+                    for n in range(posts):
+                        start = time.perf_counter()
+
+                        async def receive(ws, start=start) -> float:
+                            await ws.recv()
+                            return time.perf_counter() - start
+
+                        waits = [asyncio.ensure_future(receive(ws)) for ws in sockets]
+                        await client.post(
+                            server.url,
+                            json={
+                                "query": INGEST,
+                                "variables": {"input": _status_body(microgrid_id, n)},
+                            },
+                        )
+                        latencies += await asyncio.gather(*waits)
+                for ws in sockets:
+                    await ws.close()
+                latencies.sort()
+                results.append(
+                    {
+                        "subscribers": count,
+                        "posts": posts,
+                        "median_ms": statistics.median(latencies) * 1e3,
+                        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1e3,
+                    }
+                )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    parser.add_argument("--only", choices=["backfill", "topology"])
+    parser.add_argument("--only", choices=["backfill", "topology", "ingest", "fanout"])
     args = parser.parse_args()
     print(
         f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
@@ -245,6 +460,13 @@ def main() -> None:
     if args.only in (None, "topology"):
         size = 500 if args.quick else 2_000
         print("topology", asyncio.run(bench_topology(size, 30 if args.quick else 101)))
+    if args.only in (None, "ingest"):
+        for microgrids in (1, 16):
+            print("ingest", asyncio.run(bench_ingest(300 if args.quick else 2000, 16, microgrids)))
+    if args.only in (None, "fanout"):
+        counts = [1, 100] if args.quick else [1, 100, 1000]
+        for row in asyncio.run(bench_fanout(counts, 5 if args.quick else 20)):
+            print("fanout", row)
     print(f"# max RSS of this driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
 
 

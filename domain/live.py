@@ -54,15 +54,46 @@ async def _next_or_timer(deps: Dependencies, feed: Feed, card: Card) -> Change |
                 task.cancel()
 
 
+class SharedCardReads:
+    """One card read per change notice per process, shared by every local
+    subscriber woken by that notice.
+
+    Reads are keyed by the notice's revision: the read starts after the notice
+    arrived, which was after its transaction committed, so every subscriber that
+    joins it sees at least that revision."""
+
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+        self._inflight: dict[tuple[UUID, int], asyncio.Future[Card | None]] = {}
+        self.reads = 0
+
+    async def read(self, microgrid_id: UUID, notice: Change | None) -> Card | None:
+        if notice is None:
+            return await self._read(microgrid_id)
+        key = (microgrid_id, notice.revision)
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._read(microgrid_id))
+            self._inflight[key] = future
+            future.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        return await asyncio.shield(future)
+
+    async def _read(self, microgrid_id: UUID) -> Card | None:
+        self.reads += 1
+        return await card_for_microgrid(self._deps, microgrid_id)
+
+
 async def follow_card(
-    deps: Dependencies, feed: Feed, card: Card
+    deps: Dependencies, feed: Feed, card: Card, cards: SharedCardReads | None = None
 ) -> AsyncIterator[tuple[ChangeReason, Card]]:
     """Updates after ``card``: one per change that raised the revision, plus a
     FRESHNESS update when a status turns stale with no new event."""
+    shared = cards or SharedCardReads(deps)
     last = card
     while True:
         item = await _next_or_timer(deps, feed, last)
-        fresh = await card_for_microgrid(deps, last.microgrid.id)
+        notice = item if isinstance(item, Change) else None
+        fresh = await shared.read(last.microgrid.id, notice)
         if fresh is None:
             return
         if isinstance(item, _Timer):

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from domain import reads
 from domain.access import Principal
 from domain.capability import CapabilityType, StatusEvent
+from domain.live import SharedCardReads
 from domain.model import Circuit, Depot, Microgrid
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
@@ -50,6 +51,7 @@ class Loaders:
 class RequestContext:
     deps: Dependencies
     hub: Any
+    cards: SharedCardReads | None = None
     principal: Principal | None = None
     request: Any = None
     response: Any = None

@@ -32,7 +32,7 @@ async def microgrid_card(
     async with feeds.subscribe(found.microgrid.id) as feed:
         card = await card_for_microgrid(ctx.deps, found.microgrid.id) or found
         yield _update(ChangeReason.SNAPSHOT, card)
-        async for reason, fresh in live.follow_card(ctx.deps, feed, card):
+        async for reason, fresh in live.follow_card(ctx.deps, feed, card, ctx.cards):
             ctx.fresh_reads()
             yield _update(reason, fresh)
 

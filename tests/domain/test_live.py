@@ -128,3 +128,25 @@ async def test_event_and_topology_followers():
     await create_circuit(deps, EVERYWHERE, NewCircuitCommand(microgrid.depot_id, "B"))
     changed = await asyncio.wait_for(topology.__anext__(), 2)
     assert [n.name for n in changed.grid_connections] == ["Top", "B"]
+
+
+async def test_subscribers_woken_by_one_notice_share_one_card_read():
+    store, clock, deps, microgrid = await _setup()
+    from domain.live import SharedCardReads
+
+    shared = SharedCardReads(deps)
+    snapshot = await card_for_microgrid(deps, microgrid.id)
+    followers = [follow_card(deps, QueueFeed(store), snapshot, shared) for _ in range(25)]
+    pending = [asyncio.ensure_future(f.__anext__()) for f in followers]
+    await asyncio.sleep(0.01)
+    reads_before = shared.reads
+
+    await record_capability_status(
+        deps,
+        EVERYWHERE,
+        Observation(microgrid.id, CapabilityType.DER, True, clock.current, "shared"),
+    )
+    results = await asyncio.wait_for(asyncio.gather(*pending), 2)
+
+    assert {card.revision for _reason, card in results} == {snapshot.revision + 1}
+    assert shared.reads - reads_before == 1
