@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from app.container import build_container
+from app.settings import Settings
+from domain.access import EVERYWHERE
+from domain.capability import CapabilityType, Observation
+from domain.status_ingest import record_capability_status
 from persistence import tables as t
 
 BIN = Path(sys.executable).parent / "microgrid"
@@ -86,3 +93,35 @@ def test_commands_honour_database_url_on_postgresql(database_url):
     run(database_url, "demo")
     result = run(database_url, "backfill")
     assert "already provisioned: 1" in result.stdout
+
+
+def test_projections_rebuild_restores_the_projection_from_events(sqlite_file_url):
+    run(sqlite_file_url, "demo")
+    asyncio.run(_record_one_status(sqlite_file_url))
+    engine = create_engine(sqlite_file_url.replace("+aiosqlite", ""))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM capability_latest"))
+
+    result = run(sqlite_file_url, "projections", "rebuild")
+
+    assert "rebuilt the latest-status projection: 1 row(s)" in result.stdout
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM capability_latest")).scalar_one() == 1
+
+
+async def _record_one_status(url: str) -> None:
+    container = build_container(Settings(database_url=url))
+    try:
+        async with container.deps.uow(write=False) as uow:
+            (microgrid,) = (
+                await uow.microgrids.for_depots(
+                    [d.id for d in await uow.depots.page(EVERYWHERE, 10, None)]
+                )
+            ).values()
+        await record_capability_status(
+            container.deps,
+            EVERYWHERE,
+            Observation(microgrid.id, CapabilityType.DER, True, datetime.now(UTC), "cli-test"),
+        )
+    finally:
+        await container.close()
