@@ -58,24 +58,25 @@ class SharedCardReads:
     """One card read per change notice per process, shared by every local
     subscriber woken by that notice.
 
-    Reads are keyed by the notice's revision: the read starts after the notice
-    arrived, which was after its transaction committed, so every subscriber that
-    joins it sees at least that revision."""
+    A read is keyed by the notice's revision and starts after the notice
+    arrived (so after its transaction committed): whoever joins it sees at
+    least that revision. The last read per microgrid is kept, so a subscriber
+    that wakes late for the same notice still joins it."""
 
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
-        self._inflight: dict[tuple[UUID, int], asyncio.Future[Card | None]] = {}
+        self._last: dict[UUID, tuple[int, asyncio.Future[Card | None]]] = {}
         self.reads = 0
 
     async def read(self, microgrid_id: UUID, notice: Change | None) -> Card | None:
         if notice is None:
             return await self._read(microgrid_id)
-        key = (microgrid_id, notice.revision)
-        future = self._inflight.get(key)
-        if future is None:
-            future = asyncio.ensure_future(self._read(microgrid_id))
-            self._inflight[key] = future
-            future.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        last = self._last.get(microgrid_id)
+        if last is not None and last[0] == notice.revision:
+            return await asyncio.shield(last[1])
+        future = asyncio.ensure_future(self._read(microgrid_id))
+        if last is None or notice.revision > last[0]:
+            self._last[microgrid_id] = (notice.revision, future)
         return await asyncio.shield(future)
 
     async def _read(self, microgrid_id: UUID) -> Card | None:

@@ -47,19 +47,11 @@ class _Repository:
 
 
 def _depot(row: Any) -> Depot:
-    return Depot(id=row.id, name=row.name, created_at=row.created_at)
+    return Depot(**row._mapping)
 
 
 def _circuit(row: Any) -> Circuit:
-    return Circuit(
-        id=row.id,
-        depot_id=row.depot_id,
-        name=row.name,
-        parent_id=row.parent_id,
-        position=row.position,
-        created_at=row.created_at,
-        safe_capacity_w=row.safe_capacity_w,
-    )
+    return Circuit(**row._mapping)
 
 
 class SqlDepots(_Repository):
@@ -316,30 +308,12 @@ class SqlEquipment(_Repository):
         return _by_depot(rows)
 
     async def gateways_where(self, condition: Any) -> list[Gateway]:
-        return [
-            Gateway(
-                id=r.id,
-                depot_id=r.depot_id,
-                name=r.name,
-                site_model_name=r.site_model_name,
-                output_translation=r.output_translation,
-                created_at=r.created_at,
-            )
-            for r in await self._rows(select(t.gateways).where(condition))
-        ]
+        rows = await self._rows(select(t.gateways).where(condition))
+        return [Gateway(**r._mapping) for r in rows]
 
     async def devices_where(self, condition: Any) -> list[Device]:
-        return [
-            Device(
-                id=r.id,
-                depot_id=r.depot_id,
-                name=r.name,
-                gateway_id=r.gateway_id,
-                circuit_id=r.circuit_id,
-                created_at=r.created_at,
-            )
-            for r in await self._rows(select(t.devices).where(condition))
-        ]
+        rows = await self._rows(select(t.devices).where(condition))
+        return [Device(**r._mapping) for r in rows]
 
 
 _Owned = TypeVar("_Owned", PowerSource, Gateway, Device)

@@ -9,8 +9,10 @@ import strawberry
 from domain import live
 from domain.card import Card, card_for_depot, card_for_microgrid
 from domain.changes import ChangeReason
+from domain.model import Microgrid as DomainMicrogrid
 from domain.problems import NotFound
 from domain.reads import microgrid as read_microgrid
+from resolvers.context import RequestContext
 from resolvers.errors import NotFoundError
 from resolvers.ids import parse_id
 from schema.enums import CardUpdateReason
@@ -41,9 +43,7 @@ async def capability_status_events(
     info: Ctx, microgrid_id: strawberry.ID
 ) -> AsyncGenerator[CapabilityStatusEvent, None]:
     ctx = info.context
-    found = await read_microgrid(ctx.deps, ctx.require_principal().scope, parse_id(microgrid_id))
-    if isinstance(found, NotFound):
-        raise NotFoundError(found.message)
+    found = await _visible_microgrid(ctx, microgrid_id)
     feeds: live.Feeds = ctx.hub
     async with feeds.subscribe(found.id) as feed:
         async with ctx.deps.uow(write=False) as uow:
@@ -56,15 +56,18 @@ async def microgrid_topology(
     info: Ctx, microgrid_id: strawberry.ID
 ) -> AsyncGenerator[Microgrid, None]:
     ctx = info.context
-    found = await read_microgrid(ctx.deps, ctx.require_principal().scope, parse_id(microgrid_id))
-    if isinstance(found, NotFound):
-        raise NotFoundError(found.message)
+    found = await _visible_microgrid(ctx, microgrid_id)
     feeds: live.Feeds = ctx.hub
     async with feeds.subscribe(found.id) as feed:
-        current = await read_microgrid(ctx.deps, ctx.require_principal().scope, found.id)
-        if isinstance(current, NotFound):
-            return
+        current = await _visible_microgrid(ctx, microgrid_id)  # re-read once subscribed
         yield Microgrid.of(current)
         async for fresh in live.follow_topology(ctx.deps, feed, current):
             ctx.fresh_reads()
             yield Microgrid.of(fresh)
+
+
+async def _visible_microgrid(ctx: RequestContext, microgrid_id: strawberry.ID) -> DomainMicrogrid:
+    found = await read_microgrid(ctx.deps, ctx.require_principal().scope, parse_id(microgrid_id))
+    if isinstance(found, NotFound):
+        raise NotFoundError(found.message)
+    return found
