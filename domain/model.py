@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from domain.capability import CapabilityType
+
 
 class PowerSourceKind(StrEnum):
     BATTERY = "BATTERY"
@@ -32,6 +34,11 @@ class Circuit:
     position: int
     created_at: datetime
     safe_capacity_w: float | None = None
+    available_capacity_w: float | None = None
+    fail_safe_capacity_w: float | None = None
+    heartbeat_status: str | None = None
+    capacity_observed_at: datetime | None = None
+    capacity_updated_at: datetime | None = None
 
     @property
     def is_top_level(self) -> bool:
@@ -61,6 +68,14 @@ class Microgrid:
     """Counts changes to what the microgrid's card shows; never decreases."""
 
 
+class BessOperationalMode(StrEnum):
+    IDLE = "IDLE"
+    CHARGING = "CHARGING"
+    DISCHARGING = "DISCHARGING"
+    AUTOMATIC = "AUTOMATIC"
+    ERROR = "ERROR"
+
+
 @dataclass
 class PowerSource:
     id: UUID
@@ -69,6 +84,11 @@ class PowerSource:
     name: str
     circuit_id: UUID | None
     created_at: datetime
+    power_state: str | None = None
+    operational_mode: BessOperationalMode | None = None
+    soc_percent: float | None = None
+    load_w: float | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass
@@ -89,3 +109,31 @@ class Device:
     gateway_id: UUID | None
     circuit_id: UUID | None
     created_at: datetime
+
+
+class SensorActionType(StrEnum):
+    UPDATE_MICROGRID_STATE = "UPDATE_MICROGRID_STATE"
+    UPDATE_POWER_SOURCE_STATE = "UPDATE_POWER_SOURCE_STATE"
+    UPDATE_POWER_SOURCE_LOAD = "UPDATE_POWER_SOURCE_LOAD"
+    UPDATE_CIRCUIT_CAPACITY = "UPDATE_CIRCUIT_CAPACITY"
+
+
+@dataclass
+class SensorAction:
+    """What a device's packets do. An UPDATE_MICROGRID_STATE action *is* the
+    device's controller binding: the binding fields are set only for it."""
+
+    id: UUID
+    device_id: UUID
+    type: SensorActionType
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    microgrid_id: UUID | None = None
+    capabilities: list[CapabilityType] | None = None
+    stale_after_seconds: int | None = None
+    last_reported_at: datetime | None = None
+
+    @property
+    def is_binding(self) -> bool:
+        return self.type is SensorActionType.UPDATE_MICROGRID_STATE

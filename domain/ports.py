@@ -12,7 +12,8 @@ from uuid import UUID
 from domain.access import Scope
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
-from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
+from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
+from domain.packet_records import PacketRecord
 
 
 class Clock(Protocol):
@@ -128,6 +129,29 @@ class Equipment(Protocol):
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]: ...
     async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]: ...
     async def devices(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Device]]: ...
+    async def update_power_source(self, power_source: PowerSource) -> None: ...
+
+
+class SensorActions(Protocol):
+    """Sensor actions; an UPDATE_MICROGRID_STATE action is a controller binding."""
+
+    async def add(self, action: SensorAction) -> None: ...
+    async def update(self, action: SensorAction) -> None: ...
+    async def get(self, action_id: UUID) -> SensorAction | None: ...
+    async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]: ...
+    async def bindings_for_microgrids(
+        self, microgrid_ids: Collection[UUID]
+    ) -> dict[UUID, list[SensorAction]]: ...
+
+
+class PacketRecords(Protocol):
+    async def add(self, record: PacketRecord) -> None: ...
+
+    async def page(
+        self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
+    ) -> list[PacketRecord]:
+        """Newest first (received_at, then id), strictly before ``before``."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -145,6 +169,10 @@ class UnitOfWork(Protocol):
     def events(self) -> CapabilityEvents: ...
     @property
     def latest(self) -> LatestStatuses: ...
+    @property
+    def sensor_actions(self) -> SensorActions: ...
+    @property
+    def packets(self) -> PacketRecords: ...
 
     def notify(self, change: Change) -> None:
         """Publish ``change`` once this unit of work has committed."""

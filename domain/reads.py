@@ -8,15 +8,18 @@ import binascii
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from domain import microgrid_sync, topology
 from domain.access import Scope
 from domain.capability import CapabilityType, StatusEvent, StatusView, view
 from domain.microgrid_sync import ResyncPlan
-from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
+from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
+from domain.packet_records import PacketRecord
 from domain.ports import Dependencies
 from domain.problems import NotFound
+from domain.stale_thresholds import thresholds
 
 MAX_PAGE_SIZE = 100
 
@@ -139,10 +142,16 @@ async def latest_statuses(
         return await uow.latest.for_microgrids(microgrid_ids)
 
 
-def status_views(deps: Dependencies, latest: dict[CapabilityType, StatusEvent]) -> list[StatusView]:
-    """One view per capability, always present, in the enum's order."""
+def status_views(
+    deps: Dependencies,
+    latest: dict[CapabilityType, StatusEvent],
+    bindings: list[SensorAction],
+) -> list[StatusView]:
+    """One view per capability, always present, in the enum's order; each with
+    the stale threshold of the enabled binding owning it, else the default."""
     now = deps.clock.now()
-    return [view(c, latest.get(c), now, deps.stale_after_seconds) for c in CapabilityType]
+    stale_after = thresholds(bindings, deps.stale_after_seconds)
+    return [view(c, latest.get(c), now, stale_after[c]) for c in CapabilityType]
 
 
 @dataclass(frozen=True)
@@ -176,3 +185,71 @@ def decode_sequence(cursor: str) -> int | None:
         return int(value) if prefix == "seq" else None
     except (ValueError, UnicodeDecodeError, binascii.Error):
         return None
+
+
+async def sensor_actions_by_device(
+    deps: Dependencies, device_ids: Collection[UUID]
+) -> dict[UUID, list[SensorAction]]:
+    async with deps.uow(write=False) as uow:
+        return await uow.sensor_actions.for_devices(device_ids)
+
+
+async def bindings_by_microgrid(
+    deps: Dependencies, microgrid_ids: Collection[UUID]
+) -> dict[UUID, list[SensorAction]]:
+    async with deps.uow(write=False) as uow:
+        return await uow.sensor_actions.bindings_for_microgrids(microgrid_ids)
+
+
+async def device(deps: Dependencies, scope: Scope, device_id: UUID | None) -> Device | None:
+    if device_id is None:
+        return None
+    async with deps.uow(write=False) as uow:
+        found = await uow.equipment.device(device_id)
+    return found if found is not None and scope.allows(found.depot_id) else None
+
+
+async def controller_binding(
+    deps: Dependencies, scope: Scope, binding_id: UUID | None
+) -> SensorAction | None:
+    if binding_id is None:
+        return None
+    async with deps.uow(write=False) as uow:
+        action = await uow.sensor_actions.get(binding_id)
+        if action is None or not action.is_binding:
+            return None
+        owner = await uow.equipment.device(action.device_id)
+    return action if owner is not None and scope.allows(owner.depot_id) else None
+
+
+@dataclass(frozen=True)
+class PacketPage:
+    records: list[PacketRecord]
+    has_next_page: bool
+
+
+def encode_packet_cursor(record: PacketRecord) -> str:
+    raw = json.dumps([record.received_at.isoformat(), str(record.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_packet_cursor(cursor: str) -> tuple[datetime, UUID] | None:
+    try:
+        at, raw_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(str(at)), UUID(str(raw_id))
+    except (ValueError, TypeError, binascii.Error):
+        return None
+
+
+async def sensor_packets(
+    deps: Dependencies, scope: Scope, device_id: UUID | None, first: int, after: str | None
+) -> PacketPage:
+    """Newest first; an unknown or hidden device has no packets."""
+    found = await device(deps, scope, device_id)
+    if found is None:
+        return PacketPage([], False)
+    size = max(1, min(first, MAX_PAGE_SIZE))
+    before = decode_packet_cursor(after) if after else None
+    async with deps.uow(write=False) as uow:
+        rows = await uow.packets.page(found.id, size + 1, before)
+    return PacketPage(rows[:size], len(rows) > size)

@@ -1,5 +1,6 @@
 """Recording a capability status: append to the event store, update the
-latest-status projection, all in one transaction; idempotent per provider ref."""
+latest-status projection, all in one transaction; idempotent per provider ref.
+Sensor packets reach the same path through :func:`append_observation`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from domain.capability import (
 from domain.changes import Change, ChangeReason
 from domain.ports import Dependencies, UnitOfWork
 from domain.problems import Conflict, FieldError, NotFound, ValidationFailed
+from domain.stale_thresholds import stale_after_for
 
 
 @dataclass(frozen=True)
@@ -58,46 +60,46 @@ async def record_capability_status(
                         ),
                     )
                 )
-        sequence = await uow.events.reserve_sequence(microgrid.id)
-        earlier = await uow.events.find(microgrid.id, observation.idempotency_key)
-        if earlier is not None:
-            return await _replay(uow, deps, earlier, observation)
-        current = (await uow.latest.for_microgrids([microgrid.id])).get(microgrid.id, {})
-        event = StatusEvent(
-            id=deps.new_id(),
-            observation=observation,
-            received_at=now,
-            sequence=sequence,
-            applied_to_latest=False,
-        )
-        applied = supersedes(event, current.get(observation.capability))
-        event = StatusEvent(event.id, observation, now, sequence, applied)
-        await uow.events.append(event)
-        if applied:
-            await uow.latest.put(event)
-        revision = await uow.microgrids.bump_revision(microgrid.id)
-        uow.notify(Change(microgrid.id, ChangeReason.CAPABILITY_STATUS, revision, event.id))
-        latest = event if applied else current[observation.capability]
-        await uow.commit()
-    return StatusRecorded(
-        event, view(observation.capability, latest, now, deps.stale_after_seconds), duplicate=False
-    )
+        result = await append_observation(uow, deps, observation, now)
+        if isinstance(result, StatusRecorded) and not result.duplicate:
+            await uow.commit()
+    return result
 
 
-async def _replay(
-    uow: UnitOfWork, deps: Dependencies, earlier: StatusEvent, observation: Observation
+async def append_observation(
+    uow: UnitOfWork, deps: Dependencies, observation: Observation, now: datetime
 ) -> StatusRecorded | Conflict:
-    """A retry: the original event if the content matches (nothing is written)."""
-    if not earlier.observation.same_content(observation):
-        return REF_REUSED
-    current = (await uow.latest.for_microgrids([observation.microgrid_id])).get(
-        observation.microgrid_id, {}
+    """Append inside the caller's transaction (the caller commits). A retry
+    returns the original event and writes nothing."""
+    microgrid_id = observation.microgrid_id
+    sequence = await uow.events.reserve_sequence(microgrid_id)
+    earlier = await uow.events.find(microgrid_id, observation.idempotency_key)
+    current = (await uow.latest.for_microgrids([microgrid_id])).get(microgrid_id, {})
+    stale_after = await stale_after_for(uow, deps, microgrid_id, observation.capability)
+    if earlier is not None:
+        if not earlier.observation.same_content(observation):
+            return REF_REUSED
+        latest = current.get(observation.capability, earlier)
+        return StatusRecorded(
+            earlier, view(observation.capability, latest, now, stale_after), duplicate=True
+        )
+    event = StatusEvent(
+        id=deps.new_id(),
+        observation=observation,
+        received_at=now,
+        sequence=sequence,
+        applied_to_latest=False,
     )
-    latest = current.get(observation.capability, earlier)
+    applied = supersedes(event, current.get(observation.capability))
+    event = StatusEvent(event.id, observation, now, sequence, applied)
+    await uow.events.append(event)
+    if applied:
+        await uow.latest.put(event)
+    revision = await uow.microgrids.bump_revision(microgrid_id)
+    uow.notify(Change(microgrid_id, ChangeReason.CAPABILITY_STATUS, revision, event.id))
+    latest = event if applied else current[observation.capability]
     return StatusRecorded(
-        earlier,
-        view(observation.capability, latest, deps.clock.now(), deps.stale_after_seconds),
-        duplicate=True,
+        event, view(observation.capability, latest, now, stale_after), duplicate=False
     )
 
 

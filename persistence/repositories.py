@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.access import Scope
 from domain.model import (
+    BessOperationalMode,
     Circuit,
     Depot,
     Device,
@@ -280,20 +281,16 @@ class SqlEquipment(_Repository):
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         rows: list[PowerSource] = []
         for chunk in _chunks(depot_ids):
-            rows += [
-                PowerSource(
-                    id=r.id,
-                    depot_id=r.depot_id,
-                    kind=PowerSourceKind(r.kind),
-                    name=r.name,
-                    circuit_id=r.circuit_id,
-                    created_at=r.created_at,
-                )
-                for r in await self._rows(
-                    select(t.power_sources).where(t.power_sources.c.depot_id.in_(chunk))
-                )
-            ]
+            statement = select(t.power_sources).where(t.power_sources.c.depot_id.in_(chunk))
+            rows += [_power_source(r) for r in await self._rows(statement)]
         return _by_depot(rows)
+
+    async def update_power_source(self, power_source: PowerSource) -> None:
+        values = asdict(power_source)
+        del values["id"], values["depot_id"], values["created_at"]
+        await self._conn.execute(
+            update(t.power_sources).where(t.power_sources.c.id == power_source.id).values(**values)
+        )
 
     async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]:
         rows: list[Gateway] = []
@@ -314,6 +311,14 @@ class SqlEquipment(_Repository):
     async def devices_where(self, condition: Any) -> list[Device]:
         rows = await self._rows(select(t.devices).where(condition))
         return [Device(**r._mapping) for r in rows]
+
+
+def _power_source(row: Any) -> PowerSource:
+    values = dict(row._mapping)
+    values["kind"] = PowerSourceKind(values["kind"])
+    if values["operational_mode"] is not None:
+        values["operational_mode"] = BessOperationalMode(values["operational_mode"])
+    return PowerSource(**values)
 
 
 _Owned = TypeVar("_Owned", PowerSource, Gateway, Device)

@@ -49,6 +49,11 @@ circuits = Table(
     Column("position", Integer, nullable=False),
     Column("safe_capacity_w", Float, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("available_capacity_w", Float, nullable=True),
+    Column("fail_safe_capacity_w", Float, nullable=True),
+    Column("heartbeat_status", String(32), nullable=True),
+    Column("capacity_observed_at", UtcDateTime, nullable=True),
+    Column("capacity_updated_at", UtcDateTime, nullable=True),
 )
 
 microgrids = Table(
@@ -95,6 +100,11 @@ power_sources = Table(
     Column("kind", String(16), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("power_state", String(16), nullable=True),
+    Column("operational_mode", String(16), nullable=True),
+    Column("soc_percent", Float, nullable=True),
+    Column("load_w", Float, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=True),
 )
 
 gateways = Table(
@@ -168,4 +178,33 @@ capability_latest = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("provider_event_ref", String(200), nullable=False),
     Column("source_device_id", Uuid, nullable=True),
+)
+
+sensor_actions = Table(
+    "sensor_actions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("device_id", Uuid, ForeignKey("devices.id"), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # set only for UPDATE_MICROGRID_STATE: the action is the controller binding
+    Column("microgrid_id", Uuid, ForeignKey("microgrids.id"), nullable=True, index=True),
+    Column("capabilities", JSON, nullable=True),
+    Column("stale_after_seconds", Integer, nullable=True),
+    Column("last_reported_at", UtcDateTime, nullable=True),
+    UniqueConstraint("device_id", "type"),
+)
+
+sensor_packets = Table(
+    "sensor_packets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("device_id", Uuid, ForeignKey("devices.id"), nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("packet", JSON, nullable=False),
+    Column("outcomes", JSON, nullable=False),
+    Index("ix_sensor_packets_device_received", "device_id", "received_at", "id"),
 )

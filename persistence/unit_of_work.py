@@ -11,6 +11,7 @@ from domain.changes import Change, Publisher
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
+from persistence.sensor_store import SqlPacketRecords, SqlSensorActions
 
 
 class SqlUnitOfWork:
@@ -20,6 +21,8 @@ class SqlUnitOfWork:
     equipment: SqlEquipment
     events: SqlCapabilityEvents
     latest: SqlLatestStatuses
+    sensor_actions: SqlSensorActions
+    packets: SqlPacketRecords
 
     def __init__(
         self, engine: AsyncEngine, write: bool = True, publisher: Publisher | None = None
@@ -43,6 +46,8 @@ class SqlUnitOfWork:
         self.equipment = SqlEquipment(connection)
         self.events = SqlCapabilityEvents(connection)
         self.latest = SqlLatestStatuses(connection)
+        self.sensor_actions = SqlSensorActions(connection)
+        self.packets = SqlPacketRecords(connection)
         return self
 
     async def __aexit__(

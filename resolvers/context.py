@@ -13,7 +13,7 @@ from domain import reads
 from domain.access import Principal
 from domain.capability import CapabilityType, StatusEvent
 from domain.live import SharedCardReads
-from domain.model import Circuit, Depot, Microgrid
+from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
 
@@ -40,6 +40,20 @@ class Loaders:
             found = await reads.latest_statuses(deps, ids)
             return [found.get(i, {}) for i in ids]
 
+        async def load_actions(ids: list[UUID]) -> list[list[SensorAction]]:
+            found = await reads.sensor_actions_by_device(deps, ids)
+            return [found.get(i, []) for i in ids]
+
+        async def load_bindings(ids: list[UUID]) -> list[list[SensorAction]]:
+            found = await reads.bindings_by_microgrid(deps, ids)
+            return [found.get(i, []) for i in ids]
+
+        async def load_devices(ids: list[UUID]) -> list[Device | None]:
+            return [await reads.device(deps, principal.scope, i) for i in ids]
+
+        self.sensor_actions: DataLoader[UUID, list[SensorAction]] = DataLoader(load_actions)
+        self.bindings: DataLoader[UUID, list[SensorAction]] = DataLoader(load_bindings)
+        self.device: DataLoader[UUID, Device | None] = DataLoader(load_devices)
         self.latest: DataLoader[UUID, dict[CapabilityType, StatusEvent]] = DataLoader(load_latest)
         self.depot: DataLoader[UUID, Depot | None] = DataLoader(load_depots)
         self.circuits: DataLoader[UUID, list[Circuit]] = DataLoader(load_circuits)

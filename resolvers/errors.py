@@ -14,12 +14,6 @@ class ServiceError(Exception):
         self.detail = detail
 
 
-class NotImplementedYet(ServiceError):
-    code = "NOT_IMPLEMENTED"
-    title = "Not implemented yet"
-    status = 501
-
-
 class Forbidden(ServiceError):
     code = "FORBIDDEN"
     title = "Forbidden"

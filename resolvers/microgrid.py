@@ -8,7 +8,6 @@ from domain import reads
 from domain.backfill import backfill
 from domain.problems import NotFound
 from domain.resync import Resynced, resync_microgrid
-from resolvers.errors import NotImplementedYet
 from resolvers.ids import parse_id
 from schema import results as r
 from schema.problems import to_problem
@@ -55,7 +54,3 @@ async def backfill_microgrids(info: Ctx, dry_run: bool = False) -> r.BackfillRep
         skipped_no_top_level_circuits=report.skipped_no_top_level_circuits,
         created_microgrid_ids=[gid(i) for i in report.created_microgrid_ids],
     )
-
-
-def not_yet(issue: str) -> NotImplementedYet:
-    return NotImplementedYet(f"This operation is part of the contract but arrives with {issue}.")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.packet_records import ActionOutcome as DomainActionOutcome
+from domain.packet_records import PacketRecord
 from domain.provisioning import MicrogridSync as DomainMicrogridSync
 from domain.provisioning import ProvisioningOutcome as DomainOutcome
 from schema.enums import ActionOutcome, SensorActionType
@@ -127,6 +129,18 @@ class SensorActionOutcome:
     )
     measurands: list[str]
 
+    @classmethod
+    def of(cls, o: DomainActionOutcome) -> SensorActionOutcome:
+        return cls(
+            sensor_action_id=gid(o.sensor_action_id) if o.sensor_action_id else None,
+            action=SensorActionType(o.action.value),
+            outcome=ActionOutcome(o.outcome.value),
+            code=o.code,
+            message=o.message,
+            target_id=gid(o.target_id) if o.target_id else None,
+            measurands=list(o.measurands),
+        )
+
 
 @strawberry.type
 class SensorPacketIngested:
@@ -144,6 +158,17 @@ class SensorPacketRecord:
     received_at: datetime
     packet: JSON
     outcomes: list[SensorActionOutcome]
+
+    @classmethod
+    def of(cls, r: PacketRecord) -> SensorPacketRecord:
+        return cls(
+            id=gid(r.id),
+            device_id=gid(r.device_id),
+            observed_at=r.observed_at,
+            received_at=r.received_at,
+            packet=cast(JSON, r.packet),
+            outcomes=[SensorActionOutcome.of(o) for o in r.outcomes],
+        )
 
 
 @strawberry.type

@@ -15,27 +15,21 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.scalars import JSON
 
-from resolvers import live, site, status
+from resolvers import live, sensors, site, status
 from resolvers import microgrid as microgrid_resolvers
-from resolvers.microgrid import not_yet
-from schema import inputs
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.errors import ProblemErrors
 from schema.types import (
     CapabilityStatusEvent,
     ControllerBinding,
-    Ctx,
     Depot,
     DepotConnection,
     Device,
     Microgrid,
     MicrogridCardUpdate,
 )
-
-PACKET_ISSUE = "sensor packets and controller bindings (issue 4)"
 
 
 def guarded(resolver: Callable[..., Any], description: str | None = None) -> Any:
@@ -50,20 +44,6 @@ def guarded_mutation(resolver: Callable[..., Any], description: str | None = Non
     )
 
 
-async def _controller_binding(info: Ctx, id: strawberry.ID) -> ControllerBinding | None:
-    return None
-
-
-async def _device(info: Ctx, id: strawberry.ID) -> Device | None:
-    raise not_yet(PACKET_ISSUE)
-
-
-async def _sensor_packets(
-    info: Ctx, device_id: strawberry.ID, first: int = 50, after: str | None = None
-) -> r.SensorPacketConnection:
-    raise not_yet(PACKET_ISSUE)
-
-
 @strawberry.type
 class Query:
     depot: Depot | None = guarded(site.depot)
@@ -74,41 +54,12 @@ class Query:
         "Bootstrap/admin lookup; the result still carries its own microgrid id.",
     )
     microgrid_card: r.MicrogridCardResult = guarded(status.microgrid_card)
-    controller_binding: ControllerBinding | None = guarded(_controller_binding)
-    device: Device | None = guarded(_device)
+    controller_binding: ControllerBinding | None = guarded(sensors.controller_binding)
+    device: Device | None = guarded(sensors.device)
     sensor_packets: r.SensorPacketConnection = guarded(
-        _sensor_packets, "Inbound packets with the outcome of each sensor action, newest first."
+        sensors.sensor_packets,
+        "Inbound packets with the outcome of each sensor action, newest first.",
     )
-
-
-async def _configure_sensor_action(
-    info: Ctx, input: inputs.ConfigureSensorActionInput
-) -> r.SensorActionResult:
-    raise not_yet(PACKET_ISSUE)
-
-
-async def _create_controller_binding(
-    info: Ctx, input: inputs.CreateControllerBindingInput
-) -> r.ControllerBindingResult:
-    raise not_yet(PACKET_ISSUE)
-
-
-async def _update_controller_binding(
-    info: Ctx, input: inputs.UpdateControllerBindingInput
-) -> r.ControllerBindingResult:
-    raise not_yet(PACKET_ISSUE)
-
-
-async def _disable_controller_binding(info: Ctx, id: strawberry.ID) -> r.ControllerBindingResult:
-    raise not_yet(PACKET_ISSUE)
-
-
-async def _enable_controller_binding(info: Ctx, id: strawberry.ID) -> r.ControllerBindingResult:
-    raise not_yet(PACKET_ISSUE)
-
-
-async def _ingest_sensor_packet(info: Ctx, packet: JSON) -> r.IngestSensorPacketResult:
-    raise not_yet(PACKET_ISSUE)
 
 
 @strawberry.type
@@ -124,25 +75,27 @@ class Mutation:
     create_power_source: r.PowerSourceResult = guarded_mutation(site.create_power_source)
     create_gateway: r.GatewayResult = guarded_mutation(site.create_gateway)
     create_device: r.DeviceResult = guarded_mutation(site.create_device)
-    configure_sensor_action: r.SensorActionResult = guarded_mutation(_configure_sensor_action)
+    configure_sensor_action: r.SensorActionResult = guarded_mutation(
+        sensors.configure_sensor_action
+    )
     create_controller_binding: r.ControllerBindingResult = guarded_mutation(
-        _create_controller_binding
+        sensors.create_controller_binding
     )
     update_controller_binding: r.ControllerBindingResult = guarded_mutation(
-        _update_controller_binding
+        sensors.update_controller_binding
     )
     disable_controller_binding: r.ControllerBindingResult = guarded_mutation(
-        _disable_controller_binding
+        sensors.disable_controller_binding
     )
     enable_controller_binding: r.ControllerBindingResult = guarded_mutation(
-        _enable_controller_binding
+        sensors.enable_controller_binding
     )
     record_capability_status: r.RecordCapabilityStatusResult = guarded_mutation(
         status.record_status,
         "The canonical capability-status path (site power monitor and other providers).",
     )
     ingest_sensor_packet: r.IngestSensorPacketResult = guarded_mutation(
-        _ingest_sensor_packet,
+        sensors.ingest_sensor_packet,
         "A generic IoT sensor packet, exactly as a gateway sends it (snake_case JSON).",
     )
 

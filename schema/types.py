@@ -18,9 +18,11 @@ from domain import topology as domain_topology
 from domain.capability import CapabilityType as DomainCapabilityType
 from domain.capability import StatusEvent as DomainStatusEvent
 from domain.capability import StatusView
+from domain.capacity import EffectiveCapacity, effective_capacity
 from domain.card import Card
 from domain.circuit_tree import children_by_parent, ordered
 from domain.microgrid_sync import ResyncPlan as DomainResyncPlan
+from domain.model import SensorActionType as DomainSensorActionType
 from resolvers.context import RequestContext
 from schema.enums import (
     BessOperationalMode,
@@ -62,13 +64,13 @@ class Circuit:
     safe_capacity_w: float | None = strawberry.field(
         description="Configured default/safe operating capacity in watts."
     )
-    available_capacity_w: float | None
-    fail_safe_capacity_w: float | None
-    heartbeat_status: HeartbeatStatus | None
-    effective_capacity_w: float | None = strawberry.field(
-        description="The capacity load management must use now, and where it came from."
+    available_capacity_w: float | None = strawberry.field(
+        description="Latest AVAILABLE_CHARGING_CAPACITY reported by a controller, in watts."
     )
-    capacity_source: CapacitySource | None
+    fail_safe_capacity_w: float | None = strawberry.field(
+        description="Latest FAIL_SAFE_CAPACITY reported by a controller, in watts."
+    )
+    heartbeat_status: HeartbeatStatus | None
     capacity_updated_at: datetime | None
     _domain: strawberry.Private[model.Circuit]
 
@@ -82,16 +84,29 @@ class Circuit:
             is_top_level=c.is_top_level,
             position=c.position,
             safe_capacity_w=c.safe_capacity_w,
-            available_capacity_w=None,
-            fail_safe_capacity_w=None,
-            heartbeat_status=None,
-            effective_capacity_w=c.safe_capacity_w,
-            capacity_source=CapacitySource.CONFIGURED_SAFE
-            if c.safe_capacity_w is not None
+            available_capacity_w=c.available_capacity_w,
+            fail_safe_capacity_w=c.fail_safe_capacity_w,
+            heartbeat_status=HeartbeatStatus(c.heartbeat_status.upper())
+            if c.heartbeat_status
             else None,
-            capacity_updated_at=None,
+            capacity_updated_at=c.capacity_updated_at,
             _domain=c,
         )
+
+    def _effective(self, info: Ctx) -> EffectiveCapacity:
+        deps = info.context.deps
+        return effective_capacity(self._domain, deps.clock.now(), deps.stale_after_seconds)
+
+    @strawberry.field(
+        description="The capacity load management must use now, and where it came from."
+    )
+    def effective_capacity_w(self, info: Ctx) -> float | None:
+        return self._effective(info).watts
+
+    @strawberry.field
+    def capacity_source(self, info: Ctx) -> CapacitySource | None:
+        source = self._effective(info).source
+        return CapacitySource(source.value) if source else None
 
     @strawberry.field
     async def children(self, info: Ctx) -> list[Circuit]:
@@ -124,11 +139,13 @@ class PowerSource:
             circuit_id=gid(p.circuit_id) if p.circuit_id else None,
             kind=PowerSourceKind(p.kind.value),
             name=p.name,
-            power_state=None,
-            operational_mode=None,
-            soc_percent=None,
-            load_w=None,
-            updated_at=None,
+            power_state=p.power_state,
+            operational_mode=BessOperationalMode(p.operational_mode.value)
+            if p.operational_mode
+            else None,
+            soc_percent=p.soc_percent,
+            load_w=p.load_w,
+            updated_at=p.updated_at,
         )
 
 
@@ -163,6 +180,16 @@ class SensorAction:
         description="For UPDATE_MICROGRID_STATE: the controller binding this action is."
     )
 
+    @classmethod
+    def of(cls, a: model.SensorAction) -> SensorAction:
+        return cls(
+            id=gid(a.id),
+            device_id=gid(a.device_id),
+            type=SensorActionType(a.type.value),
+            enabled=a.enabled,
+            controller_binding_id=gid(a.id) if a.is_binding else None,
+        )
+
 
 @strawberry.type
 class Device:
@@ -173,10 +200,13 @@ class Device:
         description="The circuit this device is wired to, if any."
     )
     name: str
+    _id: strawberry.Private[UUID]
 
     @strawberry.field
-    def sensor_actions(self) -> list[SensorAction]:
-        return []
+    async def sensor_actions(self, info: Ctx) -> list[SensorAction]:
+        actions = await info.context.loaders.sensor_actions.load(self._id)
+        order = list(DomainSensorActionType)
+        return [SensorAction.of(a) for a in sorted(actions, key=lambda a: order.index(a.type))]
 
     @classmethod
     def of(cls, d: model.Device) -> Device:
@@ -186,6 +216,7 @@ class Device:
             gateway_id=gid(d.gateway_id) if d.gateway_id else None,
             circuit_id=gid(d.circuit_id) if d.circuit_id else None,
             name=d.name,
+            _id=d.id,
         )
 
 
@@ -414,12 +445,14 @@ class CapabilityStatusEventConnection:
     page_info: PageInfo
 
 
-@strawberry.type
+@strawberry.type(
+    description="Which device feeds which capabilities of a microgrid. It is the "
+    "device's UPDATE_MICROGRID_STATE sensor action (same id), seen from the microgrid."
+)
 class ControllerBinding:
     id: strawberry.ID
     microgrid_id: strawberry.ID
     device_id: strawberry.ID
-    device: Device
     capabilities: list[CapabilityType]
     enabled: bool
     stale_after_seconds: int
@@ -428,6 +461,29 @@ class ControllerBinding:
     last_reported_at: datetime | None = strawberry.field(
         description="observedAt of the newest status this binding delivered."
     )
+    _device_id: strawberry.Private[UUID]
+
+    @classmethod
+    def of(cls, a: model.SensorAction) -> ControllerBinding:
+        assert a.microgrid_id is not None
+        return cls(
+            id=gid(a.id),
+            microgrid_id=gid(a.microgrid_id),
+            device_id=gid(a.device_id),
+            capabilities=[CapabilityType(c.value) for c in a.capabilities or []],
+            enabled=a.enabled,
+            stale_after_seconds=a.stale_after_seconds or 0,
+            created_at=a.created_at,
+            updated_at=a.updated_at,
+            last_reported_at=a.last_reported_at,
+            _device_id=a.device_id,
+        )
+
+    @strawberry.field
+    async def device(self, info: Ctx) -> Device:
+        found = await info.context.loaders.device.load(self._device_id)
+        assert found is not None, "a binding's device exists (foreign key)"
+        return Device.of(found)
 
 
 @strawberry.type
@@ -483,7 +539,9 @@ class Microgrid:
     @strawberry.field(description="One entry per CapabilityType, always present.")
     async def capability_statuses(self, info: Ctx) -> list[CapabilityStatus]:
         latest = await info.context.loaders.latest.load(self._domain.id)
-        return [CapabilityStatus.of(v) for v in reads.status_views(info.context.deps, latest)]
+        bindings = await info.context.loaders.bindings.load(self._domain.id)
+        views = reads.status_views(info.context.deps, latest, bindings)
+        return [CapabilityStatus.of(v) for v in views]
 
     @strawberry.field(description="Newest first; `first` is capped at 100.")
     async def capability_history(
@@ -514,8 +572,15 @@ class Microgrid:
         )
 
     @strawberry.field
-    def controller_bindings(self, include_disabled: bool = False) -> list[ControllerBinding]:
-        return []
+    async def controller_bindings(
+        self, info: Ctx, include_disabled: bool = False
+    ) -> list[ControllerBinding]:
+        bindings = await info.context.loaders.bindings.load(self._domain.id)
+        return [
+            ControllerBinding.of(b)
+            for b in sorted(bindings, key=lambda b: b.created_at)
+            if b.enabled or include_disabled
+        ]
 
 
 @strawberry.type

@@ -135,9 +135,14 @@ async def test_malformed_graphql_gets_a_coded_error(admin):
     assert wrong_type[0]["extensions"]["status"] == 400
 
 
-async def test_operations_of_later_issues_say_so_instead_of_pretending(integration):
-    errors = await integration.errors("mutation { ingestSensorPacket(packet: {}) { __typename } }")
-    assert errors[0]["extensions"]["code"] == "NOT_IMPLEMENTED"
+async def test_an_empty_packet_is_refused_with_field_paths(integration):
+    result = await integration.execute(
+        "mutation { ingestSensorPacket(packet: {}) { __typename"
+        " ... on ValidationFailed { fieldErrors { field code } } } }"
+    )
+    errors = result["ingestSensorPacket"]["fieldErrors"]
+    assert {"field": "packet.device_id", "code": "REQUIRED"} in errors
+    assert {"field": "packet.timestamp", "code": "REQUIRED"} in errors
 
 
 async def test_an_oversized_body_is_refused_before_parsing(admin, http):

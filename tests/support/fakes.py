@@ -12,7 +12,8 @@ from uuid import UUID, uuid4
 from domain.access import Scope
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
-from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource
+from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
+from domain.packet_records import PacketRecord
 from domain.ports import Dependencies
 from tests.support.clock import FakeClock
 
@@ -27,6 +28,8 @@ class Store:
     devices: dict[UUID, Device] = field(default_factory=dict)
     events: dict[UUID, list[StatusEvent]] = field(default_factory=dict)
     latest: dict[UUID, dict[CapabilityType, StatusEvent]] = field(default_factory=dict)
+    sensor_actions: dict[UUID, SensorAction] = field(default_factory=dict)
+    packets: list[PacketRecord] = field(default_factory=list)
     commits: int = 0
     published: list[Change] = field(default_factory=list)
 
@@ -205,7 +208,10 @@ class FakeEquipment:
         return self.s.devices.get(device_id)
 
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
-        return _group(self.s.power_sources.values(), depot_ids)
+        return _group([replace(p) for p in self.s.power_sources.values()], depot_ids)
+
+    async def update_power_source(self, power_source: PowerSource) -> None:
+        self.s.power_sources[power_source.id] = replace(power_source)
 
     async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]:
         return _group(self.s.gateways.values(), depot_ids)
@@ -222,6 +228,57 @@ def _group(items, depot_ids):  # type: ignore[no-untyped-def]
     return grouped
 
 
+class FakeSensorActions:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add(self, action: SensorAction) -> None:
+        assert not any(
+            a.device_id == action.device_id and a.type == action.type
+            for a in self.s.sensor_actions.values()
+        ), "one action per type per device"
+        self.s.sensor_actions[action.id] = replace(action)
+
+    async def update(self, action: SensorAction) -> None:
+        self.s.sensor_actions[action.id] = replace(action)
+
+    async def get(self, action_id: UUID) -> SensorAction | None:
+        found = self.s.sensor_actions.get(action_id)
+        return replace(found) if found else None
+
+    async def for_devices(self, device_ids):  # type: ignore[no-untyped-def]
+        grouped: dict[UUID, list[SensorAction]] = {}
+        for a in self.s.sensor_actions.values():
+            if a.device_id in device_ids:
+                grouped.setdefault(a.device_id, []).append(replace(a))
+        return grouped
+
+    async def bindings_for_microgrids(self, microgrid_ids):  # type: ignore[no-untyped-def]
+        grouped: dict[UUID, list[SensorAction]] = {}
+        for a in self.s.sensor_actions.values():
+            if a.is_binding and a.microgrid_id in microgrid_ids:
+                grouped.setdefault(a.microgrid_id, []).append(replace(a))
+        return grouped
+
+
+class FakePackets:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add(self, record: PacketRecord) -> None:
+        self.s.packets.append(record)
+
+    async def page(self, device_id, first, before):  # type: ignore[no-untyped-def]
+        rows = sorted(
+            (p for p in self.s.packets if p.device_id == device_id),
+            key=lambda p: (p.received_at, str(p.id)),
+            reverse=True,
+        )
+        if before:
+            rows = [p for p in rows if (p.received_at, str(p.id)) < (before[0], str(before[1]))]
+        return rows[:first]
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit publishes the copy. No commit, no change."""
 
@@ -236,6 +293,8 @@ class FakeUnitOfWork:
         self.equipment = FakeEquipment(self._work)
         self.events = FakeEvents(self._work)
         self.latest = FakeLatest(self._work)
+        self.sensor_actions = FakeSensorActions(self._work)
+        self.packets = FakePackets(self._work)
         self._changes: list[Change] = []
         return self
 

@@ -1,0 +1,142 @@
+"""Sensor actions (and controller bindings, which are actions) and stored packets."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from domain.capability import CapabilityType
+from domain.model import SensorAction, SensorActionType
+from domain.packet_records import ActionOutcome, Outcome, PacketRecord
+from persistence import tables as t
+from persistence.repositories import _chunks, _Repository
+
+
+def _action(row: Any) -> SensorAction:
+    values = dict(row._mapping)
+    values["type"] = SensorActionType(values["type"])
+    if values["capabilities"] is not None:
+        values["capabilities"] = [CapabilityType(c) for c in values["capabilities"]]
+    return SensorAction(**values)
+
+
+def _action_row(action: SensorAction) -> dict[str, Any]:
+    values = asdict(action)
+    values["type"] = action.type.value
+    values["capabilities"] = (
+        [c.value for c in action.capabilities] if action.capabilities is not None else None
+    )
+    return values
+
+
+class SqlSensorActions(_Repository):
+    async def add(self, action: SensorAction) -> None:
+        await self._conn.execute(insert(t.sensor_actions).values(**_action_row(action)))
+
+    async def update(self, action: SensorAction) -> None:
+        values = _action_row(action)
+        del values["id"], values["created_at"]
+        await self._conn.execute(
+            update(t.sensor_actions).where(t.sensor_actions.c.id == action.id).values(**values)
+        )
+
+    async def get(self, action_id: UUID) -> SensorAction | None:
+        row = (
+            await self._conn.execute(
+                select(t.sensor_actions).where(t.sensor_actions.c.id == action_id)
+            )
+        ).first()
+        return _action(row) if row else None
+
+    async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]:
+        grouped: dict[UUID, list[SensorAction]] = {}
+        for chunk in _chunks(device_ids):
+            for row in await self._rows(
+                select(t.sensor_actions).where(t.sensor_actions.c.device_id.in_(chunk))
+            ):
+                grouped.setdefault(row.device_id, []).append(_action(row))
+        return grouped
+
+    async def bindings_for_microgrids(
+        self, microgrid_ids: Collection[UUID]
+    ) -> dict[UUID, list[SensorAction]]:
+        grouped: dict[UUID, list[SensorAction]] = {}
+        for chunk in _chunks(microgrid_ids):
+            for row in await self._rows(
+                select(t.sensor_actions).where(
+                    t.sensor_actions.c.microgrid_id.in_(chunk),
+                    t.sensor_actions.c.type == SensorActionType.UPDATE_MICROGRID_STATE.value,
+                )
+            ):
+                grouped.setdefault(row.microgrid_id, []).append(_action(row))
+        return grouped
+
+
+def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
+    return {
+        "sensorActionId": str(outcome.sensor_action_id) if outcome.sensor_action_id else None,
+        "action": outcome.action.value,
+        "outcome": outcome.outcome.value,
+        "code": outcome.code,
+        "message": outcome.message,
+        "targetId": str(outcome.target_id) if outcome.target_id else None,
+        "measurands": list(outcome.measurands),
+    }
+
+
+def _outcome(data: dict[str, Any]) -> ActionOutcome:
+    return ActionOutcome(
+        sensor_action_id=UUID(data["sensorActionId"]) if data["sensorActionId"] else None,
+        action=SensorActionType(data["action"]),
+        outcome=Outcome(data["outcome"]),
+        code=data["code"],
+        message=data["message"],
+        target_id=UUID(data["targetId"]) if data["targetId"] else None,
+        measurands=tuple(data["measurands"]),
+    )
+
+
+class SqlPacketRecords(_Repository):
+    async def add(self, record: PacketRecord) -> None:
+        await self._conn.execute(
+            insert(t.sensor_packets).values(
+                id=record.id,
+                device_id=record.device_id,
+                observed_at=record.observed_at,
+                received_at=record.received_at,
+                packet=record.packet,
+                outcomes=[_outcome_json(o) for o in record.outcomes],
+            )
+        )
+
+    async def page(
+        self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
+    ) -> list[PacketRecord]:
+        c = t.sensor_packets.c
+        statement = (
+            select(t.sensor_packets)
+            .where(c.device_id == device_id)
+            .order_by(c.received_at.desc(), c.id.desc())
+            .limit(first)
+        )
+        if before is not None:
+            at, packet_id = before
+            statement = statement.where(
+                or_(c.received_at < at, and_(c.received_at == at, c.id < packet_id))
+            )
+        return [
+            PacketRecord(
+                id=r.id,
+                device_id=r.device_id,
+                observed_at=r.observed_at,
+                received_at=r.received_at,
+                packet=r.packet,
+                outcomes=tuple(_outcome(o) for o in r.outcomes),
+            )
+            for r in await self._rows(statement)
+        ]
