@@ -11,6 +11,7 @@ from domain.capability import CapabilityType, StatusView, next_freshness_change,
 from domain.model import Depot, Microgrid, PowerSource
 from domain.ports import Dependencies
 from domain.problems import NotFound
+from domain.stale_thresholds import thresholds
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,18 @@ async def card_for_microgrid(deps: Dependencies, microgrid_id: UUID) -> Card | N
         sources = (await uow.equipment.power_sources([microgrid.depot_id])).get(
             microgrid.depot_id, []
         )
+        bindings = (await uow.sensor_actions.bindings_for_microgrids([microgrid.id])).get(
+            microgrid.id, []
+        )
     assert depot is not None
     now = deps.clock.now()
-    stale_after = deps.stale_after_seconds
+    stale_after = thresholds(bindings, deps.stale_after_seconds)
+    ps, der = CapabilityType.PEAK_SHAVING, CapabilityType.DER
     return Card(
         microgrid=microgrid,
         depot=depot,
-        peak_shaving=view(
-            CapabilityType.PEAK_SHAVING, latest.get(CapabilityType.PEAK_SHAVING), now, stale_after
-        ),
-        der=view(CapabilityType.DER, latest.get(CapabilityType.DER), now, stale_after),
+        peak_shaving=view(ps, latest.get(ps), now, stale_after[ps]),
+        der=view(der, latest.get(der), now, stale_after[der]),
         power_sources=sorted(sources, key=lambda p: (p.name, str(p.id))),
         generated_at=now,
     )

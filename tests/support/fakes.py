@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import TracebackType
 from typing import Self
 from uuid import UUID, uuid4
@@ -310,17 +310,9 @@ class FakeUnitOfWork:
         return None
 
     async def commit(self) -> None:
-        for name in (
-            "depots",
-            "circuits",
-            "microgrids",
-            "power_sources",
-            "gateways",
-            "devices",
-            "events",
-            "latest",
-        ):
-            setattr(self._store, name, getattr(self._work, name))
+        for f in fields(Store):
+            if f.name not in ("commits", "published"):
+                setattr(self._store, f.name, getattr(self._work, f.name))
         self._store.commits += 1
         self._store.published.extend(self._changes)
         self._work = copy.deepcopy(self._store)
