@@ -165,3 +165,99 @@ async def test_freshness_of_a_status_that_is_already_stale_needs_no_timer(
         clock.advance(1000)
         assert await ws.nothing_within(0.2)
         await ws.close()
+
+
+async def test_power_source_capacity_and_binding_changes_reach_the_card(
+    container, admin, integration, clock
+):
+    depot = await new_depot(admin, "Live", "Feeder")
+    depot_id, microgrid_id = depot["depot"]["id"], depot["microgrid"]["id"]
+    feeder = depot["microgrid"]["gridConnections"][0]["circuitId"]
+    created = await admin.execute(
+        """mutation ($d: ID!, $c: ID!) {
+      b: createPowerSource(input: {depotId: $d, kind: BATTERY, name: "BESS"}) {
+        ... on PowerSource { id } }
+      dev: createDevice(input: {depotId: $d, name: "MGC", circuitId: $c}) {
+        ... on Device { id } } }""",
+        {"d": depot_id, "c": feeder},
+    )
+    device_id = created["dev"]["id"]
+    for action in ("UPDATE_POWER_SOURCE_STATE", "UPDATE_CIRCUIT_CAPACITY"):
+        await admin.execute(
+            """mutation ($i: ConfigureSensorActionInput!) {
+          configureSensorAction(input: $i) { __typename } }""",
+            {"i": {"deviceId": device_id, "type": action}},
+        )
+    sub = """subscription ($depotId: ID!) { microgridCard(depotId: $depotId) {
+      reason card { revision der { staleAfterSeconds } powerSources { socPercent }
+        gridConnections { circuit { effectiveCapacityW capacitySource } } } } }"""
+    async with live_server(container) as url:
+        ws = await WsClient.connect(url, admin.token)
+        await ws.subscribe(sub, {"depotId": depot_id})
+        snapshot = (await ws.data())["microgridCard"]
+        assert snapshot["card"]["powerSources"] == [{"socPercent": None}]
+
+        ts = int(clock.current.timestamp() * 1000)
+        await integration.execute(
+            "mutation ($p: JSON!) { ingestSensorPacket(packet: $p) { __typename } }",
+            {
+                "p": {
+                    "device_id": device_id,
+                    "timestamp": ts,
+                    "manufacturer": None,
+                    "model": None,
+                    "serial_number": None,
+                    "sensors": [
+                        {"sensor_id": "s", "measurands": [{"key": "SOC", "value": 55, "unit": "%"}]}
+                    ],
+                }
+            },
+        )
+        update = (await ws.data())["microgridCard"]
+        assert update["reason"] == "POWER_SOURCE"
+        assert update["card"]["powerSources"] == [{"socPercent": 55.0}]
+
+        await integration.execute(
+            "mutation ($p: JSON!) { ingestSensorPacket(packet: $p) { __typename } }",
+            {
+                "p": {
+                    "device_id": device_id,
+                    "timestamp": ts + 1,
+                    "manufacturer": None,
+                    "model": None,
+                    "serial_number": None,
+                    "sensors": [
+                        {
+                            "sensor_id": "s",
+                            "measurands": [
+                                {"key": "AVAILABLE_CHARGING_CAPACITY", "value": 9000, "unit": "W"},
+                                {"key": "HEARTBEAT_STATUS", "value": "ok", "unit": None},
+                            ],
+                        }
+                    ],
+                }
+            },
+        )
+        capacity = (await ws.data())["microgridCard"]
+        assert capacity["reason"] == "CAPACITY"
+        assert capacity["card"]["gridConnections"][0]["circuit"] == {
+            "effectiveCapacityW": 9000.0,
+            "capacitySource": "CONTROLLER_AVAILABLE",
+        }
+
+        await admin.execute(
+            """mutation ($i: CreateControllerBindingInput!) {
+          createControllerBinding(input: $i) { __typename } }""",
+            {
+                "i": {
+                    "microgridId": microgrid_id,
+                    "deviceId": device_id,
+                    "capabilities": ["DER"],
+                    "staleAfterSeconds": 42,
+                }
+            },
+        )
+        binding = (await ws.data())["microgridCard"]
+        assert binding["reason"] == "BINDING"
+        assert binding["card"]["der"]["staleAfterSeconds"] == 42
+        await ws.close()

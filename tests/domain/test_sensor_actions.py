@@ -14,8 +14,14 @@ from domain.capacity import CapacitySource, effective_capacity
 from domain.card import card_for_depot
 from domain.circuits import NewCircuitCommand, create_circuit
 from domain.depots import NewCircuit, create_depot
-from domain.equipment import NewDevice, NewGateway, NewPowerSource, create_device
-from domain.equipment import create_gateway, create_power_source
+from domain.equipment import (
+    NewDevice,
+    NewGateway,
+    NewPowerSource,
+    create_device,
+    create_gateway,
+    create_power_source,
+)
 from domain.model import BessOperationalMode, PowerSourceKind, SensorActionType
 from domain.packet_ingest import PacketIngested, ingest_packet
 from domain.problems import NotFound, ValidationFailed
@@ -36,31 +42,60 @@ class Site:
         self.depot_id = created.depot.id
         self.microgrid = created.sync.microgrid
         self.feeder = self.microgrid.grid_connections[0].circuit_id
-        self.gateway = await create_gateway(self.deps, EVERYWHERE, NewGateway(
-            self.depot_id, "gw", site_model_name=None))
-        self.device = await create_device(self.deps, EVERYWHERE, NewDevice(
-            self.depot_id, "controller", self.gateway.id,
-            self.feeder if device_on_circuit else None))
+        self.gateway = await create_gateway(
+            self.deps, EVERYWHERE, NewGateway(self.depot_id, "gw", site_model_name=None)
+        )
+        self.device = await create_device(
+            self.deps,
+            EVERYWHERE,
+            NewDevice(
+                self.depot_id,
+                "controller",
+                self.gateway.id,
+                self.feeder if device_on_circuit else None,
+            ),
+        )
         return self
 
     async def source(self, name, kind=PowerSourceKind.BATTERY, on_feeder=False, circuit=None):
-        return await create_power_source(self.deps, EVERYWHERE, NewPowerSource(
-            self.depot_id, kind, name, circuit or (self.feeder if on_feeder else None)))
+        return await create_power_source(
+            self.deps,
+            EVERYWHERE,
+            NewPowerSource(
+                self.depot_id, kind, name, circuit or (self.feeder if on_feeder else None)
+            ),
+        )
 
     async def action(self, action_type, enabled=True):
-        return await configure_sensor_action(self.deps, EVERYWHERE, self.device.id, action_type,
-                                             enabled)
+        return await configure_sensor_action(
+            self.deps, EVERYWHERE, self.device.id, action_type, enabled
+        )
 
     async def bind(self, *capabilities, stale_after=None, device=None):
-        return await create_binding(self.deps, EVERYWHERE, self.microgrid.id,
-                                    (device or self.device).id, list(capabilities), stale_after)
+        return await create_binding(
+            self.deps,
+            EVERYWHERE,
+            self.microgrid.id,
+            (device or self.device).id,
+            list(capabilities),
+            stale_after,
+        )
 
     async def send(self, *measurands, offset_ms=0, device=None):
         ts = int(self.clock.current.timestamp() * 1000) + offset_ms
-        raw = {"device_id": str((device or self.device).id), "timestamp": ts,
-               "manufacturer": None, "model": None, "serial_number": None,
-               "sensors": [{"sensor_id": "s1", "measurands": [
-                   {"key": k, "value": v, "unit": None} for k, v in measurands]}]}
+        raw = {
+            "device_id": str((device or self.device).id),
+            "timestamp": ts,
+            "manufacturer": None,
+            "model": None,
+            "serial_number": None,
+            "sensors": [
+                {
+                    "sensor_id": "s1",
+                    "measurands": [{"key": k, "value": v, "unit": None} for k, v in measurands],
+                }
+            ],
+        }
         result = await ingest_packet(self.deps, EVERYWHERE, raw)
         assert isinstance(result, PacketIngested), result
         return {o.action: o for o in result.record.outcomes}
@@ -87,7 +122,8 @@ async def test_microgrid_state_applies_only_the_capabilities_its_binding_owns(si
     assert card.peak_shaving.status is OperationalStatus.UNKNOWN, "never inferred"
     event = site.store.events[site.microgrid.id][0]
     assert event.observation.provider_event_ref == (
-        f"{site.device.id}:{int(site.clock.current.timestamp() * 1000)}:LIMIT_DER_EXPORT")
+        f"{site.device.id}:{int(site.clock.current.timestamp() * 1000)}:LIMIT_DER_EXPORT"
+    )
     assert event.observation.source_device_id == site.device.id
 
 
@@ -183,8 +219,10 @@ async def test_no_power_source_and_ambiguous_batteries_need_remediation():
     await site.source("BESS A")
     await site.source("BESS B")
     two = await site.send(("SOC", 10), offset_ms=1)
-    assert _code(two[T.UPDATE_POWER_SOURCE_STATE]) == ("REMEDIATION_REQUIRED",
-                                                       "AMBIGUOUS_POWER_SOURCE")
+    assert _code(two[T.UPDATE_POWER_SOURCE_STATE]) == (
+        "REMEDIATION_REQUIRED",
+        "AMBIGUOUS_POWER_SOURCE",
+    )
     assert all(p.soc_percent is None for p in site.store.power_sources.values()), "no guess"
 
 
@@ -219,24 +257,33 @@ async def test_circuit_capacity_outcomes(site):
     absent = await site.send(("SOC", 5))
     one_missing = await site.send(("AVAILABLE_CHARGING_CAPACITY", 5e4), offset_ms=1)
     other_missing = await site.send(("HEARTBEAT_STATUS", "ok"), offset_ms=2)
-    applied = await site.send(("AVAILABLE_CHARGING_CAPACITY", 5e4), ("HEARTBEAT_STATUS", "ok"),
-                              ("FAIL_SAFE_CAPACITY", 2e4), offset_ms=3)
+    applied = await site.send(
+        ("AVAILABLE_CHARGING_CAPACITY", 5e4),
+        ("HEARTBEAT_STATUS", "ok"),
+        ("FAIL_SAFE_CAPACITY", 2e4),
+        offset_ms=3,
+    )
     cap = T.UPDATE_CIRCUIT_CAPACITY
     assert _code(absent[cap]) == ("SKIPPED", "MEASURAND_ABSENT")
     assert _code(one_missing[cap]) == ("REJECTED", "REQUIRED_MEASURAND_MISSING")
     assert _code(other_missing[cap]) == ("REJECTED", "REQUIRED_MEASURAND_MISSING")
     assert _code(applied[cap]) == ("APPLIED", "APPLIED") and applied[cap].target_id == site.feeder
     circuit = site.store.circuits[site.feeder]
-    assert (circuit.available_capacity_w, circuit.fail_safe_capacity_w,
-            circuit.heartbeat_status) == (5e4, 2e4, "ok")
+    assert (
+        circuit.available_capacity_w,
+        circuit.fail_safe_capacity_w,
+        circuit.heartbeat_status,
+    ) == (5e4, 2e4, "ok")
 
 
 async def test_a_device_without_circuit_cannot_report_capacity():
     site = await Site().build(device_on_circuit=False)
     await site.action(T.UPDATE_CIRCUIT_CAPACITY)
     outcomes = await site.send(("AVAILABLE_CHARGING_CAPACITY", 1), ("HEARTBEAT_STATUS", "ok"))
-    assert _code(outcomes[T.UPDATE_CIRCUIT_CAPACITY]) == ("REMEDIATION_REQUIRED",
-                                                          "DEVICE_HAS_NO_CIRCUIT")
+    assert _code(outcomes[T.UPDATE_CIRCUIT_CAPACITY]) == (
+        "REMEDIATION_REQUIRED",
+        "DEVICE_HAS_NO_CIRCUIT",
+    )
 
 
 async def test_effective_capacity_falls_back_and_recovers(site):
@@ -248,8 +295,11 @@ async def test_effective_capacity_falls_back_and_recovers(site):
         return e.watts, e.source
 
     assert effective() == (1e5, CapacitySource.CONFIGURED_SAFE)
-    await site.send(("AVAILABLE_CHARGING_CAPACITY", 5e4), ("HEARTBEAT_STATUS", "ok"),
-                    ("FAIL_SAFE_CAPACITY", 2e4))
+    await site.send(
+        ("AVAILABLE_CHARGING_CAPACITY", 5e4),
+        ("HEARTBEAT_STATUS", "ok"),
+        ("FAIL_SAFE_CAPACITY", 2e4),
+    )
     assert effective() == (5e4, CapacitySource.CONTROLLER_AVAILABLE)
     for heartbeat in ("connection_lost", "timeout", "error"):
         site.clock.advance(1)
@@ -260,15 +310,19 @@ async def test_effective_capacity_falls_back_and_recovers(site):
     assert effective() == (6e4, CapacitySource.CONTROLLER_AVAILABLE), "recovers by itself"
     site.clock.advance(301)
     assert effective() == (2e4, CapacitySource.CONTROLLER_FAIL_SAFE), "a stale report is not used"
-    site.store.circuits[site.feeder] = replace(site.store.circuits[site.feeder],
-                                               fail_safe_capacity_w=None)
+    site.store.circuits[site.feeder] = replace(
+        site.store.circuits[site.feeder], fail_safe_capacity_w=None
+    )
     assert effective() == (1e5, CapacitySource.CONFIGURED_SAFE)
 
 
 async def test_each_configured_action_gives_exactly_one_outcome(site):
     await site.bind(DER)
-    for action_type in (T.UPDATE_POWER_SOURCE_STATE, T.UPDATE_POWER_SOURCE_LOAD,
-                        T.UPDATE_CIRCUIT_CAPACITY):
+    for action_type in (
+        T.UPDATE_POWER_SOURCE_STATE,
+        T.UPDATE_POWER_SOURCE_LOAD,
+        T.UPDATE_CIRCUIT_CAPACITY,
+    ):
         await site.action(action_type)
     outcomes = await site.send(("CURRENT", 3))
     assert sorted(outcomes) == sorted(T)
@@ -277,14 +331,38 @@ async def test_each_configured_action_gives_exactly_one_outcome(site):
 
 async def test_unknown_devices_and_contract_violations_apply_nothing(site):
     await site.bind(DER)
-    unknown = await ingest_packet(site.deps, EVERYWHERE, {
-        "device_id": "00000000-0000-4000-8000-000000000000", "timestamp": 0,
-        "manufacturer": None, "model": None, "serial_number": None, "sensors": []})
-    broken = await ingest_packet(site.deps, EVERYWHERE, {
-        "device_id": str(site.device.id), "timestamp": 0, "manufacturer": None,
-        "model": None, "serial_number": None, "sensors": [{"sensor_id": "s", "measurands": [
-            {"key": "LIMIT_DER_EXPORT", "value": "true", "unit": None},
-            {"key": "SOC", "value": 140, "unit": "%"}]}]})
+    unknown = await ingest_packet(
+        site.deps,
+        EVERYWHERE,
+        {
+            "device_id": "00000000-0000-4000-8000-000000000000",
+            "timestamp": 0,
+            "manufacturer": None,
+            "model": None,
+            "serial_number": None,
+            "sensors": [],
+        },
+    )
+    broken = await ingest_packet(
+        site.deps,
+        EVERYWHERE,
+        {
+            "device_id": str(site.device.id),
+            "timestamp": 0,
+            "manufacturer": None,
+            "model": None,
+            "serial_number": None,
+            "sensors": [
+                {
+                    "sensor_id": "s",
+                    "measurands": [
+                        {"key": "LIMIT_DER_EXPORT", "value": "true", "unit": None},
+                        {"key": "SOC", "value": 140, "unit": "%"},
+                    ],
+                }
+            ],
+        },
+    )
     assert isinstance(unknown, NotFound) and unknown.code == "DEVICE_NOT_FOUND"
     assert isinstance(broken, ValidationFailed)
     assert [e.field for e in broken.field_errors] == ["packet.sensors[0].measurands[1].value"]
@@ -295,8 +373,9 @@ async def test_configure_sensor_action_rules(site):
     needs_binding = await site.action(T.UPDATE_MICROGRID_STATE)
     created = await site.action(T.UPDATE_POWER_SOURCE_LOAD)
     disabled = await site.action(T.UPDATE_POWER_SOURCE_LOAD, enabled=False)
-    missing = await configure_sensor_action(site.deps, EVERYWHERE, None, T.UPDATE_POWER_SOURCE_LOAD,
-                                            True)
+    missing = await configure_sensor_action(
+        site.deps, EVERYWHERE, None, T.UPDATE_POWER_SOURCE_LOAD, True
+    )
     assert needs_binding.field_errors[0].code == "BINDING_REQUIRED"
     assert created.id == disabled.id and not disabled.enabled
     assert isinstance(missing, NotFound)
