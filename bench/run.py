@@ -365,6 +365,130 @@ async def _wait_for(url: str) -> None:
     raise TimeoutError(url)
 
 
+PACKET = """mutation ($p: JSON!) { ingestSensorPacket(packet: $p) {
+  ... on SensorPacketIngested { outcomes { outcome code } } } }"""
+SETUP_SITE = """mutation ($d: ID!, $c: ID!) {
+  b: createPowerSource(input: {depotId: $d, kind: BATTERY, name: "BESS"}) { __typename }
+  dev: createDevice(input: {depotId: $d, name: "MGC", circuitId: $c}) { ... on Device { id } }
+}"""
+
+
+async def bench_packets(total: int, concurrency: int, sites: int) -> dict[str, object]:
+    """ingestSensorPacket with all four actions configured (PostgreSQL + Redis),
+    beside recordCapabilityStatus measured in the same run with the same load."""
+    async with Database() as db:
+        depots, integration, _ = await _provisioned_depots(db, sites)
+        admin = cli(db.url, "tokens", "create", "--role", "admin").split()[-1]
+        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"}
+        with serve(db.url, **env) as server:
+            admin_http = RawHttpConnection(server.url, {"Authorization": f"Bearer {admin}"})
+            conn = await asyncpg.connect(db.dsn)
+            devices = []
+            for depot_id, microgrid_id in depots:
+                feeder = str(
+                    await conn.fetchval(
+                        "SELECT id FROM circuits WHERE depot_id = $1 ORDER BY position LIMIT 1",
+                        uuid.UUID(depot_id),
+                    )
+                )
+                _, made = await admin_http.post_json(
+                    {
+                        "query": SETUP_SITE,
+                        "variables": {"d": depot_id, "c": feeder},
+                    }
+                )
+                device_id = made["data"]["dev"]["id"]
+                await admin_http.post_json(
+                    {
+                        "query": """mutation ($i: CreateControllerBindingInput!) {
+                    createControllerBinding(input: $i) { __typename } }""",
+                        "variables": {
+                            "i": {
+                                "microgridId": microgrid_id,
+                                "deviceId": device_id,
+                                "capabilities": ["DER", "PEAK_SHAVING"],
+                            }
+                        },
+                    }
+                )
+                for action in (
+                    "UPDATE_POWER_SOURCE_STATE",
+                    "UPDATE_POWER_SOURCE_LOAD",
+                    "UPDATE_CIRCUIT_CAPACITY",
+                ):
+                    await admin_http.post_json(
+                        {
+                            "query": """mutation ($i: ConfigureSensorActionInput!) {
+                        configureSensorAction(input: $i) { __typename } }""",
+                            "variables": {"i": {"deviceId": device_id, "type": action}},
+                        }
+                    )
+                devices.append(device_id)
+            await conn.close()
+            await admin_http.close()
+            base_ms = int(time.time() * 1000) - 10**7
+
+            def packet_body(n: int) -> dict[str, object]:
+                measurands = [
+                    ("LIMIT_DER_EXPORT", "true" if n % 2 else "false"),
+                    ("LIMIT_PEAK_SHAVING", "false"),
+                    ("SOC", float(n % 100)),
+                    ("BESS_OPERATIONAL_MODE", "automatic"),
+                    ("DEVICE_POWER_STATE", "on"),
+                    ("TOTAL_POWER_LOAD", 1000.0 + n),
+                    ("AVAILABLE_CHARGING_CAPACITY", 2.5e5),
+                    ("FAIL_SAFE_CAPACITY", 8e4),
+                    ("HEARTBEAT_STATUS", "ok"),
+                ]
+                return {
+                    "query": PACKET,
+                    "variables": {
+                        "p": {
+                            "device_id": devices[n % len(devices)],
+                            "timestamp": base_ms + n,
+                            "manufacturer": "BBA",
+                            "model": None,
+                            "serial_number": None,
+                            "sensors": [
+                                {
+                                    "sensor_id": "mgc",
+                                    "measurands": [
+                                        {"key": k, "value": v, "unit": None} for k, v in measurands
+                                    ],
+                                }
+                            ],
+                        }
+                    },
+                }
+
+            targets = [m for _d, m in depots]
+
+            def status_body(n: int) -> dict[str, object]:
+                return {
+                    "query": INGEST,
+                    "variables": {"input": _status_body(targets[n % len(targets)], n)},
+                }
+
+            headers = {"Authorization": f"Bearer {integration}"}
+            await _load_with_headers(server.url, packet_body, 20, 4, headers)
+            packet_rate, packet_lat = await _load_with_headers(
+                server.url, lambda n: packet_body(n + 20), total, concurrency, headers
+            )
+            status_rate, status_lat = await _load_with_headers(
+                server.url, status_body, total, concurrency, headers
+            )
+    return {
+        "requests": total,
+        "concurrency": concurrency,
+        "sites": sites,
+        "packets_per_s": packet_rate,
+        "packet_median_ms": statistics.median(packet_lat) * 1e3,
+        "status_per_s": status_rate,
+        "status_median_ms": statistics.median(status_lat) * 1e3,
+        "ratio_packets_to_status": packet_rate / status_rate,
+    }
+
+
 CARD_SUB = """subscription ($depotId: ID!) { microgridCard(depotId: $depotId) {
   reason card { revision der { status } peakShaving { status } } } }"""
 
@@ -448,7 +572,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    parser.add_argument("--only", choices=["backfill", "topology", "ingest", "fanout"])
+    parser.add_argument("--only", choices=["backfill", "topology", "ingest", "fanout", "packets"])
     args = parser.parse_args()
     print(
         f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
@@ -467,6 +591,8 @@ def main() -> None:
         counts = [1, 100] if args.quick else [1, 100, 1000]
         for row in asyncio.run(bench_fanout(counts, 5 if args.quick else 20)):
             print("fanout", row)
+    if args.only in (None, "packets"):
+        print("packets", asyncio.run(bench_packets(200 if args.quick else 1000, 16, 16)))
     print(f"# max RSS of this driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
 
 
