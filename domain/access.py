@@ -35,7 +35,7 @@ class Principal:
 
 READ = frozenset({Role.ADMIN, Role.OPERATOR})
 CONFIGURE = frozenset({Role.ADMIN})
-INGEST = frozenset({Role.INTEGRATION})
+INGEST = frozenset({Role.ADMIN, Role.INTEGRATION})
 
 OPERATION_ROLES: dict[str, frozenset[Role]] = {
     # queries

@@ -250,7 +250,7 @@ async def test_packets_are_kept_newest_first_with_dispatch_state_visible(admin, 
     assert dispatch == ["on", "off", "on"]
 
 
-async def test_bad_packets_and_unknown_devices(admin, integration, clock):
+async def test_bad_packets_and_unknown_devices(admin, integration, operator, clock):
     _depot, device_id, _bess, _feeder = await _site(admin)
     ts = int(clock.current.timestamp() * 1000)
     bad = (
@@ -263,13 +263,13 @@ async def test_bad_packets_and_unknown_devices(admin, integration, clock):
             INGEST, {"packet": _packet("00000000-0000-4000-8000-000000000000", ts, ("SOC", 1))}
         )
     )["ingestSensorPacket"]
-    as_admin = await admin.errors(INGEST, {"packet": _packet(device_id, ts)})
+    as_operator = await operator.errors(INGEST, {"packet": _packet(device_id, ts)})
     assert bad["fieldErrors"] == [
         {"field": "packet.sensors[0].measurands[0].value", "code": "OUT_OF_RANGE"},
         {"field": "packet.sensors[0].measurands[1].value", "code": "NOT_IN_SET"},
     ]
     assert unknown == {"__typename": "NotFound", "code": "DEVICE_NOT_FOUND"}
-    assert as_admin[0]["extensions"]["code"] == "FORBIDDEN"
+    assert as_operator[0]["extensions"]["code"] == "FORBIDDEN"
     packets = (await admin.execute(PACKETS, {"deviceId": device_id}))["sensorPackets"]
     assert packets["edges"] == []
 
