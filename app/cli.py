@@ -16,6 +16,7 @@ from app.container import build_container
 from app.settings import Settings
 from domain.access import EVERYWHERE, Role
 from persistence import migrations
+from simulator.cli import sim_cli
 
 cli = typer.Typer(help="Depot Microgrid Service.", no_args_is_help=True, add_completion=False)
 tokens_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -24,6 +25,7 @@ projections_cli = typer.Typer(
     help="Read models derived from the event store.", no_args_is_help=True
 )
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(sim_cli, name="sim")
 err = Console(stderr=True)
 out = Console()
 

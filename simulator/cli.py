@@ -1,0 +1,176 @@
+"""`microgrid sim ...`: list presets and run scenarios against a live service."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simulator import runner
+from simulator.client import ServiceClient, ServiceError
+from simulator.scenario import Scenario, ScenarioError, load, presets
+
+sim_cli = typer.Typer(
+    help="Depot simulator: BBA controller scenarios through the real ingest path.",
+    no_args_is_help=True,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+@sim_cli.command("list")
+def list_presets() -> None:
+    """The preset scenarios shipped with the service."""
+    table = Table("preset", "steps", "virtual duration", "what it shows")
+    for name in presets():
+        scenario = load(name)
+        table.add_row(
+            name, str(len(scenario.steps)), f"{scenario.duration_seconds:g} s", scenario.description
+        )
+    out.print(table)
+
+
+@sim_cli.command("run")
+def run_scenario(
+    scenario: Annotated[str, typer.Argument(help="A preset name or a scenario file (TOML).")],
+    url: Annotated[str, typer.Option(help="The service, e.g. http://127.0.0.1:8000.")],
+    token: Annotated[
+        str,
+        typer.Option(help="An admin token (reads configuration, provisions and sends packets)."),
+    ],
+    depot: Annotated[
+        str | None, typer.Option(help="Target this depot's controller device.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="Target this device of --depot.")] = None,
+    provision: Annotated[
+        bool,
+        typer.Option(
+            "--provision",
+            help="Create a depot, gateway, controller, binding and battery for the run.",
+        ),
+    ] = False,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write JSONL evidence here.")
+    ] = None,
+    realtime: Annotated[
+        bool, typer.Option("--realtime", help="Wait out the step offsets on the wall clock.")
+    ] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Virtual start time (ISO 8601); default: the timeline ends now."),
+    ] = None,
+) -> None:
+    """Run a scenario: one packet per step, a line per step, a table of outcomes at the end.
+    Exit status 1 when any step's outcome differs from the scenario's expectation."""
+    try:
+        loaded = load(scenario)
+    except ScenarioError as error:
+        err.print(f"[red]scenario {error.source} is not valid:[/red]")
+        for problem in error.problems:
+            err.print(f"  {problem}")
+        raise typer.Exit(2) from error
+    if provision == (depot is not None):
+        err.print("[red]give exactly one of --depot or --provision[/red]")
+        raise typer.Exit(2)
+    try:
+        anchor = (
+            datetime.fromisoformat(start).astimezone(UTC)
+            if start
+            else runner.default_start(loaded, datetime.now(UTC), realtime)
+        )
+    except ValueError as error:
+        err.print(f"[red]--start is not an ISO 8601 time: {error}[/red]")
+        raise typer.Exit(2) from error
+    try:
+        result = asyncio.run(
+            _run(loaded, url, token, depot, device, provision, out_file, realtime, anchor)
+        )
+    except (ServiceError, runner.SimulatorError) as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(3) from error
+    _summary(result)
+    if out_file:
+        out.print(f"evidence: {out_file}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+async def _run(
+    scenario: Scenario,
+    url: str,
+    token: str,
+    depot: str | None,
+    device: str | None,
+    provision: bool,
+    evidence: Path | None,
+    realtime: bool,
+    start: datetime,
+) -> runner.RunResult:
+    client = ServiceClient(url, token)
+    try:
+        target = (
+            await runner.provision(client, scenario)
+            if provision
+            else await runner.discover(client, str(depot), device)
+        )
+        out.print(
+            f"{scenario.name}: depot {target.depot_id}, device {target.device_id}, "
+            f"virtual start {start.isoformat()}"
+        )
+        total = len(scenario.steps)
+
+        def progress(step: runner.StepResult) -> None:
+            mark = "[green]ok[/green]" if step.ok else "[red]MISMATCH[/red]"
+            outcomes = ", ".join(
+                f"{o['action'].removeprefix('UPDATE_')}={o['code']}" for o in step.outcomes
+            )
+            out.print(
+                f"[{step.planned.index + 1}/{total}] t+{step.planned.step.at:g}s "
+                f"{step.planned.step.name}: {outcomes} {mark}"
+            )
+            for check in step.checks:
+                if not check.ok:
+                    out.print(
+                        f"      {check.field}: expected {check.expected!r}, got {check.actual!r}"
+                    )
+
+        return await runner.run(
+            client, scenario, target, start, realtime=realtime, progress=progress, evidence=evidence
+        )
+    finally:
+        await client.close()
+
+
+def _summary(result: runner.RunResult) -> None:
+    table = Table(
+        "step",
+        "t",
+        "name",
+        "microgrid state",
+        "power source",
+        "load",
+        "capacity",
+        "checks",
+        title=f"{result.scenario.name}: "
+        f"{'all expectations met' if result.ok else 'EXPECTATIONS NOT MET'}",
+    )
+    for step in result.steps:
+        codes = {o["action"]: o["code"] for o in step.outcomes}
+        failed = [c for c in step.checks if not c.ok]
+        table.add_row(
+            str(step.planned.index + 1),
+            f"{step.planned.step.at:g}s",
+            step.planned.step.name,
+            codes.get("UPDATE_MICROGRID_STATE", "-"),
+            codes.get("UPDATE_POWER_SOURCE_STATE", "-"),
+            codes.get("UPDATE_POWER_SOURCE_LOAD", "-"),
+            codes.get("UPDATE_CIRCUIT_CAPACITY", "-"),
+            "-"
+            if not step.checks
+            else (f"{len(step.checks)} ok" if not failed else f"{len(failed)} failed"),
+        )
+    out.print(table)
