@@ -1,0 +1,133 @@
+"""Scenario runs against the real app (uvicorn in the test loop, wall clock)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.container import build_container
+from app.settings import Settings
+from domain.access import Role
+from simulator import runner
+from simulator.client import ServiceClient
+from simulator.scenario import load, presets
+from tests.support import services
+from tests.support.live_server import live_server
+
+
+async def _run(
+    template: str,
+    tmp_path: Path,
+    preset: str,
+    start: datetime | None = None,
+    evidence: Path | None = None,
+):
+    """One run of ``preset`` against a fresh database; returns (result, base url, token)."""
+    scenario = load(preset)
+    container = build_container(Settings(database_url=services.copy_sqlite(template, tmp_path)))
+    try:
+        async with live_server(container) as base:
+            token = (await container.tokens.issue(Role.ADMIN, (), datetime.now(UTC))).token
+            client = ServiceClient(base, token)
+            try:
+                target = await runner.provision(client, scenario)
+                anchor = start or runner.default_start(scenario, datetime.now(UTC), False)
+                result = await runner.run(client, scenario, target, anchor, evidence=evidence)
+                packets = await _stored_packets(base, token, target.device_id)
+            finally:
+                await client.close()
+    finally:
+        await container.close()
+    return result, packets
+
+
+async def _stored_packets(base: str, token: str, device_id: str) -> list[dict]:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+        body = (
+            await http.post(
+                base + "/graphql",
+                json={
+                    "query": """query ($d: ID!) {
+            sensorPackets(deviceId: $d, first: 100) { edges { node { packet } } } }""",
+                    "variables": {"d": device_id},
+                },
+            )
+        ).json()
+    return [e["node"]["packet"] for e in body["data"]["sensorPackets"]["edges"]][::-1]
+
+
+def _normalised(result) -> tuple[list[bytes], list[list[tuple[str, str, str]]]]:
+    device = result.target.device_id
+    packets = [
+        json.dumps(s.planned.packet, separators=(",", ":")).replace(device, "DEVICE").encode()
+        for s in result.steps
+    ]
+    outcomes = [[(o["action"], o["outcome"], o["code"]) for o in s.outcomes] for s in result.steps]
+    return packets, outcomes
+
+
+@pytest.mark.parametrize("preset", sorted(presets()))
+async def test_each_preset_is_deterministic_and_meets_its_expectations(
+    preset, sqlite_template, tmp_path
+):
+    scenario = load(preset)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=scenario.duration_seconds)
+    first, _ = await _run(sqlite_template, tmp_path, preset, start)
+    second, _ = await _run(sqlite_template, tmp_path, preset, start)
+
+    assert first.target.device_id != second.target.device_id, "fresh databases"
+    assert _normalised(first) == _normalised(second)
+    failed = [
+        (s.planned.step.name, c.field, c.expected, c.actual)
+        for s in first.steps
+        for c in s.checks
+        if not c.ok
+    ]
+    assert failed == []
+
+
+async def test_card_der_follows_limit_der_export(sqlite_template, tmp_path):
+    result, _ = await _run(sqlite_template, tmp_path, "der-export")
+    assert [s.card["der"]["status"] for s in result.steps] == ["ON", "OFF", "ON"]
+
+
+async def test_capacity_follows_available_and_falls_back_while_heartbeat_is_not_ok(
+    sqlite_template, tmp_path
+):
+    result, _ = await _run(sqlite_template, tmp_path, "heartbeat-failsafe")
+    assert [
+        (
+            s.planned.state["MCN_MGC_CMS_HEARTBEAT"],
+            s.circuit["effectiveCapacityW"],
+            s.circuit["capacitySource"],
+        )
+        for s in result.steps
+    ] == [
+        ("ok", 250000.0, "CONTROLLER_AVAILABLE"),
+        ("connection_lost", 80000.0, "CONTROLLER_FAIL_SAFE"),
+        ("timeout", 80000.0, "CONTROLLER_FAIL_SAFE"),
+        ("error", 80000.0, "CONTROLLER_FAIL_SAFE"),
+        ("ok", 240000.0, "CONTROLLER_AVAILABLE"),
+    ]
+
+
+async def test_dispatch_state_is_visible_in_stored_packets_and_evidence(sqlite_template, tmp_path):
+    evidence = tmp_path / "evidence.jsonl"
+    result, stored = await _run(sqlite_template, tmp_path, "dispatch-state", evidence=evidence)
+
+    def dispatch(packet: dict) -> str:
+        return next(
+            m["value"] for m in packet["sensors"][0]["measurands"] if m["key"] == "DISPATCH_STATE"
+        )
+
+    assert [dispatch(p) for p in stored] == ["on", "off", "on"]
+    lines = [json.loads(line) for line in evidence.read_text().splitlines()]
+    assert [dispatch(line["packet"]) for line in lines] == ["on", "off", "on"]
+    assert [line["step"] for line in lines] == [1, 2, 3]
+    assert {"virtualTime", "packet", "outcomes", "card", "checks"} <= set(lines[0])
+    assert all(line["card"]["peakShaving"]["status"] == "UNKNOWN" for line in lines)
+    assert stored == [s.planned.packet for s in result.steps], "the service kept what was sent"
