@@ -131,3 +131,43 @@ async def test_dispatch_state_is_visible_in_stored_packets_and_evidence(sqlite_t
     assert {"virtualTime", "packet", "outcomes", "card", "checks"} <= set(lines[0])
     assert all(line["card"]["peakShaving"]["status"] == "UNKNOWN" for line in lines)
     assert stored == [s.planned.packet for s in result.steps], "the service kept what was sent"
+
+
+async def test_realtime_waits_for_each_step_on_the_wall_clock(sqlite_template, tmp_path):
+    from simulator.scenario import parse
+
+    scenario = parse(
+        'name = "rt"\n[initial]\nMCN_MGC_DER_EXP_ON_OFF = true\n'
+        "[[steps]]\nat = 0\n[[steps]]\nat = 1\n"
+        "set = { MCN_MGC_DER_EXP_ON_OFF = false }\n"
+    )
+    container = build_container(
+        Settings(database_url=services.copy_sqlite(sqlite_template, tmp_path))
+    )
+    try:
+        async with live_server(container) as base:
+            token = (await container.tokens.issue(Role.ADMIN, (), datetime.now(UTC))).token
+            client = ServiceClient(base, token)
+            target = await runner.provision(client, scenario)
+            start = runner.default_start(scenario, datetime.now(UTC), realtime=True)
+            await runner.run(client, scenario, target, start, realtime=True)
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+                body = (
+                    await http.post(
+                        base + "/graphql",
+                        json={
+                            "query": """query ($d: ID!) {
+                    sensorPackets(deviceId: $d) { edges { node { observedAt receivedAt } } } }""",
+                            "variables": {"d": target.device_id},
+                        },
+                    )
+                ).json()
+            await client.close()
+    finally:
+        await container.close()
+    nodes = [e["node"] for e in body["data"]["sensorPackets"]["edges"]]
+    assert len(nodes) == 2
+    for node in nodes:
+        assert datetime.fromisoformat(node["receivedAt"]) >= datetime.fromisoformat(
+            node["observedAt"]
+        ), "no packet was sent before its virtual time"
