@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck check schema bench clean
+.PHONY: install browsers run test lint typecheck check schema bench clean
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,17 @@ run: install
 	$(BIN)/microgrid demo
 	GRAPHIQL=true INTROSPECTION=true $(BIN)/microgrid serve
 
-## Install and run the whole test suite (REQUIRE_SERVICES=1 makes missing PostgreSQL fail).
-test: install
+## Debian's Chromium and ChromeDriver for the console's browser tests (installed when root).
+browsers:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian chromium and chromium-driver for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver missing and not root: the browser tests will skip"; fi
+
+## Install and run the whole test suite (REQUIRE_SERVICES=1 makes missing services fail).
+test: install browsers
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: install

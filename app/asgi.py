@@ -8,14 +8,21 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from app.auth import BearerAuth
 from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
 from app.limits import BodySizeLimit
 from app.settings import Settings
+from console import STATIC_DIR
+
+CONSOLE_CSP = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+)
 
 
 def create_app(container: Container | None = None) -> Starlette:
@@ -40,6 +47,12 @@ def create_app(container: Container | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
+    async def console(_request: Request) -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "index.html",
+            headers={"Content-Security-Policy": CONSOLE_CSP, "X-Content-Type-Options": "nosniff"},
+        )
+
     graphql = BodySizeLimit(
         BearerAuth(MicrogridGraphQL(container), container), container.settings.max_body_bytes
     )
@@ -52,6 +65,8 @@ def create_app(container: Container | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/", console),
+            Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -37,8 +37,11 @@ READ = frozenset({Role.ADMIN, Role.OPERATOR})
 CONFIGURE = frozenset({Role.ADMIN})
 INGEST = frozenset({Role.ADMIN, Role.INTEGRATION})
 
+ANY_ROLE = frozenset(Role)
+
 OPERATION_ROLES: dict[str, frozenset[Role]] = {
     # queries
+    "viewer": ANY_ROLE,
     "depot": READ,
     "depots": READ,
     "microgrid": READ,

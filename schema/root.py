@@ -24,6 +24,7 @@ from schema.errors import ProblemErrors
 from schema.types import (
     CapabilityStatusEvent,
     ControllerBinding,
+    Ctx,
     Depot,
     DepotConnection,
     Device,
@@ -44,8 +45,28 @@ def guarded_mutation(resolver: Callable[..., Any], description: str | None = Non
     )
 
 
+@strawberry.type(
+    description="Who the request's token belongs to, so a client can decide what to show."
+)
+class Viewer:
+    role: str
+    depot_ids: list[strawberry.ID] | None = strawberry.field(
+        description="The depots the token is limited to; null when it sees every depot."
+    )
+
+
+def _viewer(info: Ctx) -> Viewer:
+    principal = info.context.require_principal()
+    ids = principal.scope.depot_ids
+    return Viewer(
+        role=principal.role.value,
+        depot_ids=None if ids is None else sorted(strawberry.ID(str(i)) for i in ids),
+    )
+
+
 @strawberry.type
 class Query:
+    viewer: Viewer = guarded(_viewer)
     depot: Depot | None = guarded(site.depot)
     depots: DepotConnection = guarded(site.depots)
     microgrid: r.MicrogridResult = guarded(microgrid_resolvers.microgrid)
