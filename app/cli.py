@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -104,6 +105,13 @@ def backfill(
     asyncio.run(main())
 
 
+def _duration(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+        raise typer.BadParameter("use a positive number with s, m, h or d, e.g. 12h or 30d")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
 @tokens_cli.command("create")
 def tokens_create(
     role: Annotated[Role, typer.Option(help="admin, operator or integration.")],
@@ -112,8 +120,12 @@ def tokens_create(
         typer.Option("--depot", help="Limit the token to this depot id (repeatable)."),
     ] = None,
     label: Annotated[str | None, typer.Option(help="A note on who holds the token.")] = None,
+    expires_in: Annotated[
+        str | None, typer.Option(help="Expire after this long, e.g. 12h or 30d (default: never).")
+    ] = None,
 ) -> None:
     """Create a token; it is printed once, alone on the last line."""
+    lifetime = _duration(expires_in) if expires_in else None
     try:
         depot_ids = tuple(UUID(d) for d in depot or [])
     except ValueError as exc:
@@ -123,8 +135,9 @@ def tokens_create(
     async def main() -> str:
         container = build_container(Settings())
         try:
+            now = container.deps.clock.now()
             issued = await container.tokens.issue(
-                role, depot_ids, container.deps.clock.now(), label
+                role, depot_ids, now, label, now + lifetime if lifetime else None
             )
         finally:
             await container.close()
@@ -152,6 +165,65 @@ def projections_rebuild() -> None:
     migrations.upgrade(Settings().database_url)
     rows = asyncio.run(main())
     out.print(f"rebuilt the latest-status projection: {rows} row(s)")
+
+
+@tokens_cli.command("list")
+def tokens_list() -> None:
+    """Every token: id, role, scope, label, created, expires, state (never the secret)."""
+    from rich.table import Table
+
+    from persistence.tokens import list_tokens
+
+    async def main() -> None:
+        container = build_container(Settings())
+        try:
+            tokens = await list_tokens(container.engine)
+            now = container.deps.clock.now()
+        finally:
+            await container.close()
+        table = Table("id", "role", "depots", "label", "created", "expires", "state")
+        for info in tokens:
+            table.add_row(
+                str(info.id),
+                info.role.value,
+                ", ".join(str(d) for d in info.depot_ids) or "all",
+                info.label or "",
+                f"{info.created_at:%Y-%m-%d %H:%M}",
+                f"{info.expires_at:%Y-%m-%d %H:%M}" if info.expires_at else "never",
+                info.state(now),
+            )
+        out.print(table)
+
+    migrations.upgrade(Settings().database_url)
+    asyncio.run(main())
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from `tokens list`).")],
+) -> None:
+    """Revoke a token: refused on its next request; open WebSockets close within 5 s."""
+    from persistence.tokens import revoke_token
+
+    try:
+        parsed = UUID(token_id)
+    except ValueError as exc:
+        err.print("[red]give the token's id (a UUID) as `tokens list` shows it[/red]")
+        raise typer.Exit(2) from exc
+
+    async def main() -> bool:
+        container = build_container(Settings())
+        try:
+            return await revoke_token(container.engine, parsed, container.deps.clock.now())
+        finally:
+            await container.close()
+
+    migrations.upgrade(Settings().database_url)
+    if asyncio.run(main()):
+        out.print(f"revoked {parsed}")
+    else:
+        err.print(f"[red]no active token {parsed}[/red]")
+        raise typer.Exit(1)
 
 
 @cli.command()

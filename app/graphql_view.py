@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth import bearer_token
 from app.container import Container
+from domain.access import Principal
 from resolvers.context import RequestContext
+
+REVOCATION_CHECK_SECONDS = 2.0
 
 
 class MicrogridGraphQL(GraphQL[RequestContext, None]):
@@ -34,6 +39,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             **kwargs,
         )
         self.container = container
+        self._watchers: set[asyncio.Task[None]] = set()
 
     def _context(self) -> RequestContext:
         return RequestContext(
@@ -64,4 +70,28 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         if principal is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.principal = principal
+        if isinstance(context.request, WebSocket):
+            task = asyncio.create_task(self._close_when_revoked(context.request, principal))
+            self._watchers.add(task)
+            task.add_done_callback(self._watchers.discard)
         return None
+
+    async def _close_when_revoked(self, websocket: WebSocket, principal: Principal) -> None:
+        """Re-checks the token while the socket is open; a revoked or expired
+        token closes it with 4403 within REVOCATION_CHECK_SECONDS."""
+        from persistence.tokens import is_active
+
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_SECONDS)
+            if websocket.application_state == WebSocketState.DISCONNECTED:
+                return
+            try:
+                active = await is_active(
+                    self.container.engine, principal.token_id, self.container.deps.clock.now()
+                )
+            except Exception:
+                continue
+            if not active:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=4403, reason="Forbidden: token revoked or expired")
+                return

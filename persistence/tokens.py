@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access import Principal, Role, Scope
@@ -38,7 +38,12 @@ class TokenStore:
         self._engine = engine
 
     async def issue(
-        self, role: Role, depot_ids: tuple[UUID, ...], now: datetime, label: str | None = None
+        self,
+        role: Role,
+        depot_ids: tuple[UUID, ...],
+        now: datetime,
+        label: str | None = None,
+        expires_at: datetime | None = None,
     ) -> IssuedToken:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = uuid4()
@@ -51,6 +56,7 @@ class TokenStore:
                     depot_ids=[str(d) for d in depot_ids] if depot_ids else None,
                     label=label,
                     created_at=now,
+                    expires_at=expires_at,
                 )
             )
         return IssuedToken(token_id, token, role, depot_ids)
@@ -70,3 +76,60 @@ class TokenStore:
             return None
         scope = Scope(frozenset(UUID(d) for d in row.depot_ids)) if row.depot_ids else Scope()
         return Principal(token_id=row.id, role=Role(row.role), scope=scope)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: UUID
+    role: Role
+    depot_ids: tuple[UUID, ...]
+    label: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+async def list_tokens(engine: AsyncEngine) -> list[TokenInfo]:
+    """Every token, oldest first; never the secret (only its hash is stored)."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(t.api_tokens).order_by(t.api_tokens.c.created_at))).all()
+    return [
+        TokenInfo(
+            r.id,
+            Role(r.role),
+            tuple(UUID(d) for d in r.depot_ids or []),
+            r.label,
+            r.created_at,
+            r.expires_at,
+            r.revoked_at,
+        )
+        for r in rows
+    ]
+
+
+async def revoke_token(engine: AsyncEngine, token_id: UUID, now: datetime) -> bool:
+    """True when an active token was revoked; revoking twice changes nothing."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(t.api_tokens)
+            .where(t.api_tokens.c.id == token_id, t.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return bool(result.rowcount)
+
+
+async def is_active(engine: AsyncEngine, token_id: UUID, now: datetime) -> bool:
+    statement = select(t.api_tokens.c.id).where(
+        t.api_tokens.c.id == token_id,
+        t.api_tokens.c.revoked_at.is_(None),
+        or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > now),
+    )
+    async with engine.connect() as conn:
+        return (await conn.execute(statement)).first() is not None

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,3 +126,35 @@ async def _record_one_status(url: str) -> None:
         )
     finally:
         await container.close()
+
+
+def test_tokens_list_revoke_and_expiry(sqlite_file_url):
+    created = run(
+        sqlite_file_url,
+        "tokens",
+        "create",
+        "--role",
+        "operator",
+        "--label",
+        "ops",
+        "--expires-in",
+        "12h",
+    )
+    token = created.stdout.strip().splitlines()[-1]
+    listed = run(sqlite_file_url, "tokens", "list")
+    assert "operator" in listed.stdout and "ops" in listed.stdout and "active" in listed.stdout
+    assert token not in listed.stdout, "secrets are never shown"
+    engine = create_engine(sqlite_file_url.replace("+aiosqlite", ""))
+    with engine.connect() as conn:
+        token_id = conn.execute(text("SELECT id FROM api_tokens WHERE label = 'ops'")).scalar_one()
+        expires = conn.execute(text("SELECT expires_at FROM api_tokens")).scalar_one()
+    assert expires is not None
+    token_id = str(uuid.UUID(hex=str(token_id).replace("-", "")))
+    assert run(sqlite_file_url, "tokens", "revoke", token_id).returncode == 0
+    assert "revoked" in run(sqlite_file_url, "tokens", "list").stdout
+    assert run(sqlite_file_url, "tokens", "revoke", token_id, check=False).returncode == 1
+    assert run(sqlite_file_url, "tokens", "revoke", "nope", check=False).returncode == 2
+    bad = run(
+        sqlite_file_url, "tokens", "create", "--role", "admin", "--expires-in", "soon", check=False
+    )
+    assert bad.returncode == 2
