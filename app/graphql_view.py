@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketState
@@ -36,10 +39,33 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             **kwargs,
         )
         self.container = container
         self._watchers: set[asyncio.Task[None]] = set()
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """HTTP bodies: one operation as a JSON object; anything else is a
+        client error (400), never a crash."""
+        try:
+            parsed = json.loads(data)
+        except ValueError as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if isinstance(parsed, list):
+            raise HTTPException(400, "Batching is not enabled: send one operation per request.")
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
+
+    def decode_json(self, data: str | bytes) -> object:
+        """WebSocket frames: a frame that is not a JSON object closes the socket
+        with 4400, as one that is not JSON does."""
+        parsed = json.loads(data)
+        if not isinstance(parsed, dict):
+            raise json.JSONDecodeError("a message must be a JSON object", str(data), 0)
+        return parsed
 
     def _context(self) -> RequestContext:
         return RequestContext(
