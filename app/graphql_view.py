@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from app.auth import bearer_token
 from app.container import Container
 from domain.access import Principal
+from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
 
 REVOCATION_CHECK_SECONDS = 2.0
@@ -79,8 +81,17 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
     ) -> RequestContext:
         context = self._context()
         context.request, context.response = request, response
-        context.principal = request.scope.get("principal")
+        principal = request.scope.get("principal")
+        if principal is not None:
+            self._act_as(context, principal)
         return context
+
+    def _act_as(self, context: RequestContext, principal: Principal) -> None:
+        """The principal, and use-case dependencies whose audit entries name its token."""
+        context.principal = principal
+        factory = self.container.deps.uow
+        if isinstance(factory, SqlUnitOfWorkFactory):
+            context.deps = replace(self.container.deps, uow=factory.for_actor(principal.token_id))
 
     async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
         params = context.connection_params or {}
@@ -95,7 +106,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         )
         if principal is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        context.principal = principal
+        self._act_as(context, principal)
         if isinstance(context.request, WebSocket):
             task = asyncio.create_task(self._close_when_revoked(context.request, principal))
             self._watchers.add(task)

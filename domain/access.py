@@ -50,6 +50,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "controllerBinding": READ,
     "device": READ,
     "sensorPackets": READ,
+    "auditTrail": CONFIGURE,
     # configuration mutations
     "createDepot": CONFIGURE,
     "createCircuit": CONFIGURE,

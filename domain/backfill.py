@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain import microgrid_sync
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.model import Microgrid
 from domain.ports import Dependencies
 
@@ -71,6 +72,17 @@ async def backfill(
                 report.created += len(fresh)
             else:
                 inserted = await uow.microgrids.add_if_absent(fresh)
+                if inserted:
+                    uow.audit(
+                        AuditEntry(
+                            "backfillMicrogrids",
+                            now,
+                            detail={
+                                "created": len(inserted),
+                                "depots": [str(m.depot_id) for m in fresh if m.id in inserted],
+                            },
+                        )
+                    )
                 await uow.commit()
                 report.created += len(inserted)
                 report.already_provisioned += len(fresh) - len(inserted)

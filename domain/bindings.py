@@ -7,9 +7,11 @@ Every change holds the depot, checks everything, and either changes nothing
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from uuid import UUID
 
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.capability import CapabilityType
 from domain.changes import Change, ChangeReason
 from domain.circuits import KEEP, Keep
@@ -72,6 +74,7 @@ async def create_binding(
             return conflict
         await uow.sensor_actions.add(binding)
         await _announce(uow, microgrid.id)
+        uow.audit(_entry("createControllerBinding", binding, microgrid, now))
         await uow.commit()
     return binding
 
@@ -122,6 +125,7 @@ async def update_binding(deps: Dependencies, scope: Scope, patch: BindingPatch) 
             return conflict
         await uow.sensor_actions.update(updated)
         await _announce(uow, microgrid.id)
+        uow.audit(_entry("updateControllerBinding", updated, microgrid, updated.updated_at))
         await uow.commit()
     return updated
 
@@ -144,6 +148,8 @@ async def set_binding_enabled(
             return conflict
         await uow.sensor_actions.update(updated)
         await _announce(uow, microgrid.id)
+        action_name = "enableControllerBinding" if enabled else "disableControllerBinding"
+        uow.audit(_entry(action_name, updated, microgrid, updated.updated_at))
         await uow.commit()
     return updated
 
@@ -210,6 +216,15 @@ async def configure_sensor_action(
             await uow.sensor_actions.update(action)
         else:
             return existing
+        uow.audit(
+            AuditEntry(
+                "configureSensorAction",
+                now,
+                action.id,
+                device.depot_id,
+                {"deviceId": str(device.id), "type": action.type.value, "enabled": action.enabled},
+            )
+        )
         await uow.commit()
     return action
 
@@ -303,6 +318,22 @@ async def _capability_conflict(uow: UnitOfWork, binding: SensorAction) -> Confli
                 f"{other.id} of device {other.device_id}.",
             )
     return None
+
+
+def _entry(action: str, binding: SensorAction, microgrid: Microgrid, at: datetime) -> AuditEntry:
+    return AuditEntry(
+        action,
+        at,
+        binding.id,
+        microgrid.depot_id,
+        {
+            "microgridId": str(microgrid.id),
+            "deviceId": str(binding.device_id),
+            "capabilities": [c.value for c in binding.capabilities or []],
+            "enabled": binding.enabled,
+            "staleAfterSeconds": binding.stale_after_seconds,
+        },
+    )
 
 
 async def _announce(uow: UnitOfWork, microgrid_id: UUID) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from uuid import UUID
 
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.circuit_tree import validate_capacity, validate_name, validate_parent
 from domain.model import Circuit
 from domain.ports import Dependencies, UnitOfWork
@@ -91,6 +92,7 @@ async def create_circuit(
         )
         await uow.circuits.add(circuit)
         sync = await sync_depot(uow, deps, depot.id, [*circuits, circuit])
+        uow.audit(_entry("createCircuit", circuit, deps, sync))
         await uow.commit()
     return CircuitChanged(circuit, sync)
 
@@ -142,6 +144,7 @@ async def update_circuit(
             return LAST_GRID_CONNECTION
         await uow.circuits.update(updated)
         sync = await sync_depot(uow, deps, current.depot_id, after)
+        uow.audit(_entry("updateCircuit", updated, deps, sync))
         await uow.commit()
     return CircuitChanged(updated, sync)
 
@@ -166,6 +169,7 @@ async def delete_circuit(
             return LAST_GRID_CONNECTION
         await uow.circuits.delete(current.id)
         sync = await sync_depot(uow, deps, current.depot_id, after)
+        uow.audit(_entry("deleteCircuit", current, deps, sync))
         await uow.commit()
     return CircuitDeleted(current.id, sync)
 
@@ -198,6 +202,22 @@ async def _has_equipment(uow: UnitOfWork, circuit: Circuit) -> bool:
     devices = (await uow.equipment.devices(depot)).get(circuit.depot_id, [])
     wired = [s.circuit_id for s in sources] + [d.circuit_id for d in devices]
     return circuit.id in wired
+
+
+def _entry(action: str, circuit: Circuit, deps: Dependencies, sync: MicrogridSync) -> AuditEntry:
+    return AuditEntry(
+        action,
+        deps.clock.now(),
+        circuit.id,
+        circuit.depot_id,
+        {
+            "name": circuit.name,
+            "parentId": str(circuit.parent_id) if circuit.parent_id else None,
+            "position": circuit.position,
+            "safeCapacityW": circuit.safe_capacity_w,
+            "microgridChanged": sync.changed,
+        },
+    )
 
 
 def _next_position(siblings: list[Circuit]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.circuit_tree import validate_capacity, validate_name
 from domain.model import Circuit, Depot
 from domain.ports import Dependencies
@@ -51,6 +52,19 @@ async def create_depot(
         for circuit in circuits:
             await uow.circuits.add(circuit)
         sync = await provision(uow, deps, depot.id, circuits)
+        uow.audit(
+            AuditEntry(
+                "createDepot",
+                now,
+                depot.id,
+                depot.id,
+                {
+                    "name": depot.name,
+                    "topLevelCircuits": len(circuits),
+                    "provisioning": sync.outcome.code.value,
+                },
+            )
+        )
         await uow.commit()
     return DepotCreated(depot, sync)
 

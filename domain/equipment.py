@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.circuit_tree import validate_name
 from domain.model import Circuit, Device, Gateway, PowerSource, PowerSourceKind
 from domain.ports import Dependencies, UnitOfWork
@@ -58,6 +59,15 @@ async def create_power_source(
             created_at=deps.clock.now(),
         )
         await uow.equipment.add_power_source(source)
+        uow.audit(
+            AuditEntry(
+                "createPowerSource",
+                source.created_at,
+                source.id,
+                source.depot_id,
+                {"name": source.name, "kind": source.kind.value},
+            )
+        )
         await uow.commit()
     return source
 
@@ -90,6 +100,15 @@ async def create_gateway(
             created_at=deps.clock.now(),
         )
         await uow.equipment.add_gateway(gateway)
+        uow.audit(
+            AuditEntry(
+                "createGateway",
+                gateway.created_at,
+                gateway.id,
+                gateway.depot_id,
+                {"name": gateway.name, "siteModelName": gateway.site_model_name},
+            )
+        )
         await uow.commit()
     return gateway
 
@@ -126,6 +145,11 @@ async def create_device(
             created_at=deps.clock.now(),
         )
         await uow.equipment.add_device(device)
+        uow.audit(
+            AuditEntry(
+                "createDevice", device.created_at, device.id, device.depot_id, {"name": device.name}
+            )
+        )
         await uow.commit()
     return device
 

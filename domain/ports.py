@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from domain.access import Scope
+from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
@@ -154,6 +155,14 @@ class PacketRecords(Protocol):
         ...
 
 
+class AuditLog(Protocol):
+    async def page(
+        self, scope: Scope, first: int, before: tuple[datetime, UUID] | None
+    ) -> list[AuditRecord]:
+        """Newest first; a depot-scoped reader sees only entries of its depots."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -177,6 +186,13 @@ class UnitOfWork(Protocol):
     def notify(self, change: Change) -> None:
         """Publish ``change`` once this unit of work has committed."""
         ...
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Record an accepted configuration change in this transaction."""
+        ...
+
+    @property
+    def audit_log(self) -> AuditLog: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain import microgrid_sync, topology
 from domain.access import Scope
+from domain.audit import AuditRecord
 from domain.capability import CapabilityType, StatusEvent, StatusView, view
 from domain.microgrid_sync import ResyncPlan
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
@@ -253,3 +254,23 @@ async def sensor_packets(
     async with deps.uow(write=False) as uow:
         rows = await uow.packets.page(found.id, size + 1, before)
     return PacketPage(rows[:size], len(rows) > size)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    records: list[AuditRecord]
+    has_next_page: bool
+
+
+def encode_audit_cursor(record: AuditRecord) -> str:
+    raw = json.dumps([record.entry.at.isoformat(), str(record.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+async def audit_trail(deps: Dependencies, scope: Scope, first: int, after: str | None) -> AuditPage:
+    """Newest first; a depot-scoped admin sees only its depots' entries."""
+    size = max(1, min(first, MAX_PAGE_SIZE))
+    before = decode_packet_cursor(after) if after else None
+    async with deps.uow(write=False) as uow:
+        rows = await uow.audit_log.page(scope, size + 1, before)
+    return AuditPage(rows[:size], len(rows) > size)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain import microgrid_sync
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.microgrid_sync import ResyncPlan
 from domain.model import Microgrid
 from domain.ports import Dependencies
@@ -52,6 +53,15 @@ async def resync_microgrid(
                     depot.id,
                 )
             sync = await provision(uow, deps, depot.id, circuits)
+            uow.audit(
+                AuditEntry(
+                    "resyncMicrogrid",
+                    deps.clock.now(),
+                    depot.id,
+                    depot.id,
+                    {"provisioning": sync.outcome.code.value},
+                )
+            )
             await uow.commit()
             assert sync.microgrid is not None
             added = tuple(n.circuit_id for n in sync.microgrid.grid_connections)
@@ -66,5 +76,21 @@ async def resync_microgrid(
         if plan.in_sync:
             return Resynced(before, False, previous, False, plan)
         await save_and_notify(uow, microgrid)
+        uow.audit(
+            AuditEntry(
+                "resyncMicrogrid",
+                deps.clock.now(),
+                microgrid.id,
+                depot.id,
+                {
+                    "previousVersion": previous,
+                    "version": microgrid.version,
+                    "added": len(plan.added),
+                    "removed": len(plan.removed),
+                    "renamed": len(plan.renamed),
+                    "reordered": plan.reordered,
+                },
+            )
+        )
         await uow.commit()
     return Resynced(microgrid, True, previous, False, plan)

@@ -208,3 +208,16 @@ sensor_packets = Table(
     Column("outcomes", JSON, nullable=False),
     Index("ix_sensor_packets_device_received", "device_id", "received_at", "id"),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("token_id", Uuid, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("subject_id", Uuid, nullable=True),
+    Column("depot_id", Uuid, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_at_id", "at", "id"),
+)

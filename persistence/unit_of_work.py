@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Self
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.audit import AuditEntry
 from domain.changes import Change, Publisher
+from persistence.audit_store import SqlAuditLog
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
@@ -23,11 +26,18 @@ class SqlUnitOfWork:
     latest: SqlLatestStatuses
     sensor_actions: SqlSensorActions
     packets: SqlPacketRecords
+    audit_log: SqlAuditLog
 
     def __init__(
-        self, engine: AsyncEngine, write: bool = True, publisher: Publisher | None = None
+        self,
+        engine: AsyncEngine,
+        write: bool = True,
+        publisher: Publisher | None = None,
+        actor: UUID | None = None,
     ) -> None:
         self._engine = engine
+        self._actor = actor
+        self._audit: list[AuditEntry] = []
         self._write = write
         self._publisher = publisher
         self._connection: AsyncConnection | None = None
@@ -48,6 +58,7 @@ class SqlUnitOfWork:
         self.latest = SqlLatestStatuses(connection)
         self.sensor_actions = SqlSensorActions(connection)
         self.packets = SqlPacketRecords(connection)
+        self.audit_log = SqlAuditLog(connection)
         return self
 
     async def __aexit__(
@@ -67,8 +78,14 @@ class SqlUnitOfWork:
     def notify(self, change: Change) -> None:
         self._changes.append(change)
 
+    def audit(self, entry: AuditEntry) -> None:
+        self._audit.append(entry)
+
     async def commit(self) -> None:
         assert self._connection is not None
+        if self._audit:
+            entries, self._audit = self._audit, []
+            await self.audit_log.write(entries, self._actor)
         await self._connection.commit()
         self._committed = True
         if self._changes and self._publisher is not None:
@@ -77,9 +94,16 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine, publisher: Publisher | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, publisher: Publisher | None = None, actor: UUID | None = None
+    ) -> None:
         self.engine = engine
         self.publisher = publisher
+        self.actor = actor
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, publisher=self.publisher)
+        return SqlUnitOfWork(self.engine, write=write, publisher=self.publisher, actor=self.actor)
+
+    def for_actor(self, token_id: UUID) -> SqlUnitOfWorkFactory:
+        """Units of work whose audit entries name this token."""
+        return SqlUnitOfWorkFactory(self.engine, self.publisher, token_id)

@@ -16,12 +16,13 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from resolvers import live, sensors, site, status
+from resolvers import audit, live, sensors, site, status
 from resolvers import microgrid as microgrid_resolvers
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.errors import ProblemErrors
 from schema.types import (
+    AuditEntryConnection,
     CapabilityStatusEvent,
     ControllerBinding,
     Ctx,
@@ -67,6 +68,9 @@ def _viewer(info: Ctx) -> Viewer:
 @strawberry.type
 class Query:
     viewer: Viewer = guarded(_viewer)
+    audit_trail: AuditEntryConnection = guarded(
+        audit.audit_trail, "Accepted configuration changes, newest first (admin)."
+    )
     depot: Depot | None = guarded(site.depot)
     depots: DepotConnection = guarded(site.depots)
     microgrid: r.MicrogridResult = guarded(microgrid_resolvers.microgrid)

@@ -624,3 +624,26 @@ class MicrogridCard:
 class MicrogridCardUpdate:
     reason: CardUpdateReason
     card: MicrogridCard
+
+
+@strawberry.type(description="An accepted configuration change and the token that made it.")
+class AuditEntry:
+    id: strawberry.ID
+    at: datetime
+    token_id: strawberry.ID | None
+    action: str = strawberry.field(description="The mutation, e.g. createCircuit.")
+    subject_id: strawberry.ID | None
+    depot_id: strawberry.ID | None
+    detail: JSON
+
+
+@strawberry.type
+class AuditEntryEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge]
+    page_info: PageInfo

@@ -10,6 +10,7 @@ from typing import Self
 from uuid import UUID, uuid4
 
 from domain.access import Scope
+from domain.audit import AuditEntry
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
@@ -32,6 +33,7 @@ class Store:
     packets: list[PacketRecord] = field(default_factory=list)
     commits: int = 0
     published: list[Change] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 class FakeDepots:
@@ -296,10 +298,14 @@ class FakeUnitOfWork:
         self.sensor_actions = FakeSensorActions(self._work)
         self.packets = FakePackets(self._work)
         self._changes: list[Change] = []
+        self._audit: list[AuditEntry] = []
         return self
 
     def notify(self, change: Change) -> None:
         self._changes.append(change)
+
+    def audit(self, entry: AuditEntry) -> None:
+        self._audit.append(entry)
 
     async def __aexit__(
         self,
@@ -311,10 +317,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         for f in fields(Store):
-            if f.name not in ("commits", "published"):
+            if f.name not in ("commits", "published", "audit"):
                 setattr(self._store, f.name, getattr(self._work, f.name))
         self._store.commits += 1
         self._store.published.extend(self._changes)
+        self._store.audit.extend(self._audit)
         self._work = copy.deepcopy(self._store)
 
 
