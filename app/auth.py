@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +39,29 @@ def unauthenticated(detail: str) -> JSONResponse:
     )
 
 
+def storage_unavailable() -> JSONResponse:
+    detail = "The database is not reachable right now; retry the request."
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": detail,
+                    "extensions": {
+                        "code": "SERVICE_UNAVAILABLE",
+                        "retryable": True,
+                        "status": 503,
+                        "type": "https://microgrid.example/problems/service-unavailable",
+                        "title": "Service unavailable",
+                        "detail": detail,
+                    },
+                }
+            ]
+        },
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 class BearerAuth:
     """Puts the token's principal into ``scope["principal"]`` or answers 401.
 
@@ -67,7 +91,13 @@ class BearerAuth:
         if token is None:
             await unauthenticated("Send `Authorization: Bearer <token>`.")(scope, receive, send)
             return
-        principal = await self.container.tokens.authenticate(token, self.container.deps.clock.now())
+        try:
+            principal = await self.container.tokens.authenticate(
+                token, self.container.deps.clock.now()
+            )
+        except (OSError, SQLAlchemyError):
+            await storage_unavailable()(scope, receive, send)
+            return
         if principal is None:
             await unauthenticated("The token is unknown, revoked or expired.")(scope, receive, send)
             return
