@@ -166,7 +166,16 @@ async def soak(seconds: float, subscribers: int, depots: int) -> dict[str, objec
                     await asyncio.sleep(0.1)
                 await http.close()
 
-            await asyncio.gather(*(ingester(w) for w in range(4)), *(reader(w) for w in range(2)))
+            samples: list[float] = []
+
+            async def sample_memory() -> None:
+                while time.monotonic() < deadline:
+                    samples.append(round(rss_kib(pid) / 1024, 1))
+                    await asyncio.sleep(seconds / 6)
+
+            await asyncio.gather(
+                *(ingester(w) for w in range(4)), *(reader(w) for w in range(2)), sample_memory()
+            )
             await asyncio.sleep(5)  # let the last notices reach every subscriber
             rss_end = rss_kib(pid)
             final: dict[str, dict] = {}
@@ -194,6 +203,7 @@ async def soak(seconds: float, subscribers: int, depots: int) -> dict[str, objec
         "messages_received": sum(s.messages for s in subs),
         "rss_start_mib": round(rss_start / 1024, 1),
         "rss_end_mib": round(rss_end / 1024, 1),
+        "rss_samples_mib": samples,
         "first_errors": (errors + sub_errors)[:3],
     }
 

@@ -18,6 +18,7 @@ from strawberry.extensions import (
 
 from resolvers import audit, live, sensors, site, status
 from resolvers import microgrid as microgrid_resolvers
+from schema import graphql_core_fix
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.errors import ProblemErrors
@@ -143,6 +144,9 @@ class Subscription:
         permission_classes=[RoleAllowed],
         description="First message: the current microgrid; then one per topology change.",
     )
+
+
+graphql_core_fix.apply()
 
 
 def build_schema(
