@@ -23,8 +23,9 @@ def _executors() -> list[Executor]:
 
 
 @pytest.mark.stores("sqlite")
-async def test_subfield_memos_do_not_grow_with_messages(container, admin, integration, clock,
-                                                        store):
+async def test_subfield_memos_do_not_grow_with_messages(
+    container, admin, integration, clock, store
+):
     depot = await new_depot(admin, "D", "F")
     token = (await container.tokens.issue(Role.OPERATOR, (), datetime.now(UTC))).token
     async with live_server(container) as url:
@@ -34,10 +35,18 @@ async def test_subfield_memos_do_not_grow_with_messages(container, admin, integr
 
         async def send(count: int, offset: int) -> int:
             for n in range(offset, offset + count):
-                await integration.execute(RECORD, {"i": {
-                    "microgridId": depot["microgrid"]["id"], "capability": "DER",
-                    "value": bool(n % 2), "observedAt": clock.current.isoformat(),
-                    "providerEventRef": f"m{n}"}})
+                await integration.execute(
+                    RECORD,
+                    {
+                        "i": {
+                            "microgridId": depot["microgrid"]["id"],
+                            "capability": "DER",
+                            "value": bool(n % 2),
+                            "observedAt": clock.current.isoformat(),
+                            "providerEventRef": f"m{n}",
+                        }
+                    },
+                )
                 await ws.data()
             gc.collect()
             return max(len(e._relevant_sub_fields) for e in _executors())
