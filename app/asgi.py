@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -53,6 +53,9 @@ def create_app(container: Container | None = None) -> Starlette:
             headers={"Content-Security-Policy": CONSOLE_CSP, "X-Content-Type-Options": "nosniff"},
         )
 
+    async def favicon(_request: Request) -> Response:
+        return Response(status_code=204)
+
     graphql = BodySizeLimit(
         BearerAuth(MicrogridGraphQL(container), container), container.settings.max_body_bytes
     )
@@ -66,6 +69,7 @@ def create_app(container: Container | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", console),
+            Route("/favicon.ico", favicon),
             Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

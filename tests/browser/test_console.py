@@ -197,9 +197,10 @@ def test_a_binding_is_created_rejected_with_a_field_error_then_fixed(browser, si
     stale.clear()
     stale.send_keys("0")
     browser.find_element(By.ID, "binding-save").click()
-    capability_error = WebDriverWait(browser, 5).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, '.error[data-for="input.capabilities"]')
+    capability_error = browser.find_element(
+        By.CSS_SELECTOR, '.error[data-for="input.capabilities"]'
     )
+    WebDriverWait(browser, 5).until(lambda d: capability_error.text)
     stale_error = browser.find_element(
         By.CSS_SELECTOR, '.error[data-for="input.staleAfterSeconds"]'
     )
