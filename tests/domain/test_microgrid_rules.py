@@ -256,3 +256,22 @@ async def test_backfill_provisions_each_eligible_depot_once_and_is_safe_to_rerun
         5,
         3,
     )
+
+
+async def test_backfill_records_what_it_created_in_the_audit_trail():
+    store = Store()
+    clock = FakeClock()
+    deps = fake_dependencies(store, clock)
+    depot = Depot(id=uuid4(), name="imported", created_at=clock.now())
+    store.depots[depot.id] = depot
+    top = Circuit(
+        id=uuid4(), depot_id=depot.id, name="T", parent_id=None, position=0, created_at=clock.now()
+    )
+    store.circuits[top.id] = top
+
+    await backfill(deps, EVERYWHERE)
+    await backfill(deps, EVERYWHERE)
+
+    entries = [e for e in store.audit if e.action == "backfillMicrogrids"]
+    assert len(entries) == 1, "a run that changes nothing records nothing"
+    assert entries[0].detail == {"created": 1, "depots": [str(depot.id)]}
