@@ -37,6 +37,17 @@ BIN = Path(sys.executable).parent / "microgrid"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+CIRCUIT_COLUMNS = [
+    "id",
+    "depot_id",
+    "parent_id",
+    "name",
+    "position",
+    "safe_capacity_w",
+    "created_at",
+]
+
+
 class Database:
     """A fresh, migrated PostgreSQL database for one benchmark, dropped afterwards."""
 
@@ -73,15 +84,7 @@ async def insert_depots(dsn: str, depots: int, top_level: int) -> None:
     await conn.copy_records_to_table(
         "circuits",
         records=circuit_rows,
-        columns=[
-            "id",
-            "depot_id",
-            "parent_id",
-            "name",
-            "position",
-            "safe_capacity_w",
-            "created_at",
-        ],
+        columns=CIRCUIT_COLUMNS,
     )
     await conn.close()
 
@@ -162,15 +165,7 @@ async def insert_tree(dsn: str, circuits: int, levels: int) -> str:
     await conn.copy_records_to_table(
         "circuits",
         records=rows,
-        columns=[
-            "id",
-            "depot_id",
-            "parent_id",
-            "name",
-            "position",
-            "safe_capacity_w",
-            "created_at",
-        ],
+        columns=CIRCUIT_COLUMNS,
     )
     await conn.close()
     return str(depot_id)

@@ -86,11 +86,7 @@ async def create_circuit(info: Ctx, input: inputs.CreateCircuitInput) -> r.Circu
             position=input.position,
         ),
     )
-    if isinstance(result, circuit_cases.CircuitChanged):
-        return r.CircuitSuccess(
-            circuit=Circuit.of(result.circuit), microgrid_sync=r.MicrogridSync.of(result.sync)
-        )
-    return to_problem(result)
+    return _circuit_result(result)
 
 
 async def update_circuit(info: Ctx, input: inputs.UpdateCircuitInput) -> r.CircuitResult:
@@ -106,11 +102,15 @@ async def update_circuit(info: Ctx, input: inputs.UpdateCircuitInput) -> r.Circu
         position=_kept(input.position),
     )
     result = await circuit_cases.update_circuit(ctx.deps, ctx.require_principal().scope, patch)
+    return _circuit_result(result)
+
+
+def _circuit_result(result: object) -> r.CircuitResult:
     if isinstance(result, circuit_cases.CircuitChanged):
         return r.CircuitSuccess(
             circuit=Circuit.of(result.circuit), microgrid_sync=r.MicrogridSync.of(result.sync)
         )
-    return to_problem(result)
+    return to_problem(result)  # type: ignore[arg-type]
 
 
 async def delete_circuit(info: Ctx, id: strawberry.ID) -> r.DeleteCircuitResult:
