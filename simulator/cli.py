@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from simulator import runner
-from simulator.client import ServiceClient, ServiceError
 from simulator.scenario import Scenario, ScenarioError, load, presets
+
+if TYPE_CHECKING:
+    from simulator import runner
 
 sim_cli = typer.Typer(
     help="Depot simulator: BBA controller scenarios through the real ingest path.",
@@ -67,6 +68,9 @@ def run_scenario(
 ) -> None:
     """Run a scenario: one packet per step, a line per step, a table of outcomes at the end.
     Exit status 1 when any step's outcome differs from the scenario's expectation."""
+    from simulator import runner
+    from simulator.client import ServiceError
+
     try:
         loaded = load(scenario)
     except ScenarioError as error:
@@ -110,6 +114,9 @@ async def _run(
     realtime: bool,
     start: datetime,
 ) -> runner.RunResult:
+    from simulator import runner
+    from simulator.client import ServiceClient
+
     client = ServiceClient(url, token)
     try:
         target = (
