@@ -7,8 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.container import Container
-
-PROBLEM_TYPE = "https://microgrid.example/problems/unauthenticated"
+from resolvers.errors import error_body
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -20,20 +19,7 @@ def bearer_token(header: str | None) -> str | None:
 
 def unauthenticated(detail: str) -> JSONResponse:
     return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": detail,
-                    "extensions": {
-                        "code": "UNAUTHENTICATED",
-                        "type": PROBLEM_TYPE,
-                        "title": "Unauthenticated",
-                        "status": 401,
-                        "detail": detail,
-                    },
-                }
-            ]
-        },
+        error_body("UNAUTHENTICATED", "Unauthenticated", 401, detail),
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer realm="microgrid"'},
     )
@@ -42,21 +28,7 @@ def unauthenticated(detail: str) -> JSONResponse:
 def storage_unavailable() -> JSONResponse:
     detail = "The database is not reachable right now; retry the request."
     return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": detail,
-                    "extensions": {
-                        "code": "SERVICE_UNAVAILABLE",
-                        "retryable": True,
-                        "status": 503,
-                        "type": "https://microgrid.example/problems/service-unavailable",
-                        "title": "Service unavailable",
-                        "detail": detail,
-                    },
-                }
-            ]
-        },
+        error_body("SERVICE_UNAVAILABLE", "Service unavailable", 503, detail, retryable=True),
         status_code=503,
         headers={"Retry-After": "1"},
     )

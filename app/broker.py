@@ -150,7 +150,6 @@ class RedisBroker:
         self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
-        self.reconnects = 0
 
     async def publish(self, changes: list[Change]) -> None:
         for change in changes:
@@ -196,7 +195,6 @@ class RedisBroker:
                 if self.connected.is_set():
                     log.warning("Redis subscriber connection lost: %r", error)
                 self.connected.clear()
-                self.reconnects += 1
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

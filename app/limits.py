@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from resolvers.errors import error_body
+
 
 class BodyTooLarge(Exception):
     pass
@@ -13,21 +15,7 @@ class BodyTooLarge(Exception):
 def too_large(limit: int) -> JSONResponse:
     detail = f"The request body is larger than {limit} bytes."
     return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": detail,
-                    "extensions": {
-                        "code": "PAYLOAD_TOO_LARGE",
-                        "type": "https://microgrid.example/problems/payload-too-large",
-                        "title": "Payload too large",
-                        "status": 413,
-                        "detail": detail,
-                    },
-                }
-            ]
-        },
-        status_code=413,
+        error_body("PAYLOAD_TOO_LARGE", "Payload too large", 413, detail), status_code=413
     )
 
 

@@ -3,6 +3,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+PROBLEM_BASE = "https://microgrid.example/problems/"
+
+
+def problem(code: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    """``extensions`` of a GraphQL error: the code plus RFC 9457 type/title/status/detail."""
+    return {
+        "code": code,
+        "type": PROBLEM_BASE + code.lower().replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+
+
+def error_body(code: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    """A GraphQL response carrying one such error (for answers given before GraphQL runs)."""
+    return {
+        "errors": [{"message": detail, "extensions": problem(code, title, status, detail, **extra)}]
+    }
+
 
 class ServiceError(Exception):
     code = "INTERNAL_SERVER_ERROR"
@@ -12,18 +35,6 @@ class ServiceError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
-
-
-class Forbidden(ServiceError):
-    code = "FORBIDDEN"
-    title = "Forbidden"
-    status = 403
-
-
-class Unauthenticated(ServiceError):
-    code = "UNAUTHENTICATED"
-    title = "Unauthenticated"
-    status = 401
 
 
 class NotFoundError(ServiceError):

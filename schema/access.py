@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from domain.access import may
 from graphql import OperationType
+from resolvers.errors import problem
 
 
 def operation_key(info: Info[Any, Any]) -> str:
@@ -22,12 +23,7 @@ def operation_key(info: Info[Any, Any]) -> str:
 
 class RoleAllowed(BasePermission):
     message = "This token's role may not perform this operation."
-    error_extensions = {
-        "code": "FORBIDDEN",
-        "status": 403,
-        "title": "Forbidden",
-        "type": "https://microgrid.example/problems/forbidden",
-    }
+    error_extensions = problem("FORBIDDEN", "Forbidden", 403, message)
 
     def has_permission(self, source: Any, info: Info[Any, Any], **kwargs: Any) -> bool:
         principal = info.context.principal

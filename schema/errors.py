@@ -10,21 +10,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from strawberry.extensions import MaskErrors
 
 from graphql import GraphQLError
-from resolvers.errors import ServiceError
+from resolvers.errors import ServiceError, problem
 
 log = logging.getLogger("microgrid.errors")
-PROBLEM_BASE = "https://microgrid.example/problems/"
-
-
-def _problem(code: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "code": code,
-        "type": PROBLEM_BASE + code.lower().replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
 
 
 def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
@@ -33,7 +21,7 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     if isinstance(original, GraphQLError):
         error, original = original, original.original_error
     if isinstance(original, ServiceError):
-        return original.detail, _problem(
+        return original.detail, problem(
             original.code, original.title, original.status, original.detail
         )
     if original is None:
@@ -41,7 +29,7 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
         if "code" in existing:
             code = str(existing["code"])
             return error.message, {
-                **_problem(
+                **problem(
                     code,
                     str(existing.get("title", code.title())),
                     int(existing.get("status", 400)),
@@ -49,18 +37,18 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
                 ),
                 **existing,
             }
-        return error.message, _problem(
+        return error.message, problem(
             "GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, error.message
         )
     if _storage_unavailable(original):
         log.warning("storage unavailable: %r", original)
         detail = "The database is not reachable right now; retry the request."
-        return detail, _problem(
+        return detail, problem(
             "SERVICE_UNAVAILABLE", "Service unavailable", 503, detail, retryable=True
         )
     log.error("unexpected error in %s", error.path, exc_info=original)
     detail = "An unexpected error occurred. It has been logged."
-    return detail, _problem("INTERNAL_SERVER_ERROR", "Internal server error", 500, detail)
+    return detail, problem("INTERNAL_SERVER_ERROR", "Internal server error", 500, detail)
 
 
 class ProblemErrors(MaskErrors):
