@@ -45,12 +45,12 @@ async def record_capability_status(
     if errors:
         return ValidationFailed(field_errors=errors)
     async with deps.uow() as uow:
-        microgrid = await uow.microgrids.get(observation.microgrid_id)
-        if microgrid is None or not scope.allows(microgrid.depot_id):
+        depot_id = await uow.microgrids.depot_of(observation.microgrid_id)
+        if depot_id is None or not scope.allows(depot_id):
             return NotFound("Microgrid", str(observation.microgrid_id))
         if observation.source_device_id is not None:
             device = await uow.equipment.device(observation.source_device_id)
-            if device is None or device.depot_id != microgrid.depot_id:
+            if device is None or device.depot_id != depot_id:
                 return ValidationFailed(
                     field_errors=(
                         FieldError(

@@ -17,6 +17,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     On SQLite, transactions that will write begin with ``BEGIN IMMEDIATE`` (set the
     execution option ``sqlite_begin="IMMEDIATE"``), so two writers queue on the
     database lock instead of failing half-way with "database is locked".
+
+    PostgreSQL connections are not pinged on checkout (a round trip per request):
+    after a server restart the first request on a stale connection fails with a
+    retryable 503 and the pool drops every connection of that generation.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -25,7 +29,6 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
@@ -50,39 +50,67 @@ def _event(row: Any) -> StatusEvent:
     )
 
 
-class SqlCapabilityEvents(_Repository):
-    async def reserve_sequence(self, microgrid_id: UUID) -> int:
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        upsert = dialect_insert(t.event_streams).values(stream_id=microgrid_id, last_sequence=1)
-        statement = upsert.on_conflict_do_update(
+def _reserve_sequence(dialect_insert: Any) -> Any:
+    return (
+        dialect_insert(t.event_streams)
+        .values(stream_id=bindparam("stream_id"), last_sequence=1)
+        .on_conflict_do_update(
             index_elements=["stream_id"],
             set_={"last_sequence": t.event_streams.c.last_sequence + 1},
-        ).returning(t.event_streams.c.last_sequence)
-        return int((await self._conn.execute(statement)).scalar_one())
+        )
+        .returning(t.event_streams.c.last_sequence)
+    )
+
+
+def _upsert_latest(dialect_insert: Any) -> Any:
+    statement = dialect_insert(t.capability_latest)
+    key = ("microgrid_id", "capability")
+    replaced = [c.name for c in t.capability_latest.c if c.name not in key]
+    return statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: statement.excluded[name] for name in replaced},
+    )
+
+
+# The append path's statements are built once: constructing and cache-keying
+# SQLAlchemy statements per call was a large share of each ingest's CPU time.
+_RESERVE_SEQUENCE = {"postgresql": _reserve_sequence(postgresql.insert)}
+_RESERVE_SEQUENCE["sqlite"] = _reserve_sequence(sqlite.insert)
+_UPSERT_LATEST = {"postgresql": _upsert_latest(postgresql.insert)}
+_UPSERT_LATEST["sqlite"] = _upsert_latest(sqlite.insert)
+_FIND = select(t.events).where(
+    t.events.c.stream_id == bindparam("stream_id"),
+    t.events.c.idempotency_key == bindparam("idempotency_key"),
+)
+_APPEND = insert(t.events)
+_LATEST_FOR = select(t.capability_latest).where(
+    t.capability_latest.c.microgrid_id.in_(bindparam("ids", expanding=True))
+)
+
+
+class SqlCapabilityEvents(_Repository):
+    async def reserve_sequence(self, microgrid_id: UUID) -> int:
+        statement = _RESERVE_SEQUENCE[self._dialect]
+        return int((await self._conn.execute(statement, {"stream_id": microgrid_id})).scalar_one())
 
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
-        row = (
-            await self._conn.execute(
-                select(t.events).where(
-                    t.events.c.stream_id == microgrid_id,
-                    t.events.c.idempotency_key == idempotency_key,
-                )
-            )
-        ).first()
+        params = {"stream_id": microgrid_id, "idempotency_key": idempotency_key}
+        row = (await self._conn.execute(_FIND, params)).first()
         return _event(row) if row else None
 
     async def append(self, event: StatusEvent) -> None:
         await self._conn.execute(
-            insert(t.events).values(
-                id=event.id,
-                stream_id=event.observation.microgrid_id,
-                sequence=event.sequence,
-                event_type=CAPABILITY_STATUS_RECORDED,
-                subject=event.observation.capability.value,
-                idempotency_key=event.observation.idempotency_key,
-                payload=_payload(event),
-                recorded_at=event.received_at,
-            )
+            _APPEND,
+            {
+                "id": event.id,
+                "stream_id": event.observation.microgrid_id,
+                "sequence": event.sequence,
+                "event_type": CAPABILITY_STATUS_RECORDED,
+                "subject": event.observation.capability.value,
+                "idempotency_key": event.observation.idempotency_key,
+                "payload": _payload(event),
+                "recorded_at": event.received_at,
+            },
         )
 
     async def history(
@@ -160,10 +188,7 @@ class SqlLatestStatuses(_Repository):
     ) -> dict[UUID, dict[CapabilityType, StatusEvent]]:
         found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
         for chunk in _chunks(microgrid_ids):
-            rows = await self._rows(
-                select(t.capability_latest).where(t.capability_latest.c.microgrid_id.in_(chunk))
-            )
-            for r in rows:
+            for r in (await self._conn.execute(_LATEST_FOR, {"ids": chunk})).all():
                 event = StatusEvent(
                     id=r.event_id,
                     observation=Observation(
@@ -182,14 +207,7 @@ class SqlLatestStatuses(_Repository):
         return found
 
     async def put(self, event: StatusEvent) -> None:
-        row = _latest_row(event)
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        statement = dialect_insert(t.capability_latest).values(**row)
-        statement = statement.on_conflict_do_update(
-            index_elements=["microgrid_id", "capability"],
-            set_={k: v for k, v in row.items() if k not in ("microgrid_id", "capability")},
-        )
-        await self._conn.execute(statement)
+        await self._conn.execute(_UPSERT_LATEST[self._dialect], _latest_row(event))
 
     async def replace_all(self, latest: list[StatusEvent]) -> None:
         await self._conn.execute(delete(t.capability_latest))

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -142,10 +142,26 @@ class SqlCircuits(_Repository):
         return grouped
 
 
+_DEPOT_OF = select(t.microgrids.c.depot_id).where(
+    t.microgrids.c.id == bindparam("microgrid_id"), t.ACTIVE_MICROGRID
+)
+_BUMP_REVISION = (
+    update(t.microgrids)
+    .where(t.microgrids.c.id == bindparam("microgrid_id"))
+    .values(revision=t.microgrids.c.revision + 1)
+    .returning(t.microgrids.c.revision)
+)
+
+
 class SqlMicrogrids(_Repository):
     async def get(self, microgrid_id: UUID) -> Microgrid | None:
         found = await self._load(t.microgrids.c.id == microgrid_id)
         return found[0] if found else None
+
+    async def depot_of(self, microgrid_id: UUID) -> UUID | None:
+        result = await self._conn.execute(_DEPOT_OF, {"microgrid_id": microgrid_id})
+        depot_id: UUID | None = result.scalar()
+        return depot_id
 
     async def for_depot(self, depot_id: UUID) -> Microgrid | None:
         found = await self._load(t.microgrids.c.depot_id == depot_id)
@@ -234,12 +250,7 @@ class SqlMicrogrids(_Repository):
         await self._insert_nodes(microgrid.grid_connections)
 
     async def bump_revision(self, microgrid_id: UUID) -> int:
-        result = await self._conn.execute(
-            update(t.microgrids)
-            .where(t.microgrids.c.id == microgrid_id)
-            .values(revision=t.microgrids.c.revision + 1)
-            .returning(t.microgrids.c.revision)
-        )
+        result = await self._conn.execute(_BUMP_REVISION, {"microgrid_id": microgrid_id})
         return int(result.scalar_one())
 
     async def _insert_nodes(self, nodes: list[GridConnection]) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from domain.capability import CapabilityType
 from domain.model import SensorAction, SensorActionType
@@ -32,6 +32,12 @@ def _action_row(action: SensorAction) -> dict[str, Any]:
         [c.value for c in action.capabilities] if action.capabilities is not None else None
     )
     return values
+
+
+_BINDINGS_FOR = select(t.sensor_actions).where(
+    t.sensor_actions.c.microgrid_id.in_(bindparam("ids", expanding=True)),
+    t.sensor_actions.c.type == SensorActionType.UPDATE_MICROGRID_STATE.value,
+)
 
 
 class SqlSensorActions(_Repository):
@@ -67,12 +73,7 @@ class SqlSensorActions(_Repository):
     ) -> dict[UUID, list[SensorAction]]:
         grouped: dict[UUID, list[SensorAction]] = {}
         for chunk in _chunks(microgrid_ids):
-            for row in await self._rows(
-                select(t.sensor_actions).where(
-                    t.sensor_actions.c.microgrid_id.in_(chunk),
-                    t.sensor_actions.c.type == SensorActionType.UPDATE_MICROGRID_STATE.value,
-                )
-            ):
+            for row in (await self._conn.execute(_BINDINGS_FOR, {"ids": chunk})).all():
                 grouped.setdefault(row.microgrid_id, []).append(_action(row))
         return grouped
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access import Principal, Role, Scope
@@ -31,6 +31,13 @@ class IssuedToken:
     token: str
     role: Role
     depot_ids: tuple[UUID, ...]
+
+
+_AUTHENTICATE = select(t.api_tokens.c.id, t.api_tokens.c.role, t.api_tokens.c.depot_ids).where(
+    t.api_tokens.c.token_hash == bindparam("token_hash"),
+    t.api_tokens.c.revoked_at.is_(None),
+    or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > bindparam("now")),
+)
 
 
 class TokenStore:
@@ -65,13 +72,9 @@ class TokenStore:
         """The principal for a valid, unrevoked, unexpired token; else None."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        statement = select(t.api_tokens).where(
-            t.api_tokens.c.token_hash == hash_token(token),
-            t.api_tokens.c.revoked_at.is_(None),
-            or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > now),
-        )
+        params = {"token_hash": hash_token(token), "now": now}
         async with self._engine.connect() as conn:
-            row = (await conn.execute(statement)).first()
+            row = (await conn.execute(_AUTHENTICATE, params)).first()
         if row is None:
             return None
         scope = Scope(frozenset(UUID(d) for d in row.depot_ids)) if row.depot_ids else Scope()

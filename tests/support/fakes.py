@@ -104,6 +104,10 @@ class FakeMicrogrids:
         found = self.s.microgrids.get(microgrid_id)
         return copy.deepcopy(found) if found else None
 
+    async def depot_of(self, microgrid_id: UUID) -> UUID | None:
+        found = self.s.microgrids.get(microgrid_id)
+        return found.depot_id if found else None
+
     async def for_depot(self, depot_id: UUID) -> Microgrid | None:
         found = next((m for m in self.s.microgrids.values() if m.depot_id == depot_id), None)
         return copy.deepcopy(found) if found else None

@@ -1,0 +1,127 @@
+"""Where one `recordCapabilityStatus` spends its time, measured in process.
+
+    .venv/bin/python bench/profile_ingest.py [--requests 500] [--html out.html]
+
+Builds the real ASGI app on a fresh PostgreSQL database (Redis broker when
+BENCH_REDIS_URL or the default local Redis answers), drives it directly with
+ASGI messages (no client, no sockets, so the profile holds only server work),
+counts SQL statements per request and prints a pyinstrument profile."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pyinstrument import Profiler  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from app.asgi import create_app  # noqa: E402
+from app.container import build_container  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from bench.run import INGEST, Database, _provisioned_depots, _redis_url, _status_body  # noqa: E402
+
+
+async def asgi_post(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:
+    """One HTTP POST /graphql straight through the ASGI callable."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    sent = False
+    status, chunks = 0, []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+async def main(requests: int, html: str | None) -> None:
+    async with Database() as db:
+        [(_depot, microgrid_id)], token, _ = await _provisioned_depots(db)
+        settings = Settings(
+            database_url=db.url,
+            redis_url=_redis_url(),
+            redis_channel=f"bench:{uuid.uuid4().hex}",
+        )
+        container = build_container(settings)
+        app = create_app(container)
+        statements = 0
+
+        def count(*_: object) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(container.engine.sync_engine, "before_cursor_execute", count)
+        headers = [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ]
+
+        def body(n: int) -> bytes:
+            return json.dumps(
+                {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
+            ).encode()
+
+        await container.start()
+        try:
+            for n in range(50):
+                status, out = await asgi_post(app, headers, body(n))
+                assert status == 200 and b"errors" not in out, out
+            statements = 0
+            profiler = Profiler(interval=0.0002, async_mode="enabled")
+            start = time.perf_counter()
+            with profiler:
+                for n in range(requests):
+                    await asgi_post(app, headers, body(1000 + n))
+            elapsed = time.perf_counter() - start
+        finally:
+            await container.close()
+    print(
+        f"{requests} sequential ingests: {elapsed / requests * 1e3:.2f} ms each "
+        f"(profiled), {statements / requests:.1f} SQL statements per request"
+    )
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+    if html:
+        Path(html).write_text(profiler.output_html())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--html")
+    args = parser.parse_args()
+    asyncio.run(main(args.requests, args.html))
