@@ -1,4 +1,4 @@
-"""The ASGI application: /graphql (HTTP + WebSocket), /healthz, /readyz."""
+"""The ASGI application: /graphql (HTTP + WebSocket), /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.auth import BearerAuth
 from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
 from app.limits import BodySizeLimit
+from app.metrics import metrics_endpoint
 from app.settings import Settings
 from console import STATIC_DIR
 
@@ -56,6 +57,7 @@ def create_app(container: Container | None = None) -> Starlette:
     async def favicon(_request: Request) -> Response:
         return Response(status_code=204)
 
+    metrics = metrics_endpoint(container.statements, container.cards, container.hub)
     graphql = BodySizeLimit(
         BearerAuth(MicrogridGraphQL(container), container), container.settings.max_body_bytes
     )
@@ -73,6 +75,7 @@ def create_app(container: Container | None = None) -> Starlette:
             Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -9,12 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.broker import Broker, Hub, create_broker
 from app.clock import SystemClock
+from app.metrics import StatementCounter
+from app.revocation import RevocationWatch
 from app.settings import Settings
 from domain.live import SharedCardReads
 from domain.ports import Clock, Dependencies
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from resolvers.card_updates import SharedCardUpdates
 
 
 @dataclass
@@ -26,11 +29,15 @@ class Container:
     hub: Hub
     broker: Broker
     cards: SharedCardReads
+    card_updates: SharedCardUpdates
+    revocations: RevocationWatch
+    statements: StatementCounter
 
     async def start(self) -> None:
         await self.broker.start()
 
     async def close(self) -> None:
+        await self.revocations.stop()
         await self.broker.stop()
         await self.engine.dispose()
 
@@ -52,4 +59,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         hub=hub,
         broker=broker,
         cards=SharedCardReads(deps),
+        card_updates=SharedCardUpdates(),
+        revocations=RevocationWatch(engine, deps.clock),
+        statements=StatementCounter(engine),
     )

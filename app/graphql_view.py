@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -12,7 +10,7 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -22,8 +20,7 @@ from app.container import Container
 from domain.access import Principal
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
-
-REVOCATION_CHECK_SECONDS = 2.0
+from schema.shared_events import encode_next_message
 
 
 class MicrogridGraphQL(GraphQL[RequestContext, None]):
@@ -46,7 +43,6 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             **kwargs,
         )
         self.container = container
-        self._watchers: set[asyncio.Task[None]] = set()
 
     def parse_json(self, data: str | bytes) -> Any:
         """HTTP bodies: one operation as a JSON object; anything else is a
@@ -69,11 +65,15 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             raise json.JSONDecodeError("a message must be a JSON object", str(data), 0)
         return parsed
 
+    def encode_json(self, data: object) -> str | bytes:
+        return encode_next_message(data) or super().encode_json(data)
+
     def _context(self) -> RequestContext:
         return RequestContext(
             deps=self.container.deps,
             hub=self.container.hub,
             cards=self.container.cards,
+            card_updates=self.container.card_updates,
         )
 
     async def get_context(
@@ -108,27 +108,5 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         self._act_as(context, principal)
         if isinstance(context.request, WebSocket):
-            task = asyncio.create_task(self._close_when_revoked(context.request, principal))
-            self._watchers.add(task)
-            task.add_done_callback(self._watchers.discard)
+            self.container.revocations.watch(context.request, principal.token_id)
         return None
-
-    async def _close_when_revoked(self, websocket: WebSocket, principal: Principal) -> None:
-        """Re-checks the token while the socket is open; a revoked or expired
-        token closes it with 4403 within REVOCATION_CHECK_SECONDS."""
-        from persistence.tokens import is_active
-
-        while True:
-            await asyncio.sleep(REVOCATION_CHECK_SECONDS)
-            if websocket.application_state == WebSocketState.DISCONNECTED:
-                return
-            try:
-                active = await is_active(
-                    self.container.engine, principal.token_id, self.container.deps.clock.now()
-                )
-            except Exception:
-                continue
-            if not active:
-                with contextlib.suppress(Exception):
-                    await websocket.close(code=4403, reason="Forbidden: token revoked or expired")
-                return

@@ -7,6 +7,7 @@ the benchmarks need: JSON POSTs and GETs with Content-Length responses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,13 +33,28 @@ class RawHttpConnection:
             f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode() + payload
-        return await self._roundtrip(request)
+        status, raw = await self._roundtrip(request)
+        return status, json.loads(raw) if raw else None
 
     async def get(self) -> tuple[int, Any]:
+        status, raw = await self.get_bytes()
+        return status, json.loads(raw) if raw else None
+
+    async def get_bytes(self) -> tuple[int, bytes]:
         request = f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}\r\n".encode()
         return await self._roundtrip(request)
 
-    async def _roundtrip(self, request: bytes) -> tuple[int, Any]:
+    async def _roundtrip(self, request: bytes) -> tuple[int, bytes]:
+        reused = self._writer is not None
+        try:
+            return await self._exchange(request)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            await self.close()  # the server closed an idle keep-alive connection
+            return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
         reader, writer = await self._connect()
         writer.write(request)
         await writer.drain()
@@ -50,10 +66,11 @@ class RawHttpConnection:
             for line in lines
             if line.lower().startswith("content-length:")
         )
-        body = await reader.readexactly(length)
-        return status, json.loads(body) if body else None
+        return status, await reader.readexactly(length)
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            await self._writer.wait_closed()
+            writer, self._reader, self._writer = self._writer, None, None
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import resource
@@ -488,78 +489,132 @@ CARD_SUB = """subscription ($depotId: ID!) { microgridCard(depotId: $depotId) {
   reason card { revision der { status } peakShaving { status } } } }"""
 
 
-async def bench_fanout(subscriber_counts: list[int], posts: int) -> list[dict[str, object]]:
-    """Ingest-to-subscriber latency: post a status, time until each card subscriber
-    has the update; one server process, PostgreSQL + Redis."""
-    import json as _json
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
 
-    import websockets
+
+async def _metrics(url: str) -> dict[str, float]:
+    connection = RawHttpConnection(url.replace("/graphql", "/metrics"))
+    try:
+        status, body = await connection.get_bytes()
+    finally:
+        await connection.close()
+    assert status == 200, body
+    return {
+        name: float(value)
+        for name, value in (
+            line.split() for line in body.decode().splitlines() if not line.startswith("#")
+        )
+    }
+
+
+class _Arrivals:
+    """Wakes the driver when every subscriber has one more message."""
+
+    def __init__(self) -> None:
+        self.left = 0
+        self.done = asyncio.Event()
+
+    def expect(self, count: int) -> None:
+        self.left = count
+        self.done.clear()
+
+    def __call__(self, _subscriber: object) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.done.set()
+
+
+async def bench_fanout(
+    subscriber_counts: list[int], posts: int, processes: int = 1
+) -> list[dict[str, object]]:
+    """Ingest-to-subscriber latency: post a status, time until each card subscriber
+    has the update (PostgreSQL + Redis), with ``processes`` servers sharing the
+    subscribers round-robin. Also counts each server's SQL statements and card
+    reads per change (from /metrics) and the server RSS per idle subscription."""
+    from bench.rawws import RawSubscriber
 
     results = []
     async with Database() as db:
         [(depot_id, microgrid_id)], token, operator = await _provisioned_depots(db)
         env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"}
-        with serve(db.url, **env) as server:
-            ws_url = server.url.replace("http", "ws")
+        with contextlib.ExitStack() as stack:
+            servers = [stack.enter_context(serve(db.url, **env)) for _ in range(processes)]
+            poster = RawHttpConnection(servers[0].url, {"Authorization": f"Bearer {token}"})
+            for n in range(5):
+                await poster.post_json(
+                    {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
+                )
             for count in subscriber_counts:
-                sockets = []
-                for _ in range(count):
-                    ws = await websockets.connect(
-                        ws_url, subprotocols=["graphql-transport-ws"], max_queue=None
-                    )
-                    await ws.send(
-                        _json.dumps(
-                            {
-                                "type": "connection_init",
-                                "payload": {"Authorization": f"Bearer {operator}"},
-                            }
+                await asyncio.sleep(0.5)
+                rss_before = [_rss_kib(s.process.pid) for s in servers]
+                arrivals = _Arrivals()
+                arrivals.expect(count)
+                subscribers = []
+                for i in range(count):
+                    subscribers.append(
+                        await RawSubscriber.open(
+                            servers[i % processes].ws_url,
+                            operator,
+                            CARD_SUB,
+                            {"depotId": depot_id},
+                            arrivals,
                         )
                     )
-                    await ws.recv()
-                    await ws.send(
-                        _json.dumps(
-                            {
-                                "id": "1",
-                                "type": "subscribe",
-                                "payload": {"query": CARD_SUB, "variables": {"depotId": depot_id}},
-                            }
-                        )
-                    )
-                    sockets.append(ws)
-                for ws in sockets:
-                    await ws.recv()  # snapshot
+                await asyncio.wait_for(arrivals.done.wait(), 60)  # every snapshot
+                await asyncio.sleep(1.0)
+                rss_after = [_rss_kib(s.process.pid) for s in servers]
                 latencies: list[float] = []
-                async with httpx.AsyncClient(
-                    headers={"Authorization": f"Bearer {token}"}, timeout=30
-                ) as client:
-                    for n in range(posts):
-                        start = time.perf_counter()
-
-                        async def receive(ws, start=start) -> float:
-                            await ws.recv()
-                            return time.perf_counter() - start
-
-                        waits = [asyncio.ensure_future(receive(ws)) for ws in sockets]
-                        await client.post(
-                            server.url,
-                            json={
-                                "query": INGEST,
-                                "variables": {"input": _status_body(microgrid_id, n)},
-                            },
+                statements: list[float] = []
+                card_reads: list[float] = []
+                for n in range(posts):
+                    await asyncio.sleep(0.05)
+                    before = [await _metrics(s.url) for s in servers]
+                    received = len(subscribers[0].messages)
+                    arrivals.expect(count)
+                    start = time.perf_counter()
+                    status, body = await poster.post_json(
+                        {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
+                    )
+                    assert status == 200 and "errors" not in body, body
+                    await asyncio.wait_for(arrivals.done.wait(), 60)
+                    latencies += [sub.messages[received][0] - start for sub in subscribers]
+                    after = [await _metrics(s.url) for s in servers]
+                    for b, a in zip(before, after, strict=True):
+                        statements.append(
+                            a["microgrid_db_statements_total"] - b["microgrid_db_statements_total"]
                         )
-                        latencies += await asyncio.gather(*waits)
-                for ws in sockets:
-                    await ws.close()
+                        card_reads.append(
+                            a["microgrid_card_reads_total"] - b["microgrid_card_reads_total"]
+                        )
+                revisions = {_json_revision(sub.messages[-1][1]) for sub in subscribers}
+                for sub in subscribers:
+                    sub.close()
                 latencies.sort()
                 results.append(
                     {
+                        "processes": processes,
                         "subscribers": count,
                         "posts": posts,
                         "median_ms": statistics.median(latencies) * 1e3,
                         "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1e3,
+                        "statements_per_change_per_process": statistics.median(statements),
+                        "card_reads_per_change_per_process": statistics.median(card_reads),
+                        "rss_per_subscription_kib": (sum(rss_after) - sum(rss_before)) / count,
+                        "final_revisions_seen": sorted(revisions),
                     }
                 )
+            await poster.close()
     return results
+
+
+def _json_revision(frame: bytes) -> int:
+    import json
+
+    return int(json.loads(frame)["payload"]["data"]["microgridCard"]["card"]["revision"])
 
 
 def main() -> None:
@@ -583,8 +638,10 @@ def main() -> None:
         for microgrids in (1, 16):
             print("ingest", asyncio.run(bench_ingest(300 if args.quick else 2000, 16, microgrids)))
     if args.only in (None, "fanout"):
-        counts = [1, 100] if args.quick else [1, 100, 1000]
-        for row in asyncio.run(bench_fanout(counts, 5 if args.quick else 20)):
+        posts = 5 if args.quick else 20
+        for row in asyncio.run(bench_fanout([1, 100, 1000], posts)):
+            print("fanout", row)
+        for row in asyncio.run(bench_fanout([1000], posts, processes=2)):
             print("fanout", row)
     if args.only in (None, "packets"):
         print("packets", asyncio.run(bench_packets(200 if args.quick else 1000, 16, 16)))

@@ -4,7 +4,7 @@ per-request data loaders (one query per kind of data, however many parents)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -16,6 +16,9 @@ from domain.live import SharedCardReads
 from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
+
+if TYPE_CHECKING:
+    from resolvers.card_updates import SharedCardUpdates
 
 
 class Loaders:
@@ -66,6 +69,7 @@ class RequestContext:
     deps: Dependencies
     hub: Any
     cards: SharedCardReads | None = None
+    card_updates: SharedCardUpdates | None = None
     principal: Principal | None = None
     request: Any = None
     response: Any = None

@@ -7,20 +7,16 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from domain import live
-from domain.card import Card, card_for_depot, card_for_microgrid
+from domain.card import card_for_depot, card_for_microgrid
 from domain.changes import ChangeReason
 from domain.model import Microgrid as DomainMicrogrid
 from domain.problems import NotFound
 from domain.reads import microgrid as read_microgrid
+from resolvers.card_updates import SharedCardUpdates
 from resolvers.context import RequestContext
 from resolvers.errors import NotFoundError
 from resolvers.ids import parse_id
-from schema.enums import CardUpdateReason
-from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCard, MicrogridCardUpdate
-
-
-def _update(reason: ChangeReason, card: Card) -> MicrogridCardUpdate:
-    return MicrogridCardUpdate(reason=CardUpdateReason(reason.value), card=MicrogridCard.of(card))
+from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCardUpdate
 
 
 async def microgrid_card(
@@ -33,10 +29,11 @@ async def microgrid_card(
     feeds: live.Feeds = ctx.hub
     async with feeds.subscribe(found.microgrid.id) as feed:
         card = await card_for_microgrid(ctx.deps, found.microgrid.id) or found
-        yield _update(ChangeReason.SNAPSHOT, card)
+        yield MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, card)
+        updates = ctx.card_updates or SharedCardUpdates()
         async for reason, fresh in live.follow_card(ctx.deps, feed, card, ctx.cards):
             ctx.fresh_reads()
-            yield _update(reason, fresh)
+            yield updates.of(reason, fresh)
 
 
 async def capability_status_events(

@@ -55,6 +55,13 @@ class ProblemErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda _e: True)
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry checks ``result`` against a runtime-checkable Protocol, which
+        # cost ~0.2 ms per result: a quarter of the server's time in a card fan-out.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         message, extensions = describe(error)
         return GraphQLError(

@@ -18,7 +18,7 @@ from strawberry.extensions import (
 
 from resolvers import audit, live, sensors, site, status
 from resolvers import microgrid as microgrid_resolvers
-from schema import graphql_core_fix
+from schema import graphql_core_fix, shared_events
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.errors import ProblemErrors
@@ -147,6 +147,7 @@ class Subscription:
 
 
 graphql_core_fix.apply()
+shared_events.apply()
 
 
 def build_schema(

@@ -20,6 +20,7 @@ from domain.capability import StatusEvent as DomainStatusEvent
 from domain.capability import StatusView
 from domain.capacity import EffectiveCapacity, effective_capacity
 from domain.card import Card
+from domain.changes import ChangeReason
 from domain.circuit_tree import children_by_parent, ordered
 from domain.microgrid_sync import ResyncPlan as DomainResyncPlan
 from domain.model import SensorActionType as DomainSensorActionType
@@ -37,6 +38,7 @@ from schema.enums import (
     SensorActionType,
     TopologyNodeKind,
 )
+from schema.shared_events import SharedEvent
 
 Ctx = Info[RequestContext, None]
 
@@ -621,9 +623,13 @@ class MicrogridCard:
 
 
 @strawberry.type
-class MicrogridCardUpdate:
+class MicrogridCardUpdate(SharedEvent):
     reason: CardUpdateReason
     card: MicrogridCard
+
+    @classmethod
+    def of(cls, reason: ChangeReason, card: Card) -> MicrogridCardUpdate:
+        return cls(reason=CardUpdateReason(reason.value), card=MicrogridCard.of(card))
 
 
 @strawberry.type(description="An accepted configuration change and the token that made it.")

@@ -1,0 +1,43 @@
+"""Counters for operators and benchmarks, served as Prometheus text at /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+
+from app.broker import Hub
+from domain.live import SharedCardReads
+
+
+class StatementCounter:
+    """SQL statements this process has sent to its database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.count += 1
+
+
+def metrics_endpoint(statements: StatementCounter, cards: SharedCardReads, hub: Hub) -> Any:
+    async def metrics(_request: Request) -> PlainTextResponse:
+        lines = [
+            "# HELP microgrid_db_statements_total SQL statements sent by this process.",
+            "# TYPE microgrid_db_statements_total counter",
+            f"microgrid_db_statements_total {statements.count}",
+            "# HELP microgrid_card_reads_total Card reads, each shared by the local "
+            "subscribers woken by one change.",
+            "# TYPE microgrid_card_reads_total counter",
+            f"microgrid_card_reads_total {cards.reads}",
+            "# HELP microgrid_live_subscriptions Live subscriptions open in this process.",
+            "# TYPE microgrid_live_subscriptions gauge",
+            f"microgrid_live_subscriptions {hub.subscription_count}",
+        ]
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    return metrics
