@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.changes import Change, ChangeReason
-from resolvers.errors import ServiceError
+from resolvers.errors import SubscriberTooSlow
 
 log = logging.getLogger("microgrid.broker")
 CHANNEL = "microgrid:changes"
@@ -33,14 +33,6 @@ class Resync:
 RESYNC = Resync()
 
 
-class SubscriberTooSlow(ServiceError):
-    """The subscription's bounded queue overflowed; it is dropped."""
-
-    code = "SUBSCRIBER_TOO_SLOW"
-    title = "Subscriber too slow"
-    status = 429
-
-
 @dataclass(eq=False)
 class LocalSubscription:
     microgrid_id: UUID
@@ -48,6 +40,8 @@ class LocalSubscription:
         default_factory=lambda: asyncio.Queue(maxsize=QUEUE_SIZE)
     )
     overflowed: bool = False
+    lossy: bool = False
+    """A lossy subscription that falls behind gets one RESYNC instead of being dropped."""
 
     async def next(self) -> Change | None:
         """The next notice; ``None`` after a reconnect means "re-read everything"."""
@@ -55,9 +49,7 @@ class LocalSubscription:
             item = await self.queue.get()
             if not self.overflowed:
                 return item if isinstance(item, Change) else None
-        raise SubscriberTooSlow(
-            "This subscription fell too far behind and was dropped; subscribe again."
-        )
+        raise SubscriberTooSlow()
 
 
 class Hub:
@@ -67,8 +59,10 @@ class Hub:
         self._subscriptions: dict[UUID, set[LocalSubscription]] = {}
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, microgrid_id: UUID) -> AsyncIterator[LocalSubscription]:
-        subscription = LocalSubscription(microgrid_id)
+    async def subscribe(
+        self, microgrid_id: UUID, lossy: bool = False
+    ) -> AsyncIterator[LocalSubscription]:
+        subscription = LocalSubscription(microgrid_id, lossy=lossy)
         self._subscriptions.setdefault(microgrid_id, set()).add(subscription)
         try:
             yield subscription
@@ -96,6 +90,11 @@ class Hub:
         try:
             subscription.queue.put_nowait(item)
         except asyncio.QueueFull:
+            if subscription.lossy:
+                while not subscription.queue.empty():
+                    subscription.queue.get_nowait()
+                subscription.queue.put_nowait(RESYNC)
+                return
             subscription.overflowed = True
             log.warning("dropping a slow subscriber of microgrid %s", subscription.microgrid_id)
 

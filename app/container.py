@@ -12,12 +12,12 @@ from app.clock import SystemClock
 from app.metrics import StatementCounter
 from app.revocation import RevocationWatch
 from app.settings import Settings
-from domain.live import SharedCardReads
+from domain.live import CardBroadcasts
 from domain.ports import Clock, Dependencies
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from resolvers.card_updates import SharedCardUpdates
+from schema.types import MicrogridCardUpdate
 
 
 @dataclass
@@ -28,8 +28,7 @@ class Container:
     tokens: TokenStore
     hub: Hub
     broker: Broker
-    cards: SharedCardReads
-    card_updates: SharedCardUpdates
+    card_broadcasts: CardBroadcasts[MicrogridCardUpdate]
     revocations: RevocationWatch
     statements: StatementCounter
 
@@ -58,8 +57,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenStore(engine),
         hub=hub,
         broker=broker,
-        cards=SharedCardReads(deps),
-        card_updates=SharedCardUpdates(),
+        card_broadcasts=CardBroadcasts(deps, hub, MicrogridCardUpdate.of),
         revocations=RevocationWatch(engine, deps.clock),
         statements=StatementCounter(engine),
     )

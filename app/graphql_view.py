@@ -72,8 +72,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         return RequestContext(
             deps=self.container.deps,
             hub=self.container.hub,
-            cards=self.container.cards,
-            card_updates=self.container.card_updates,
+            card_broadcasts=self.container.card_broadcasts,
         )
 
     async def get_context(

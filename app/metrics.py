@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
 from app.broker import Hub
-from domain.live import SharedCardReads
+from domain.live import CardBroadcasts
 
 
 class StatementCounter:
@@ -24,14 +24,14 @@ class StatementCounter:
         self.count += 1
 
 
-def metrics_endpoint(statements: StatementCounter, cards: SharedCardReads, hub: Hub) -> Any:
+def metrics_endpoint(statements: StatementCounter, cards: CardBroadcasts[Any], hub: Hub) -> Any:
     async def metrics(_request: Request) -> PlainTextResponse:
         lines = [
             "# HELP microgrid_db_statements_total SQL statements sent by this process.",
             "# TYPE microgrid_db_statements_total counter",
             f"microgrid_db_statements_total {statements.count}",
-            "# HELP microgrid_card_reads_total Card reads, each shared by the local "
-            "subscribers woken by one change.",
+            "# HELP microgrid_card_reads_total Card reads for live subscribers: one per "
+            "change per microgrid, however many local subscribers.",
             "# TYPE microgrid_card_reads_total counter",
             f"microgrid_card_reads_total {cards.reads}",
             "# HELP microgrid_live_subscriptions Live subscriptions open in this process.",

@@ -6,9 +6,9 @@ something"). Every push re-reads the database, so notices are only hints."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
 from domain.capability import StatusEvent
@@ -27,7 +27,15 @@ class Feed(Protocol):
 
 
 class Feeds(Protocol):
-    def subscribe(self, microgrid_id: UUID) -> AbstractAsyncContextManager[Feed]: ...
+    def subscribe(
+        self, microgrid_id: UUID, lossy: bool = False
+    ) -> AbstractAsyncContextManager[Feed]:
+        """A feed of this microgrid's notices. A lossy feed that falls behind
+        delivers ``None`` (re-read) instead of failing."""
+        ...
+
+
+T = TypeVar("T")
 
 
 class _Timer:
@@ -54,47 +62,19 @@ async def _next_or_timer(deps: Dependencies, feed: Feed, card: Card) -> Change |
                 task.cancel()
 
 
-class SharedCardReads:
-    """One card read per change notice per process, shared by every local
-    subscriber woken by that notice.
-
-    A read is keyed by the notice's revision and starts after the notice
-    arrived (so after its transaction committed): whoever joins it sees at
-    least that revision. The last read per microgrid is kept, so a subscriber
-    that wakes late for the same notice still joins it."""
-
-    def __init__(self, deps: Dependencies) -> None:
-        self._deps = deps
-        self._last: dict[UUID, tuple[int, asyncio.Future[Card | None]]] = {}
-        self.reads = 0
-
-    async def read(self, microgrid_id: UUID, notice: Change | None) -> Card | None:
-        if notice is None:
-            return await self._read(microgrid_id)
-        last = self._last.get(microgrid_id)
-        if last is not None and last[0] == notice.revision:
-            return await asyncio.shield(last[1])
-        future = asyncio.ensure_future(self._read(microgrid_id))
-        if last is None or notice.revision > last[0]:
-            self._last[microgrid_id] = (notice.revision, future)
-        return await asyncio.shield(future)
-
-    async def _read(self, microgrid_id: UUID) -> Card | None:
-        self.reads += 1
-        return await card_for_microgrid(self._deps, microgrid_id)
+CardReader = Callable[[Dependencies, UUID], Awaitable[Card | None]]
 
 
 async def follow_card(
-    deps: Dependencies, feed: Feed, card: Card, cards: SharedCardReads | None = None
+    deps: Dependencies, feed: Feed, card: Card, read: CardReader = card_for_microgrid
 ) -> AsyncIterator[tuple[ChangeReason, Card]]:
     """Updates after ``card``: one per change that raised the revision, plus a
-    FRESHNESS update when a status turns stale with no new event."""
-    shared = cards or SharedCardReads(deps)
+    FRESHNESS update when a status turns stale with no new event. Ends when the
+    microgrid is gone."""
     last = card
     while True:
         item = await _next_or_timer(deps, feed, last)
-        notice = item if isinstance(item, Change) else None
-        fresh = await shared.read(last.microgrid.id, notice)
+        fresh = await read(deps, last.microgrid.id)
         if fresh is None:
             return
         if isinstance(item, _Timer):
@@ -104,6 +84,129 @@ async def follow_card(
         else:
             continue
         last = fresh
+
+
+class FellBehind(Exception):
+    """A card listener's bounded queue overflowed: its reader is too slow."""
+
+
+class CardListener(Generic[T]):
+    """One subscriber's view of a shared card follower: a bounded queue of
+    presented updates."""
+
+    def __init__(self, queue_size: int) -> None:
+        self._queue: asyncio.Queue[tuple[ChangeReason, Card, T] | BaseException | None] = (
+            asyncio.Queue(maxsize=queue_size)
+        )
+        self._fell_behind = False
+
+    def offer(self, item: tuple[ChangeReason, Card, T] | BaseException | None) -> None:
+        """An update, an error that ends the stream, or ``None`` (the microgrid is gone)."""
+        if self._fell_behind:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self._fell_behind = True
+            self._queue.get_nowait()
+            self._queue.put_nowait(FellBehind())
+
+    async def after(self, snapshot: Card) -> AsyncIterator[T]:
+        """The presented updates newer than ``snapshot``, until the stream ends."""
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            reason, card, presented = item
+            if _newer(reason, card, snapshot):
+                yield presented
+
+
+def _newer(reason: ChangeReason, card: Card, snapshot: Card) -> bool:
+    if card.revision != snapshot.revision:
+        return card.revision > snapshot.revision
+    return reason is ChangeReason.FRESHNESS and card.generated_at > snapshot.generated_at
+
+
+class CardBroadcasts(Generic[T]):
+    """One card follower per microgrid per process, shared by every local
+    subscriber of that microgrid's card.
+
+    The follower holds the only feed subscription and the only freshness timer
+    for the microgrid, reads the card once per change and presents it once
+    (``present``: e.g. into the GraphQL update object, so that its execution and
+    encoding can be shared too); each subscriber only receives the presented
+    update. It starts with the first subscriber and stops with the last."""
+
+    def __init__(
+        self,
+        deps: Dependencies,
+        feeds: Feeds,
+        present: Callable[[ChangeReason, Card], T],
+        queue_size: int = 64,
+    ) -> None:
+        self._deps = deps
+        self._feeds = feeds
+        self._present = present
+        self._queue_size = queue_size
+        self._followers: dict[UUID, _Follower[T]] = {}
+        self.reads = 0
+
+    @asynccontextmanager
+    async def listen(self, microgrid_id: UUID) -> AsyncIterator[CardListener[T]]:
+        """Yields once the follower is subscribed, so a card read after that
+        misses no change."""
+        follower = self._followers.get(microgrid_id)
+        if follower is None or follower.task.done():
+            follower = _Follower(self, microgrid_id)
+            self._followers[microgrid_id] = follower
+        listener: CardListener[T] = CardListener(self._queue_size)
+        follower.listeners.add(listener)
+        try:
+            await asyncio.shield(follower.ready)
+            yield listener
+        finally:
+            follower.listeners.discard(listener)
+            if not follower.listeners:
+                follower.task.cancel()
+                if self._followers.get(microgrid_id) is follower:
+                    del self._followers[microgrid_id]
+
+    async def _read(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
+        self.reads += 1
+        return await card_for_microgrid(deps, microgrid_id)
+
+
+class _Follower(Generic[T]):
+    def __init__(self, broadcasts: CardBroadcasts[T], microgrid_id: UUID) -> None:
+        self.broadcasts = broadcasts
+        self.microgrid_id = microgrid_id
+        self.listeners: set[CardListener[T]] = set()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.ensure_future(self._run())
+
+    def _offer(self, item: tuple[ChangeReason, Card, T] | BaseException | None) -> None:
+        for listener in list(self.listeners):
+            listener.offer(item)
+
+    async def _run(self) -> None:
+        b = self.broadcasts
+        try:
+            async with b._feeds.subscribe(self.microgrid_id, lossy=True) as feed:
+                self.ready.set_result(None)
+                card = await b._read(b._deps, self.microgrid_id)
+                if card is not None:
+                    async for reason, fresh in follow_card(b._deps, feed, card, b._read):
+                        self._offer((reason, fresh, b._present(reason, fresh)))
+                self._offer(None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if not self.ready.done():
+                self.ready.set_exception(error)
+            self._offer(error)
 
 
 async def follow_events(

@@ -4,7 +4,7 @@ per-request data loaders (one query per kind of data, however many parents)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -12,13 +12,10 @@ from strawberry.dataloader import DataLoader
 from domain import reads
 from domain.access import Principal
 from domain.capability import CapabilityType, StatusEvent
-from domain.live import SharedCardReads
+from domain.live import CardBroadcasts
 from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
-
-if TYPE_CHECKING:
-    from resolvers.card_updates import SharedCardUpdates
 
 
 class Loaders:
@@ -68,8 +65,7 @@ class Loaders:
 class RequestContext:
     deps: Dependencies
     hub: Any
-    cards: SharedCardReads | None = None
-    card_updates: SharedCardUpdates | None = None
+    card_broadcasts: CardBroadcasts[Any] | None = None
     principal: Principal | None = None
     request: Any = None
     response: Any = None

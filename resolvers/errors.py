@@ -37,6 +37,17 @@ class ServiceError(Exception):
         self.detail = detail
 
 
+class SubscriberTooSlow(ServiceError):
+    """The subscription's bounded queue overflowed; it is dropped."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+    title = "Subscriber too slow"
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__("This subscription fell too far behind and was dropped; subscribe again.")
+
+
 class NotFoundError(ServiceError):
     """For fields that cannot return a NotFound problem (subscriptions)."""
 

@@ -12,9 +12,8 @@ from domain.changes import ChangeReason
 from domain.model import Microgrid as DomainMicrogrid
 from domain.problems import NotFound
 from domain.reads import microgrid as read_microgrid
-from resolvers.card_updates import SharedCardUpdates
 from resolvers.context import RequestContext
-from resolvers.errors import NotFoundError
+from resolvers.errors import NotFoundError, SubscriberTooSlow
 from resolvers.ids import parse_id
 from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCardUpdate
 
@@ -26,14 +25,18 @@ async def microgrid_card(
     found = await card_for_depot(ctx.deps, ctx.require_principal().scope, parse_id(depot_id))
     if isinstance(found, NotFound):
         raise NotFoundError(found.message)
-    feeds: live.Feeds = ctx.hub
-    async with feeds.subscribe(found.microgrid.id) as feed:
-        card = await card_for_microgrid(ctx.deps, found.microgrid.id) or found
-        yield MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, card)
-        updates = ctx.card_updates or SharedCardUpdates()
-        async for reason, fresh in live.follow_card(ctx.deps, feed, card, ctx.cards):
-            ctx.fresh_reads()
-            yield updates.of(reason, fresh)
+    broadcasts = ctx.card_broadcasts or live.CardBroadcasts(
+        ctx.deps, ctx.hub, MicrogridCardUpdate.of
+    )
+    async with broadcasts.listen(found.microgrid.id) as listener:
+        snapshot = await card_for_microgrid(ctx.deps, found.microgrid.id) or found
+        yield MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, snapshot)
+        try:
+            async for update in listener.after(snapshot):
+                ctx.fresh_reads()
+                yield update
+        except live.FellBehind as error:
+            raise SubscriberTooSlow() from error
 
 
 async def capability_status_events(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
+
+import pytest
 
 from domain.access import EVERYWHERE
 from domain.capability import CapabilityType, Freshness, Observation
@@ -11,7 +14,7 @@ from domain.card import card_for_microgrid
 from domain.changes import Change, ChangeReason
 from domain.circuits import NewCircuitCommand, create_circuit
 from domain.depots import NewCircuit, create_depot
-from domain.live import follow_card, follow_events, follow_topology
+from domain.live import CardBroadcasts, FellBehind, follow_card, follow_events, follow_topology
 from domain.status_ingest import record_capability_status
 from tests.support.clock import FakeClock
 from tests.support.fakes import Store, fake_dependencies
@@ -130,23 +133,81 @@ async def test_event_and_topology_followers():
     assert [n.name for n in changed.grid_connections] == ["Top", "B"]
 
 
-async def test_subscribers_woken_by_one_notice_share_one_card_read():
-    store, clock, deps, microgrid = await _setup()
-    from domain.live import SharedCardReads
+class QueueFeeds:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.open = 0
 
-    shared = SharedCardReads(deps)
-    snapshot = await card_for_microgrid(deps, microgrid.id)
-    followers = [follow_card(deps, QueueFeed(store), snapshot, shared) for _ in range(25)]
-    pending = [asyncio.ensure_future(f.__anext__()) for f in followers]
-    await asyncio.sleep(0.01)
-    reads_before = shared.reads
+    @contextlib.asynccontextmanager
+    async def subscribe(self, _microgrid_id, lossy=False):
+        self.open += 1
+        try:
+            yield QueueFeed(self.store)
+        finally:
+            self.open -= 1
 
+
+def _present(reason, card):
+    return (reason, card.revision)
+
+
+async def _record(deps, clock, microgrid, ref):
     await record_capability_status(
-        deps,
-        EVERYWHERE,
-        Observation(microgrid.id, CapabilityType.DER, True, clock.current, "shared"),
+        deps, EVERYWHERE, Observation(microgrid.id, CapabilityType.DER, True, clock.current, ref)
     )
-    results = await asyncio.wait_for(asyncio.gather(*pending), 2)
 
-    assert {card.revision for _reason, card in results} == {snapshot.revision + 1}
-    assert shared.reads - reads_before == 1
+
+async def test_every_local_subscriber_gets_one_shared_read_and_one_presented_update():
+    store, clock, deps, microgrid = await _setup()
+    feeds = QueueFeeds(store)
+    broadcasts = CardBroadcasts(deps, feeds, _present)
+    async with contextlib.AsyncExitStack() as stack:
+        listeners = [
+            await stack.enter_async_context(broadcasts.listen(microgrid.id)) for _ in range(25)
+        ]
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        streams = [listener.after(snapshot) for listener in listeners]
+        await asyncio.sleep(0.01)
+        reads_before = broadcasts.reads
+
+        await _record(deps, clock, microgrid, "shared")
+        updates = await asyncio.wait_for(asyncio.gather(*[s.__anext__() for s in streams]), 2)
+
+        assert feeds.open == 1, "one feed subscription for all subscribers"
+        assert broadcasts.reads - reads_before == 1
+        assert len({id(u) for u in updates}) == 1, "presented once, shared"
+        assert updates[0] == (ChangeReason.CAPABILITY_STATUS, snapshot.revision + 1)
+    await asyncio.sleep(0)
+    assert feeds.open == 0, "the follower stops with its last subscriber"
+
+
+async def test_a_late_subscriber_gets_nothing_its_snapshot_already_holds():
+    store, clock, deps, microgrid = await _setup()
+    broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present)
+    async with broadcasts.listen(microgrid.id) as early:
+        early_stream = early.after(await card_for_microgrid(deps, microgrid.id))
+        await _record(deps, clock, microgrid, "one")
+        first = await asyncio.wait_for(early_stream.__anext__(), 2)
+        async with broadcasts.listen(microgrid.id) as late:
+            late_snapshot = await card_for_microgrid(deps, microgrid.id)
+            assert late_snapshot.revision == first[1]
+            late_stream = late.after(late_snapshot)
+            await _record(deps, clock, microgrid, "two")
+            assert await asyncio.wait_for(late_stream.__anext__(), 2) == (
+                ChangeReason.CAPABILITY_STATUS,
+                first[1] + 1,
+            )
+
+
+async def test_a_subscriber_that_never_reads_falls_behind_and_others_keep_receiving():
+    store, clock, deps, microgrid = await _setup()
+    broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present, queue_size=3)
+    async with broadcasts.listen(microgrid.id) as stalled, broadcasts.listen(microgrid.id) as live:
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        stream = live.after(snapshot)
+        for n in range(6):
+            await _record(deps, clock, microgrid, f"r{n}")
+            assert (await asyncio.wait_for(stream.__anext__(), 2))[1] == snapshot.revision + n + 1
+        with pytest.raises(FellBehind):
+            async for _update in stalled.after(snapshot):
+                pass
