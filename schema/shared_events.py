@@ -23,10 +23,12 @@ from types import MethodType
 from typing import Any, cast
 
 from graphql.execution.executor import Executor
+from strawberry.types import ExecutionResult as StrawberryResult
 
 from graphql import ExecutionResult
 
 _MEMO = "_shared_executions"
+_KEY = "_shared_event_key"
 _execute_operation = Executor.execute_operation
 
 
@@ -47,22 +49,46 @@ class SharedData(dict[str, Any]):
             return self._encoded
 
 
+class SharedResult(ExecutionResult):
+    """An error-free result shared by subscribers, with Strawberry's view of it
+    built once too (``MicrogridSchema`` hands that out instead of converting the
+    result again for every subscriber)."""
+
+    def __init__(self, data: SharedData, extensions: dict[str, Any] | None) -> None:
+        super().__init__(data, None, extensions)
+        self.presented = StrawberryResult(data=data, errors=None, extensions={})
+
+
+class _Executed:
+    """Stands in for a per-event executor whose result is already known."""
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self._result = result
+
+    def execute_operation(self, _serially: bool | None = None) -> ExecutionResult:
+        return self._result
+
+
 def _key(executor: Executor[Any]) -> tuple[int, str]:
-    variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=repr)
-    return id(executor.operation), variables
+    """The same for every event of one subscription, so computed once."""
+    key: tuple[int, str] | None = executor.__dict__.get(_KEY)
+    if key is None:
+        variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=repr)
+        key = executor.__dict__[_KEY] = (id(executor.operation), variables)
+    return key
 
 
 def _shared(result: ExecutionResult) -> ExecutionResult:
     if result.errors or result.data is None:
         return result
-    return ExecutionResult(SharedData(result.data), None, result.extensions)
+    return SharedResult(SharedData(result.data), result.extensions)
 
 
 async def _await_shared(
     future: asyncio.Future[ExecutionResult], executor: Executor[Any], serially: bool | None
 ) -> ExecutionResult:
     result = await asyncio.shield(future)
-    if isinstance(result.data, SharedData):
+    if isinstance(result, SharedResult):
         return result
     own = _execute_operation(executor, serially)
     return await own if isinstance(own, Awaitable) else own  # type: ignore[return-value]
@@ -72,11 +98,15 @@ async def _first(pending: Awaitable[Any]) -> ExecutionResult:
     return _shared(await pending)
 
 
-def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
-    """``Executor.execute_operation`` for one event of a subscription."""
-    payload = executor.root_value
+def _memo(payload: SharedEvent) -> dict[tuple[int, str], tuple[object, Any]]:
     memo: dict[tuple[int, str], tuple[object, Any]] = payload.__dict__.setdefault(_MEMO, {})
-    key = _key(executor)
+    return memo
+
+
+def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
+    """``Executor.execute_operation`` for the first events of a subscription
+    that no other subscriber has executed yet."""
+    memo, key = _memo(executor.root_value), _key(executor)
     hit = memo.get(key)
     if hit is not None:
         value = hit[1]
@@ -89,7 +119,7 @@ def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
         memo[key] = (executor.operation, future)  # the operation stays alive: its id is the key
         return _await_shared(future, executor, serially)
     result = _shared(cast(ExecutionResult, value))
-    if isinstance(result.data, SharedData):
+    if isinstance(result, SharedResult):
         memo[key] = (executor.operation, result)
     return result
 
@@ -103,21 +133,25 @@ def encode_next_message(message: Any) -> str | None:
     if not isinstance(payload, dict) or len(payload) != 1:
         return None
     data = payload.get("data")
-    if not isinstance(data, SharedData):
+    if type(data) is not SharedData:
         return None
     operation_id = json.dumps(message["id"])
     return f'{{"id":{operation_id},"type":"next","payload":{{"data":{data.encoded()}}}}}'
 
 
 def apply() -> None:
-    """Per-event executors run :func:`execute_event` (installed once, at import of
-    the schema)."""
+    """Per-event executors of shared payloads reuse or run :func:`execute_event`
+    (installed once, at import of the schema)."""
     build = Executor.build_per_event_executor
 
-    def build_per_event_executor(self: Executor[Any], payload: Any) -> Executor[Any]:
+    def build_per_event_executor(self: Executor[Any], payload: Any) -> Any:
+        if not isinstance(payload, SharedEvent):
+            return build(self, payload)
+        hit = _memo(payload).get(_key(self))
+        if hit is not None and isinstance(hit[1], SharedResult):
+            return _Executed(hit[1])
         executor = build(self, payload)
-        if isinstance(payload, SharedEvent):
-            executor.execute_operation = MethodType(execute_event, executor)  # type: ignore[method-assign]
+        executor.execute_operation = MethodType(execute_event, executor)  # type: ignore[method-assign]
         return executor
 
     Executor.build_per_event_executor = build_per_event_executor  # type: ignore[method-assign]
