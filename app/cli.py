@@ -58,6 +58,9 @@ def serve(
         port=port or settings.port,
         log_level="info",
         ws="websockets-sansio",
+        # Cards are small JSON; per-message deflate would keep ~300 KiB of zlib
+        # state per browser connection and compress every message per subscriber.
+        ws_per_message_deflate=False,
         proxy_headers=False,
     )
 

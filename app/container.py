@@ -17,6 +17,7 @@ from domain.ports import Clock, Dependencies
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from resolvers.live import shared_update
 from schema.types import MicrogridCardUpdate
 
 
@@ -57,7 +58,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenStore(engine),
         hub=hub,
         broker=broker,
-        card_broadcasts=CardBroadcasts(deps, hub, MicrogridCardUpdate.of),
+        card_broadcasts=CardBroadcasts(deps, hub, shared_update),
         revocations=RevocationWatch(engine, deps.clock),
         statements=StatementCounter(engine),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -90,44 +91,57 @@ class FellBehind(Exception):
     """A card listener's bounded queue overflowed: its reader is too slow."""
 
 
+Item = tuple[ChangeReason, Card, T] | BaseException | None
+
+
 class CardListener(Generic[T]):
     """One subscriber's view of a shared card follower: a bounded queue of
-    presented updates."""
+    presented updates. Kept small (a short list and at most one waiter), as
+    there is one per open card subscription."""
+
+    __slots__ = ("_items", "_size", "_waiter")
 
     def __init__(self, queue_size: int) -> None:
-        self._queue: asyncio.Queue[tuple[ChangeReason, Card, T] | BaseException | None] = (
-            asyncio.Queue(maxsize=queue_size)
-        )
-        self._fell_behind = False
+        self._items: list[Item[T]] = []
+        self._size = queue_size
+        self._waiter: asyncio.Future[None] | None = None
 
-    def offer(self, item: tuple[ChangeReason, Card, T] | BaseException | None) -> None:
+    def offer(self, item: Item[T]) -> None:
         """An update, an error that ends the stream, or ``None`` (the microgrid is gone)."""
-        if self._fell_behind:
+        items = self._items
+        if items and isinstance(items[-1], FellBehind):
             return
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self._fell_behind = True
-            self._queue.get_nowait()
-            self._queue.put_nowait(FellBehind())
+        if len(items) >= self._size:
+            items.pop()
+            item = FellBehind()
+        items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
-    async def after(self, snapshot: Card) -> AsyncIterator[T]:
-        """The presented updates newer than ``snapshot``, until the stream ends."""
+    async def after(self, revision: int, generated_at: datetime) -> AsyncIterator[T]:
+        """The presented updates newer than a snapshot of this ``revision`` read
+        at ``generated_at``, until the stream ends."""
         while True:
-            item = await self._queue.get()
+            while not self._items:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            item = self._items.pop(0)
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
             reason, card, presented = item
-            if _newer(reason, card, snapshot):
+            if _newer(reason, card, revision, generated_at):
                 yield presented
 
 
-def _newer(reason: ChangeReason, card: Card, snapshot: Card) -> bool:
-    if card.revision != snapshot.revision:
-        return card.revision > snapshot.revision
-    return reason is ChangeReason.FRESHNESS and card.generated_at > snapshot.generated_at
+def _newer(reason: ChangeReason, card: Card, revision: int, generated_at: datetime) -> bool:
+    if card.revision != revision:
+        return card.revision > revision
+    return reason is ChangeReason.FRESHNESS and card.generated_at > generated_at
 
 
 class CardBroadcasts(Generic[T]):
@@ -187,7 +201,7 @@ class _Follower(Generic[T]):
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = asyncio.ensure_future(self._run())
 
-    def _offer(self, item: tuple[ChangeReason, Card, T] | BaseException | None) -> None:
+    def _offer(self, item: Item[T]) -> None:
         for listener in list(self.listeners):
             listener.offer(item)
 

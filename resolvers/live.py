@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from uuid import UUID
 
 import strawberry
 
 from domain import live
-from domain.card import card_for_depot, card_for_microgrid
+from domain.card import Card, card_for_depot, card_for_microgrid
 from domain.changes import ChangeReason
 from domain.model import Microgrid as DomainMicrogrid
 from domain.problems import NotFound
@@ -15,28 +16,41 @@ from domain.reads import microgrid as read_microgrid
 from resolvers.context import RequestContext
 from resolvers.errors import NotFoundError, SubscriberTooSlow
 from resolvers.ids import parse_id
+from schema.shared_events import share
 from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCardUpdate
+
+
+def shared_update(reason: ChangeReason, card: Card) -> MicrogridCardUpdate:
+    """What the card broadcaster hands every local subscriber of one change."""
+    return share(MicrogridCardUpdate.of(reason, card))
 
 
 async def microgrid_card(
     info: Ctx, depot_id: strawberry.ID
 ) -> AsyncGenerator[MicrogridCardUpdate, None]:
     ctx = info.context
-    found = await card_for_depot(ctx.deps, ctx.require_principal().scope, parse_id(depot_id))
-    if isinstance(found, NotFound):
-        raise NotFoundError(found.message)
-    broadcasts = ctx.card_broadcasts or live.CardBroadcasts(
-        ctx.deps, ctx.hub, MicrogridCardUpdate.of
-    )
-    async with broadcasts.listen(found.microgrid.id) as listener:
-        snapshot = await card_for_microgrid(ctx.deps, found.microgrid.id) or found
+    microgrid_id = await _card_microgrid(ctx, depot_id)
+    broadcasts = ctx.card_broadcasts or live.CardBroadcasts(ctx.deps, ctx.hub, shared_update)
+    async with broadcasts.listen(microgrid_id) as listener:
+        snapshot = await card_for_microgrid(ctx.deps, microgrid_id)
+        if snapshot is None:
+            raise NotFoundError(f"Microgrid {microgrid_id} no longer exists.")
+        revision, generated_at = snapshot.revision, snapshot.generated_at
         yield MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, snapshot)
+        del snapshot  # one per open subscription: keep only what the comparison needs
         try:
-            async for update in listener.after(snapshot):
+            async for update in listener.after(revision, generated_at):
                 ctx.fresh_reads()
                 yield update
         except live.FellBehind as error:
             raise SubscriberTooSlow() from error
+
+
+async def _card_microgrid(ctx: RequestContext, depot_id: strawberry.ID) -> UUID:
+    found = await card_for_depot(ctx.deps, ctx.require_principal().scope, parse_id(depot_id))
+    if isinstance(found, NotFound):
+        raise NotFoundError(found.message)
+    return found.microgrid.id
 
 
 async def capability_status_events(

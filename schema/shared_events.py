@@ -1,8 +1,8 @@
 """One execution and one JSON encoding per subscription event, shared by every
 local subscriber that asked for the same fields.
 
-A payload that subclasses :class:`SharedEvent` is yielded as the same object to
-every subscriber of one change (``resolvers.live`` makes sure of that). Executing
+A payload marked with :func:`share` is yielded as the same object to every
+subscriber of one change (the card broadcaster marks what it presents). Executing
 the selection set over it gives the same result for each of them when they sent
 the same document and variables: nothing under such a payload depends on who
 asks (the scope was checked when the subscription started), and loaders read
@@ -20,7 +20,7 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from types import MethodType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from graphql.execution.executor import Executor
 from strawberry.types import ExecutionResult as StrawberryResult
@@ -29,11 +29,16 @@ from graphql import ExecutionResult
 
 _MEMO = "_shared_executions"
 _KEY = "_shared_event_key"
+T = TypeVar("T")
 _execute_operation = Executor.execute_operation
 
 
-class SharedEvent:
-    """Marker base for subscription payloads that many subscribers receive."""
+def share(payload: T) -> T:
+    """Marks a subscription payload that many subscribers will receive: its
+    executions are kept on it (a subscriber's own snapshot is not marked, so
+    nothing is kept for it while its subscription idles)."""
+    payload.__dict__[_MEMO] = {}
+    return payload
 
 
 class SharedData(dict[str, Any]):
@@ -98,8 +103,10 @@ async def _first(pending: Awaitable[Any]) -> ExecutionResult:
     return _shared(await pending)
 
 
-def _memo(payload: SharedEvent) -> dict[tuple[int, str], tuple[object, Any]]:
-    memo: dict[tuple[int, str], tuple[object, Any]] = payload.__dict__.setdefault(_MEMO, {})
+def _memo(payload: Any) -> dict[tuple[int, str], tuple[object, Any]] | None:
+    memo: dict[tuple[int, str], tuple[object, Any]] | None = getattr(payload, "__dict__", {}).get(
+        _MEMO
+    )
     return memo
 
 
@@ -107,6 +114,7 @@ def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
     """``Executor.execute_operation`` for the first events of a subscription
     that no other subscriber has executed yet."""
     memo, key = _memo(executor.root_value), _key(executor)
+    assert memo is not None
     hit = memo.get(key)
     if hit is not None:
         value = hit[1]
@@ -145,9 +153,10 @@ def apply() -> None:
     build = Executor.build_per_event_executor
 
     def build_per_event_executor(self: Executor[Any], payload: Any) -> Any:
-        if not isinstance(payload, SharedEvent):
+        memo = _memo(payload)
+        if memo is None:
             return build(self, payload)
-        hit = _memo(payload).get(_key(self))
+        hit = memo.get(_key(self))
         if hit is not None and isinstance(hit[1], SharedResult):
             return _Executed(hit[1])
         executor = build(self, payload)

@@ -38,7 +38,6 @@ from schema.enums import (
     SensorActionType,
     TopologyNodeKind,
 )
-from schema.shared_events import SharedEvent
 
 Ctx = Info[RequestContext, None]
 
@@ -623,7 +622,7 @@ class MicrogridCard:
 
 
 @strawberry.type
-class MicrogridCardUpdate(SharedEvent):
+class MicrogridCardUpdate:
     reason: CardUpdateReason
     card: MicrogridCard
 

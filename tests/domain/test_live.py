@@ -166,7 +166,9 @@ async def test_every_local_subscriber_gets_one_shared_read_and_one_presented_upd
             await stack.enter_async_context(broadcasts.listen(microgrid.id)) for _ in range(25)
         ]
         snapshot = await card_for_microgrid(deps, microgrid.id)
-        streams = [listener.after(snapshot) for listener in listeners]
+        streams = [
+            listener.after(snapshot.revision, snapshot.generated_at) for listener in listeners
+        ]
         await asyncio.sleep(0.01)
         reads_before = broadcasts.reads
 
@@ -185,13 +187,14 @@ async def test_a_late_subscriber_gets_nothing_its_snapshot_already_holds():
     store, clock, deps, microgrid = await _setup()
     broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present)
     async with broadcasts.listen(microgrid.id) as early:
-        early_stream = early.after(await card_for_microgrid(deps, microgrid.id))
+        early_snapshot = await card_for_microgrid(deps, microgrid.id)
+        early_stream = early.after(early_snapshot.revision, early_snapshot.generated_at)
         await _record(deps, clock, microgrid, "one")
         first = await asyncio.wait_for(early_stream.__anext__(), 2)
         async with broadcasts.listen(microgrid.id) as late:
             late_snapshot = await card_for_microgrid(deps, microgrid.id)
             assert late_snapshot.revision == first[1]
-            late_stream = late.after(late_snapshot)
+            late_stream = late.after(late_snapshot.revision, late_snapshot.generated_at)
             await _record(deps, clock, microgrid, "two")
             assert await asyncio.wait_for(late_stream.__anext__(), 2) == (
                 ChangeReason.CAPABILITY_STATUS,
@@ -204,10 +207,10 @@ async def test_a_subscriber_that_never_reads_falls_behind_and_others_keep_receiv
     broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present, queue_size=3)
     async with broadcasts.listen(microgrid.id) as stalled, broadcasts.listen(microgrid.id) as live:
         snapshot = await card_for_microgrid(deps, microgrid.id)
-        stream = live.after(snapshot)
+        stream = live.after(snapshot.revision, snapshot.generated_at)
         for n in range(6):
             await _record(deps, clock, microgrid, f"r{n}")
             assert (await asyncio.wait_for(stream.__anext__(), 2))[1] == snapshot.revision + n + 1
         with pytest.raises(FellBehind):
-            async for _update in stalled.after(snapshot):
+            async for _update in stalled.after(snapshot.revision, snapshot.generated_at):
                 pass
