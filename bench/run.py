@@ -190,39 +190,53 @@ async def timed(
     return samples
 
 
-async def bench_topology(circuits: int, requests: int) -> dict[str, object]:
-    """The `microgrid` query with topology for one depot of N circuits in a 6-level
-    tree, over HTTP to a real server; baseline: `{ __typename }` on the same server."""
+async def bench_topology(sizes: list[int], requests: int) -> list[dict[str, object]]:
+    """The `microgrid` query with topology for depots of N circuits (a 6-level
+    tree each), over HTTP to one real server: median / p99 latency and SQL
+    statements per request (from /metrics); baseline `{ __typename }` on the
+    same server."""
     async with Database() as db:
-        depot_id = await insert_tree(db.dsn, circuits, 6)
+        depots = [await insert_tree(db.dsn, circuits, 6) for circuits in sizes]
         cli(db.url, "backfill")
         token = cli(db.url, "tokens", "create", "--role", "operator").strip().splitlines()[-1]
         conn = await asyncpg.connect(db.dsn)
-        microgrid_id = str(
-            await conn.fetchval(
-                "SELECT id FROM microgrids WHERE depot_id = $1", uuid.UUID(depot_id)
-            )
-        )
+        microgrids = [
+            str(await conn.fetchval("SELECT id FROM microgrids WHERE depot_id = $1", uuid.UUID(d)))
+            for d in depots
+        ]
         await conn.close()
+        rows = []
         with serve(db.url) as server:
             headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(headers=headers, timeout=60) as client:
-                body = {"query": TOPOLOGY_QUERY, "variables": {"id": microgrid_id}}
-                first = await client.post(server.url, json=body)
-                nodes = len(first.json()["data"]["microgrid"]["topology"])
-                await timed(client, server.url, body, 3)
-                query = await timed(client, server.url, body, requests)
-                baseline = await timed(client, server.url, {"query": "{ __typename }"}, requests)
-    q_ms, b_ms = statistics.median(query) * 1000, statistics.median(baseline) * 1000
-    return {
-        "circuits": circuits,
-        "topology_nodes": nodes,
-        "requests": requests,
-        "median_ms": q_ms,
-        "p95_ms": sorted(query)[int(0.95 * (len(query) - 1))] * 1000,
-        "baseline_median_ms": b_ms,
-        "ratio_to_baseline": q_ms / b_ms,
-    }
+            async with httpx.AsyncClient(headers=headers, timeout=120) as client:
+                baseline = await timed(client, server.url, {"query": "{ __typename }"}, 50)
+                b_ms = statistics.median(baseline) * 1000
+                for circuits, microgrid_id in zip(sizes, microgrids, strict=True):
+                    body = {"query": TOPOLOGY_QUERY, "variables": {"id": microgrid_id}}
+                    first = await client.post(server.url, json=body)
+                    nodes = len(first.json()["data"]["microgrid"]["topology"])
+                    await timed(client, server.url, body, 2)
+                    before = await _metrics(server.url)
+                    query = sorted(await timed(client, server.url, body, requests))
+                    after = await _metrics(server.url)
+                    statements = (
+                        after["microgrid_db_statements_total"]
+                        - before["microgrid_db_statements_total"]
+                    ) / requests
+                    q_ms = statistics.median(query) * 1000
+                    rows.append(
+                        {
+                            "circuits": circuits,
+                            "topology_nodes": nodes,
+                            "requests": requests,
+                            "median_ms": q_ms,
+                            "p99_ms": query[int(0.99 * (len(query) - 1))] * 1000,
+                            "ms_per_1000_circuits": q_ms / circuits * 1000,
+                            "statements_per_request": statements,
+                            "baseline_median_ms": b_ms,
+                        }
+                    )
+    return rows
 
 
 INGEST = """mutation ($input: RecordCapabilityStatusInput!) {
@@ -645,8 +659,9 @@ def main() -> None:
         size = 1_000 if args.quick else 10_000
         print("backfill", asyncio.run(bench_backfill(size, 1 if args.quick else 3)))
     if args.only in (None, "topology"):
-        size = 500 if args.quick else 2_000
-        print("topology", asyncio.run(bench_topology(size, 30 if args.quick else 101)))
+        sizes = [1_000, 5_000, 10_000]
+        for row in asyncio.run(bench_topology(sizes, 5 if args.quick else 21)):
+            print("topology", row)
     if args.only in (None, "ingest"):
         for microgrids in (1, 16):
             print("ingest", asyncio.run(bench_ingest(300 if args.quick else 2000, 16, microgrids)))

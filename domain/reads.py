@@ -161,19 +161,22 @@ class HistoryPage:
     has_next_page: bool
 
 
-async def capability_history(
+async def capability_histories(
     deps: Dependencies,
-    microgrid_id: UUID,
+    microgrid_ids: Collection[UUID],
     capability: CapabilityType | None,
     first: int,
     after: str | None,
-) -> HistoryPage:
-    """Newest first; the cursor is the sequence of the last event seen."""
+) -> dict[UUID, HistoryPage]:
+    """One page per microgrid, newest first, in one query; the cursor is the
+    sequence of the last event seen."""
     size = max(1, min(first, MAX_PAGE_SIZE))
     before = decode_sequence(after) if after else None
     async with deps.uow(write=False) as uow:
-        events = await uow.events.history(microgrid_id, capability, size + 1, before)
-    return HistoryPage(events[:size], len(events) > size)
+        found = await uow.events.history(microgrid_ids, capability, size + 1, before)
+    return {
+        i: HistoryPage(found.get(i, [])[:size], len(found.get(i, [])) > size) for i in microgrid_ids
+    }
 
 
 def encode_sequence(sequence: int) -> str:
@@ -208,6 +211,15 @@ async def device(deps: Dependencies, scope: Scope, device_id: UUID | None) -> De
     async with deps.uow(write=False) as uow:
         found = await uow.equipment.device(device_id)
     return found if found is not None and scope.allows(found.depot_id) else None
+
+
+async def devices(
+    deps: Dependencies, scope: Scope, device_ids: Collection[UUID]
+) -> dict[UUID, Device]:
+    """The devices among these that the scope sees, in one query."""
+    async with deps.uow(write=False) as uow:
+        found = await uow.equipment.devices_by_id(device_ids)
+    return {i: d for i, d in found.items() if scope.allows(d.depot_id)}
 
 
 async def controller_binding(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
@@ -115,25 +115,35 @@ class SqlCapabilityEvents(_Repository):
 
     async def history(
         self,
-        microgrid_id: UUID,
+        microgrid_ids: Collection[UUID],
         capability: CapabilityType | None,
         first: int,
         before_sequence: int | None,
-    ) -> list[StatusEvent]:
-        statement = (
-            select(t.events)
-            .where(
-                t.events.c.stream_id == microgrid_id,
+    ) -> dict[UUID, list[StatusEvent]]:
+        found: dict[UUID, list[StatusEvent]] = {}
+        for chunk in _chunks(microgrid_ids):
+            conditions = [
+                t.events.c.stream_id.in_(chunk),
                 t.events.c.event_type == CAPABILITY_STATUS_RECORDED,
+            ]
+            if capability is not None:
+                conditions.append(t.events.c.subject == capability.value)
+            if before_sequence is not None:
+                conditions.append(t.events.c.sequence < before_sequence)
+            rank = (
+                func.row_number()
+                .over(partition_by=t.events.c.stream_id, order_by=t.events.c.sequence.desc())
+                .label("rank")
             )
-            .order_by(t.events.c.sequence.desc())
-            .limit(first)
-        )
-        if capability is not None:
-            statement = statement.where(t.events.c.subject == capability.value)
-        if before_sequence is not None:
-            statement = statement.where(t.events.c.sequence < before_sequence)
-        return [_event(r) for r in await self._rows(statement)]
+            ranked = select(t.events, rank).where(*conditions).subquery()
+            statement = (
+                select(ranked)
+                .where(ranked.c.rank <= first)
+                .order_by(ranked.c.stream_id, ranked.c.sequence.desc())
+            )
+            for row in await self._rows(statement):
+                found.setdefault(row.stream_id, []).append(_event(row))
+        return found
 
     async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
         statement = (

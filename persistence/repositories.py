@@ -289,6 +289,12 @@ class SqlEquipment(_Repository):
         found = await self.devices_where(t.devices.c.id == device_id)
         return found[0] if found else None
 
+    async def devices_by_id(self, device_ids: Collection[UUID]) -> dict[UUID, Device]:
+        found: dict[UUID, Device] = {}
+        for chunk in _chunks(device_ids):
+            found.update((d.id, d) for d in await self.devices_where(t.devices.c.id.in_(chunk)))
+        return found
+
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         rows: list[PowerSource] = []
         for chunk in _chunks(depot_ids):

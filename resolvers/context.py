@@ -17,6 +17,9 @@ from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
 
+HistoryKey = tuple[UUID, CapabilityType | None, int, str | None]
+"""(microgrid, capability filter, page size, cursor) of one capabilityHistory field."""
+
 
 class Loaders:
     def __init__(self, deps: Dependencies, principal: Principal) -> None:
@@ -48,9 +51,20 @@ class Loaders:
             found = await reads.bindings_by_microgrid(deps, ids)
             return [found.get(i, []) for i in ids]
 
-        async def load_devices(ids: list[UUID]) -> list[Device | None]:
-            return [await reads.device(deps, principal.scope, i) for i in ids]
+        async def load_histories(keys: list[HistoryKey]) -> list[reads.HistoryPage]:
+            """One query per distinct (capability, first, after), whatever the parents."""
+            pages: dict[HistoryKey, reads.HistoryPage] = {}
+            for capability, first, after in dict.fromkeys(k[1:] for k in keys):
+                ids = [k[0] for k in keys if k[1:] == (capability, first, after)]
+                found = await reads.capability_histories(deps, ids, capability, first, after)
+                pages.update({(i, capability, first, after): found[i] for i in ids})
+            return [pages[k] for k in keys]
 
+        async def load_devices(ids: list[UUID]) -> list[Device | None]:
+            found = await reads.devices(deps, principal.scope, ids)
+            return [found.get(i) for i in ids]
+
+        self.history: DataLoader[HistoryKey, reads.HistoryPage] = DataLoader(load_histories)
         self.sensor_actions: DataLoader[UUID, list[SensorAction]] = DataLoader(load_actions)
         self.bindings: DataLoader[UUID, list[SensorAction]] = DataLoader(load_bindings)
         self.device: DataLoader[UUID, Device | None] = DataLoader(load_devices)

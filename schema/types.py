@@ -552,12 +552,13 @@ class Microgrid:
         first: int = 50,
         after: str | None = None,
     ) -> CapabilityStatusEventConnection:
-        page = await reads.capability_history(
-            info.context.deps,
-            self._domain.id,
-            DomainCapabilityType(capability.value) if capability else None,
-            first,
-            after,
+        page = await info.context.loaders.history.load(
+            (
+                self._domain.id,
+                DomainCapabilityType(capability.value) if capability else None,
+                first,
+                after,
+            )
         )
         edges = [
             CapabilityStatusEventEdge(

@@ -65,10 +65,22 @@ async def test_history_is_newest_first_and_filters_by_capability(deps):
     for i, capability in enumerate([CapabilityType.DER, CapabilityType.PEAK_SHAVING] * 3):
         await _record(deps, microgrid, f"r{i}", capability=capability)
     async with deps.uow(write=False) as uow:
-        der = await uow.events.history(microgrid.id, CapabilityType.DER, 10, None)
-        page = await uow.events.history(microgrid.id, None, 2, 5)
+        der = (await uow.events.history([microgrid.id], CapabilityType.DER, 10, None))[microgrid.id]
+        page = (await uow.events.history([microgrid.id], None, 2, 5))[microgrid.id]
     assert [e.sequence for e in der] == [5, 3, 1]
     assert [e.sequence for e in page] == [4, 3]
+
+
+async def test_history_of_many_streams_pages_each_stream_on_its_own(deps):
+    a, b, quiet = await _microgrid(deps), await _microgrid(deps), await _microgrid(deps)
+    for i in range(3):
+        await _record(deps, a, f"a{i}")
+    await _record(deps, b, "b0")
+    async with deps.uow(write=False) as uow:
+        pages = await uow.events.history([a.id, b.id, quiet.id], None, 2, None)
+    assert [e.sequence for e in pages[a.id]] == [3, 2]
+    assert [e.observation.provider_event_ref for e in pages[b.id]] == ["b0"]
+    assert quiet.id not in pages
 
 
 @pytest.mark.stores("postgresql")

@@ -158,14 +158,18 @@ class FakeEvents:
         assert event.sequence == len(stream) + 1, "sequences are gap-free"
         stream.append(event)
 
-    async def history(self, microgrid_id, capability, first, before_sequence):  # type: ignore[no-untyped-def]
-        events = [
-            e
-            for e in reversed(self.s.events.get(microgrid_id, []))
-            if (capability is None or e.observation.capability == capability)
-            and (before_sequence is None or e.sequence < before_sequence)
-        ]
-        return events[:first]
+    async def history(self, microgrid_ids, capability, first, before_sequence):  # type: ignore[no-untyped-def]
+        found = {}
+        for microgrid_id in microgrid_ids:
+            events = [
+                e
+                for e in reversed(self.s.events.get(microgrid_id, []))
+                if (capability is None or e.observation.capability == capability)
+                and (before_sequence is None or e.sequence < before_sequence)
+            ]
+            if events:
+                found[microgrid_id] = events[:first]
+        return found
 
     async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
         return [e for e in self.s.events.get(microgrid_id, []) if e.sequence > sequence][:limit]
@@ -212,6 +216,9 @@ class FakeEquipment:
 
     async def device(self, device_id: UUID) -> Device | None:
         return self.s.devices.get(device_id)
+
+    async def devices_by_id(self, device_ids: Collection[UUID]) -> dict[UUID, Device]:
+        return {i: self.s.devices[i] for i in device_ids if i in self.s.devices}
 
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         return _group([replace(p) for p in self.s.power_sources.values()], depot_ids)
