@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,13 +13,13 @@ from app.clock import SystemClock
 from app.metrics import StatementCounter
 from app.revocation import RevocationWatch
 from app.settings import Settings
+from domain.card import Card
+from domain.changes import ChangeReason
 from domain.live import CardBroadcasts
 from domain.ports import Clock, Dependencies
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from resolvers.live import shared_update
-from schema.types import MicrogridCardUpdate
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Container:
     tokens: TokenStore
     hub: Hub
     broker: Broker
-    card_broadcasts: CardBroadcasts[MicrogridCardUpdate]
+    card_broadcasts: CardBroadcasts[Any]
     revocations: RevocationWatch
     statements: StatementCounter
 
@@ -40,6 +41,13 @@ class Container:
         await self.revocations.stop()
         await self.broker.stop()
         await self.engine.dispose()
+
+
+def _graphql_update(reason: ChangeReason, card: Card) -> Any:
+    """Imported on first use: CLI commands that never serve skip the schema's imports."""
+    from resolvers.live import shared_update
+
+    return shared_update(reason, card)
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
@@ -58,7 +66,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenStore(engine),
         hub=hub,
         broker=broker,
-        card_broadcasts=CardBroadcasts(deps, hub, shared_update),
+        card_broadcasts=CardBroadcasts(deps, hub, _graphql_update),
         revocations=RevocationWatch(engine, deps.clock),
         statements=StatementCounter(engine),
     )

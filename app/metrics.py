@@ -6,8 +6,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 
 from app.broker import Hub
 from domain.live import CardBroadcasts
@@ -25,6 +23,9 @@ class StatementCounter:
 
 
 def metrics_endpoint(statements: StatementCounter, cards: CardBroadcasts[Any], hub: Hub) -> Any:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
     async def metrics(_request: Request) -> PlainTextResponse:
         lines = [
             "# HELP microgrid_db_statements_total SQL statements sent by this process.",

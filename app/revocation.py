@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.websockets import WebSocket, WebSocketState
 
 from domain.ports import Clock
 from persistence.tokens import active_among
+
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
 
 REVOCATION_CHECK_SECONDS = 2.0
 FORBIDDEN = 4403
@@ -43,6 +46,8 @@ class RevocationWatch:
                 await self.sweep()
 
     async def sweep(self) -> None:
+        from starlette.websockets import WebSocketState
+
         for key, (websocket, _token) in list(self._sockets.items()):
             if WebSocketState.DISCONNECTED in (websocket.application_state, websocket.client_state):
                 del self._sockets[key]

@@ -1,10 +1,13 @@
-"""Baseline for the ingest benchmark: a minimal Starlette endpoint doing the same
-SQL as one recordCapabilityStatus (reserve sequence, idempotency check, read
-latest, insert event, upsert latest, bump revision) and the same Redis publish,
-with no GraphQL, no domain layer and no auth. Run: uvicorn bench.raw_ingest:app"""
+"""Baseline for the ingest benchmark: a minimal Starlette endpoint sending the
+same SQL statements as one recordCapabilityStatus (token lookup on its own
+connection; then in one transaction: the microgrid's depot, reserve sequence,
+idempotency check, read latest, the binding's stale threshold, insert event,
+upsert latest, bump revision) and the same Redis publish, with no GraphQL, no
+domain layer and no SQLAlchemy. Run: uvicorn bench.raw_ingest:app"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -26,13 +29,28 @@ state: dict[str, object] = {}
 
 
 async def ingest(request: Request) -> JSONResponse:
-    body = await request.json()
     pool: asyncpg.Pool = state["pool"]  # type: ignore[assignment]
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    async with pool.acquire() as conn:
+        principal = await conn.fetchrow(
+            "SELECT id, role, depot_ids FROM api_tokens WHERE token_hash = $1"
+            " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+            hashlib.sha256(token.encode()).hexdigest(),
+            datetime.now(UTC),
+        )
+    if principal is None:
+        return JSONResponse({"error": "unauthenticated"}, status_code=401)
+    body = await request.json()
     microgrid_id = uuid.UUID(body["microgridId"])
     capability, value, ref = body["capability"], bool(body["value"]), body["providerEventRef"]
     observed = datetime.fromisoformat(body["observedAt"])
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
+        depot_id = await conn.fetchval(
+            "SELECT depot_id FROM microgrids WHERE id = $1 AND retired_at IS NULL", microgrid_id
+        )
+        if depot_id is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
         seq = await conn.fetchval(
             "INSERT INTO event_streams (stream_id, last_sequence) VALUES ($1, 1) "
             "ON CONFLICT (stream_id) DO UPDATE SET last_sequence = event_streams.last_sequence + 1"
@@ -49,6 +67,11 @@ async def ingest(request: Request) -> JSONResponse:
             "WHERE microgrid_id = $1 AND capability = $2",
             microgrid_id,
             capability,
+        )
+        await conn.fetch(
+            "SELECT * FROM sensor_actions WHERE microgrid_id = ANY($1::uuid[])"
+            " AND type = 'UPDATE_MICROGRID_STATE'",
+            [microgrid_id],
         )
         applied = current is None or (observed, seq) > (current["observed_at"], current["sequence"])
         event_id = uuid.uuid4()

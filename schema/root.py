@@ -8,14 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
 from resolvers import audit, live, sensors, site, status
@@ -24,6 +17,7 @@ from schema import graphql_core_fix, shared_events
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.errors import ProblemErrors
+from schema.request_checks import RequestChecks
 from schema.types import (
     AuditEntryConnection,
     CapabilityStatusEvent,
@@ -195,13 +189,7 @@ def build_schema(
     ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Any] = [
-        lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        ParserCache,
-        ValidationCache,
-        ProblemErrors,
-    ]
+    extensions: list[Any] = [lambda: RequestChecks(rules, max_tokens), ProblemErrors]
     return MicrogridSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
