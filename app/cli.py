@@ -95,6 +95,7 @@ def backfill(
                     dry_run=dry_run,
                     batch_size=batch_size,
                     progress=advance,
+                    keep_ids=False,
                 )
         finally:
             await container.close()

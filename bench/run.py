@@ -660,8 +660,8 @@ def main() -> None:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
     if args.only in (None, "backfill"):
-        size = 1_000 if args.quick else 10_000
-        print("backfill", asyncio.run(bench_backfill(size, 1 if args.quick else 3)))
+        for size in [1_000, 10_000] if args.quick else [10_000, 100_000]:
+            print("backfill", asyncio.run(bench_backfill(size, 1)))
     if args.only in (None, "topology"):
         sizes = [1_000, 5_000, 10_000]
         for row in asyncio.run(bench_topology(sizes, 5 if args.quick else 21)):

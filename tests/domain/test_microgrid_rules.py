@@ -257,6 +257,10 @@ async def test_backfill_provisions_each_eligible_depot_once_and_is_safe_to_rerun
         3,
     )
 
+    store.microgrids.clear()
+    counted_only = await backfill(deps, EVERYWHERE, batch_size=3, keep_ids=False)
+    assert counted_only.created == 5 and counted_only.created_microgrid_ids == []
+
 
 async def test_backfill_records_what_it_created_in_the_audit_trail():
     store = Store()
