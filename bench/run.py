@@ -642,10 +642,76 @@ async def bench_fanout(
     return results
 
 
+async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
+    """The same subscribers and client against bench/raw_fanout.py: a bare
+    Starlette WebSocket broadcast of one pre-encoded message (no GraphQL, no
+    database, no broker), so what is left is uvicorn and loopback TCP."""
+    from bench.rawws import RawSubscriber
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "bench.raw_fanout:app", "--port", str(port)),
+            *("--log-level", "warning", "--ws", "websockets-sansio"),
+            *("--ws-per-message-deflate", "0"),
+        ],
+        cwd=ROOT,
+    )
+    try:
+        await _wait_for(f"http://127.0.0.1:{port}/publish")
+        arrivals = _Arrivals()
+        arrivals.expect(count)
+        url = f"ws://127.0.0.1:{port}/graphql"
+        subscribers = [
+            await RawSubscriber.open(url, "-", "-", {}, arrivals) for _ in range(count // 2)
+        ]
+        await asyncio.sleep(1.0)
+        rss_half = _rss_kib(server.pid)
+        subscribers += [
+            await RawSubscriber.open(url, "-", "-", {}, arrivals) for _ in range(count - count // 2)
+        ]
+        await asyncio.wait_for(arrivals.done.wait(), 60)
+        await asyncio.sleep(1.0)
+        rss_full = _rss_kib(server.pid)
+        publisher = RawHttpConnection(f"http://127.0.0.1:{port}/publish")
+        latencies: list[float] = []
+        for _ in range(posts):
+            await asyncio.sleep(0.05)
+            received = len(subscribers[0].messages)
+            arrivals.expect(count)
+            start = time.perf_counter()
+            await publisher.post_json({})
+            await asyncio.wait_for(arrivals.done.wait(), 60)
+            latencies += [sub.messages[received][0] - start for sub in subscribers]
+        await publisher.close()
+        for sub in subscribers:
+            sub.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    latencies.sort()
+    return {
+        "subscribers": count,
+        "posts": posts,
+        "median_ms": statistics.median(latencies) * 1e3,
+        "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1e3,
+        "rss_per_connection_kib": (rss_full - rss_half) / (count - count // 2),
+    }
+
+
 def _json_revision(frame: bytes) -> int:
     import json
 
     return int(json.loads(frame)["payload"]["data"]["microgridCard"]["card"]["revision"])
+
+
+def _table(rows: list[tuple[str, str, str, str, str]]) -> str:
+    lines = [
+        "| benchmark | size | result | baseline (same run) | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -655,29 +721,113 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--only", choices=["backfill", "topology", "ingest", "fanout", "packets"])
     args = parser.parse_args()
-    print(
-        f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    started = time.perf_counter()
+    header = (
+        f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {'quick' if args.quick else 'full'} sizes"
     )
+    print(f"# {header}")
+    table: list[tuple[str, str, str, str, str]] = []
+
+    def show(name: str, row: dict[str, object]) -> None:
+        print(name, row, flush=True)
+
     if args.only in (None, "backfill"):
         for size in [1_000, 10_000] if args.quick else [10_000, 100_000]:
-            print("backfill", asyncio.run(bench_backfill(size, 1)))
+            b = asyncio.run(bench_backfill(size, 1))
+            show("backfill", b)
+            table.append(
+                (
+                    "backfill (CLI, PostgreSQL)",
+                    f"{size:,} depots / {size * 5:,} circuits",
+                    f"{b['wall_s']:.2f} s, {b['depots_per_s']:,.0f} depots/s, "
+                    f"peak RSS {b['peak_rss_mib']:.1f} MiB",
+                    f"SQL floor {b['sql_floor_s']:.2f} s; CLI start-up "
+                    f"{b['cli_startup_rss_mib']:.1f} MiB",
+                    f"{b['ratio_to_floor']:.1f}x floor; "
+                    f"+{b['peak_rss_mib'] - b['cli_startup_rss_mib']:.1f} MiB",
+                )
+            )
     if args.only in (None, "topology"):
-        sizes = [1_000, 5_000, 10_000]
-        for row in asyncio.run(bench_topology(sizes, 5 if args.quick else 21)):
-            print("topology", row)
+        for t in asyncio.run(bench_topology([1_000, 5_000, 10_000], 5 if args.quick else 21)):
+            show("topology", t)
+            table.append(
+                (
+                    "topology query",
+                    f"{t['circuits']:,} circuits",
+                    f"median {t['median_ms']:.0f} ms, p99 {t['p99_ms']:.0f} ms, "
+                    f"{t['ms_per_1000_circuits']:.0f} ms per 1k circuits, "
+                    f"{t['statements_per_request']:.0f} SQL statements",
+                    f"`{{ __typename }}` median {t['baseline_median_ms']:.1f} ms",
+                    f"{t['median_ms'] / t['baseline_median_ms']:.0f}x",  # type: ignore[operator]
+                )
+            )
     if args.only in (None, "ingest"):
         for microgrids in (1, 16):
-            print("ingest", asyncio.run(bench_ingest(400 if args.quick else 2000, 16, microgrids)))
+            i = asyncio.run(bench_ingest(300 if args.quick else 2000, 16, microgrids))
+            show("ingest", i)
+            table.append(
+                (
+                    "recordCapabilityStatus (HTTP, PostgreSQL + Redis)",
+                    f"{microgrids} microgrid(s), 16 connections, {i['requests']:,} requests",
+                    f"{i['graphql_req_per_s']:.0f} req/s, median {i['graphql_median_ms']:.0f} ms, "
+                    f"p99 {i['graphql_p99_ms']:.0f} ms, "
+                    f"{i['graphql_cpu_ms_per_request']:.1f} ms CPU/request",
+                    f"raw Starlette + asyncpg {i['raw_req_per_s']:.0f} req/s, "
+                    f"{i['raw_cpu_ms_per_request']:.1f} ms CPU/request",
+                    f"{i['ratio_graphql_to_raw']:.2f}",
+                )
+            )
     if args.only in (None, "fanout"):
         posts = 5 if args.quick else 20
-        for row in asyncio.run(bench_fanout([1, 100, 1000], posts)):
-            print("fanout", row)
-        for row in asyncio.run(bench_fanout([1000], posts, processes=2)):
-            print("fanout", row)
+        rows = asyncio.run(bench_fanout([1, 100, 1000], posts))
+        rows += asyncio.run(bench_fanout([1000], posts, processes=2))
+        floor = asyncio.run(bench_fanout_floor(1000, posts))
+        show("fanout floor", floor)
+        for f in rows:
+            show("fanout", f)
+            is_floor_size = f["subscribers"] == 1000
+            table.append(
+                (
+                    "card fan-out, ingest to screen",
+                    f"{f['subscribers']:,} subscribers on {f['processes']} process(es)",
+                    f"median {f['median_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms; SQL per change "
+                    f"by process {f['statements_per_change_by_process']}, card reads "
+                    f"{f['card_reads_per_change_by_process']}"
+                    + (
+                        f"; {f['rss_per_subscription_kib']:.0f} KiB RSS per subscription"
+                        if f["subscribers"] >= 100
+                        else ""
+                    ),
+                    (
+                        f"bare Starlette broadcast: median {floor['median_ms']:.0f} ms, "
+                        f"p99 {floor['p99_ms']:.0f} ms, "
+                        f"{floor['rss_per_connection_kib']:.0f} KiB per connection"
+                    )
+                    if is_floor_size
+                    else "—",
+                    f"p99 {f['p99_ms'] / floor['p99_ms']:.1f}x floor"  # type: ignore[operator]
+                    if is_floor_size
+                    else "—",
+                )
+            )
     if args.only in (None, "packets"):
-        print("packets", asyncio.run(bench_packets(200 if args.quick else 1000, 16, 16)))
-    print(f"# max RSS of this driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB")
+        p = asyncio.run(bench_packets(200 if args.quick else 1000, 16, 16))
+        show("packets", p)
+        table.append(
+            (
+                "ingestSensorPacket, all four actions",
+                f"16 sites, 16 connections, {p['requests']:,} packets",
+                f"{p['packets_per_s']:.0f} packets/s, median {p['packet_median_ms']:.0f} ms",
+                f"recordCapabilityStatus {p['status_per_s']:.0f} req/s",
+                f"{p['ratio_packets_to_status']:.2f}",
+            )
+        )
+    print()
+    print(f"{header} · {time.perf_counter() - started:.0f} s")
+    print()
+    print(_table(table))
+    print(f"\n(max RSS of this driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB)")
 
 
 if __name__ == "__main__":
