@@ -28,16 +28,21 @@ async def graphql_ws(websocket: WebSocket) -> None:
     operation_id = json.dumps(subscribe["id"])
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
     queues.add(queue)
-    receiver = asyncio.ensure_future(websocket.receive_text())
+    closed = asyncio.ensure_future(websocket.receive())  # the client's close frame
     try:
         await websocket.send_text(_message(operation_id, "SNAPSHOT"))
-        while True:
-            data = await queue.get()
+        while not closed.done():
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            data = getter.result()
             await websocket.send_text(f'{{"id":{operation_id},"type":"next","payload":{data}}}')
     except WebSocketDisconnect:
         pass
     finally:
-        receiver.cancel()
+        closed.cancel()
         queues.discard(queue)
 
 

@@ -688,7 +688,10 @@ async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
             sub.close()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
     latencies.sort()
     return {
         "subscribers": count,
@@ -733,7 +736,7 @@ def main() -> None:
         print(name, row, flush=True)
 
     if args.only in (None, "backfill"):
-        for size in [1_000, 10_000] if args.quick else [10_000, 100_000]:
+        for size in [1_000, 5_000] if args.quick else [10_000, 100_000]:
             b = asyncio.run(bench_backfill(size, 1))
             show("backfill", b)
             table.append(
@@ -749,7 +752,8 @@ def main() -> None:
                 )
             )
     if args.only in (None, "topology"):
-        for t in asyncio.run(bench_topology([1_000, 5_000, 10_000], 5 if args.quick else 21)):
+        sizes = [1_000, 2_000, 4_000] if args.quick else [1_000, 5_000, 10_000]
+        for t in asyncio.run(bench_topology(sizes, 3 if args.quick else 21)):
             show("topology", t)
             table.append(
                 (
@@ -764,7 +768,9 @@ def main() -> None:
             )
     if args.only in (None, "ingest"):
         for microgrids in (1, 16):
-            i = asyncio.run(bench_ingest(300 if args.quick else 2000, 16, microgrids))
+            i = asyncio.run(
+                bench_ingest(150 if args.quick else 2000, 16, microgrids, 2 if args.quick else 3)
+            )
             show("ingest", i)
             table.append(
                 (
@@ -779,7 +785,7 @@ def main() -> None:
                 )
             )
     if args.only in (None, "fanout"):
-        posts = 5 if args.quick else 20
+        posts = 3 if args.quick else 20
         rows = asyncio.run(bench_fanout([1, 100, 1000], posts))
         rows += asyncio.run(bench_fanout([1000], posts, processes=2))
         floor = asyncio.run(bench_fanout_floor(1000, posts))
@@ -812,7 +818,7 @@ def main() -> None:
                 )
             )
     if args.only in (None, "packets"):
-        p = asyncio.run(bench_packets(200 if args.quick else 1000, 16, 16))
+        p = asyncio.run(bench_packets(100 if args.quick else 1000, 16, 16))
         show("packets", p)
         table.append(
             (
