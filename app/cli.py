@@ -57,6 +57,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        access_log=settings.access_log,
         ws="websockets-sansio",
         # Cards are small JSON; per-message deflate would keep ~300 KiB of zlib
         # state per browser connection and compress every message per subscriber.

@@ -23,5 +23,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     max_subscriptions_per_connection: int = Field(default=20, gt=0)
+    access_log: bool = True
     host: str = "127.0.0.1"
     port: int = 8000

@@ -298,10 +298,13 @@ async def bench_ingest(
         def raw_body(n: int) -> dict[str, object]:
             return _status_body(targets[n % len(targets)], n)
 
-        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": channel}
+        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": channel, "ACCESS_LOG": "false"}
         port = free_port()
         raw = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.raw_ingest:app", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "uvicorn", "bench.raw_ingest:app", "--port", str(port)),
+                *("--log-level", "warning", "--no-access-log"),
+            ],
             cwd=ROOT,
             env={**os.environ, "RAW_DSN": db.dsn, **env},
             stderr=subprocess.DEVNULL,
@@ -393,7 +396,11 @@ async def bench_packets(total: int, concurrency: int, sites: int) -> dict[str, o
     async with Database() as db:
         depots, integration, _ = await _provisioned_depots(db, sites)
         admin = cli(db.url, "tokens", "create", "--role", "admin").split()[-1]
-        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"}
+        env = {
+            "REDIS_URL": _redis_url(),
+            "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}",
+            "ACCESS_LOG": "false",
+        }
         with serve(db.url, **env) as server:
             admin_http = RawHttpConnection(server.url, {"Authorization": f"Bearer {admin}"})
             conn = await asyncpg.connect(db.dsn)
@@ -558,7 +565,11 @@ async def bench_fanout(
     results = []
     async with Database() as db:
         [(depot_id, microgrid_id)], token, operator = await _provisioned_depots(db)
-        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"}
+        env = {
+            "REDIS_URL": _redis_url(),
+            "REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}",
+            "ACCESS_LOG": "false",
+        }
         with contextlib.ExitStack() as stack:
             servers = [stack.enter_context(serve(db.url, **env)) for _ in range(processes)]
             poster = RawHttpConnection(servers[0].url, {"Authorization": f"Bearer {token}"})
@@ -652,7 +663,7 @@ async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "uvicorn", "bench.raw_fanout:app", "--port", str(port)),
-            *("--log-level", "warning", "--ws", "websockets-sansio"),
+            *("--log-level", "warning", "--no-access-log", "--ws", "websockets-sansio"),
             *("--ws-per-message-deflate", "0"),
         ],
         cwd=ROOT,
