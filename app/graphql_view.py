@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -18,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from app.auth import bearer_token
 from app.container import Container
 from domain.access import Principal
+from domain.ports import Dependencies
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
 from schema.shared_events import encode_next_message
@@ -43,6 +46,11 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             **kwargs,
         )
         self.container = container
+        # Shared by the open connections of one token (one per screen adds up),
+        # dropped with the last of them.
+        self._actor_deps: weakref.WeakValueDictionary[UUID, Dependencies] = (
+            weakref.WeakValueDictionary()
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
         """HTTP bodies: one operation as a JSON object; anything else is a
@@ -90,7 +98,11 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         context.principal = principal
         factory = self.container.deps.uow
         if isinstance(factory, SqlUnitOfWorkFactory):
-            context.deps = replace(self.container.deps, uow=factory.for_actor(principal.token_id))
+            deps = self._actor_deps.get(principal.token_id)
+            if deps is None:
+                deps = replace(self.container.deps, uow=factory.for_actor(principal.token_id))
+                self._actor_deps[principal.token_id] = deps
+            context.deps = deps
 
     async def on_ws_connect(self, context: RequestContext) -> dict[str, object] | None:
         params = context.connection_params or {}
