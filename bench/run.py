@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.rawhttp import RawHttpConnection  # noqa: E402
 from persistence import migrations  # noqa: E402
-from tests.e2e.server import cli, free_port, serve  # noqa: E402
+from tests.e2e.server import cli, free_port, serve, stop  # noqa: E402
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent / "microgrid"
@@ -330,8 +330,7 @@ async def bench_ingest(
                         rates[side].append(rate)
                         latencies[side] += lat
         finally:
-            raw.terminate()
-            raw.wait(timeout=10)
+            stop(raw)
     gql, base = statistics.median(rates["graphql"]), statistics.median(rates["raw"])
     return {
         "microgrids": microgrids,
@@ -698,11 +697,7 @@ async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
         for sub in subscribers:
             sub.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     latencies.sort()
     return {
         "subscribers": count,

@@ -64,9 +64,15 @@ def serve(database_url: str, **env: str) -> Iterator[RunningServer]:
             time.sleep(0.1)
         yield RunningServer(f"{base}/graphql", f"ws://127.0.0.1:{port}/graphql", process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited 10 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
