@@ -7,6 +7,7 @@ to brute-force that a slow password hash would protect.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access import Principal, Role, Scope
 from persistence import tables as t
+from persistence.postgres import Driver
 
 TOKEN_PREFIX = "mgs_"
 
@@ -38,6 +40,12 @@ _AUTHENTICATE = select(t.api_tokens.c.id, t.api_tokens.c.role, t.api_tokens.c.de
     t.api_tokens.c.token_hash == bindparam("token_hash"),
     t.api_tokens.c.revoked_at.is_(None),
     or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > bindparam("now")),
+)
+
+
+_AUTHENTICATE_PG = (
+    "SELECT id, role, depot_ids FROM api_tokens WHERE token_hash = $1"
+    " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
 )
 
 
@@ -73,13 +81,24 @@ class TokenStore:
         """The principal for a valid, unrevoked, unexpired token; else None."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        params = {"token_hash": hash_token(token), "now": now}
+        token_hash = hash_token(token)
         async with self._engine.connect() as conn:
-            row = (await conn.execute(_AUTHENTICATE, params)).first()
+            if conn.dialect.name == "postgresql":
+                # One statement on every request: straight to the driver, no transaction.
+                found = await Driver(conn, in_transaction=False).run(
+                    "fetchrow", _AUTHENTICATE_PG, token_hash, now
+                )
+                row = None if found is None else (found["id"], found["role"], found["depot_ids"])
+            else:
+                params = {"token_hash": token_hash, "now": now}
+                row = (await conn.execute(_AUTHENTICATE, params)).first()
         if row is None:
             return None
-        scope = Scope(frozenset(UUID(d) for d in row.depot_ids)) if row.depot_ids else Scope()
-        return Principal(token_id=row.id, role=Role(row.role), scope=scope)
+        token_id, role, depot_ids = row
+        if isinstance(depot_ids, str):
+            depot_ids = json.loads(depot_ids)
+        scope = Scope(frozenset(UUID(d) for d in depot_ids)) if depot_ids else Scope()
+        return Principal(token_id=token_id, role=Role(role), scope=scope)
 
 
 @dataclass(frozen=True)

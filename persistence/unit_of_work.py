@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
 from domain.changes import Change, Publisher
+from persistence import postgres
 from persistence.audit_store import SqlAuditLog
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
@@ -52,11 +53,18 @@ class SqlUnitOfWork:
         self._connection = connection
         self.depots = SqlDepots(connection)
         self.circuits = SqlCircuits(connection)
-        self.microgrids = SqlMicrogrids(connection)
         self.equipment = SqlEquipment(connection)
-        self.events = SqlCapabilityEvents(connection)
-        self.latest = SqlLatestStatuses(connection)
-        self.sensor_actions = SqlSensorActions(connection)
+        if is_sqlite(self._engine):
+            self.microgrids = SqlMicrogrids(connection)
+            self.events = SqlCapabilityEvents(connection)
+            self.latest = SqlLatestStatuses(connection)
+            self.sensor_actions = SqlSensorActions(connection)
+        else:
+            driver = postgres.Driver(connection)
+            self.microgrids = postgres.PgMicrogrids(connection, driver)
+            self.events = postgres.PgCapabilityEvents(connection, driver)
+            self.latest = postgres.PgLatestStatuses(connection, driver)
+            self.sensor_actions = postgres.PgSensorActions(connection, driver)
         self.packets = SqlPacketRecords(connection)
         self.audit_log = SqlAuditLog(connection)
         return self

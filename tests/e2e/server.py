@@ -40,8 +40,9 @@ class RunningServer:
 
 @contextmanager
 def serve(database_url: str, **env: str) -> Iterator[RunningServer]:
+    """The server's output goes to the file named by SERVE_LOG when set (debugging)."""
     port = free_port()
-    log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+    log = open(os.environ.get("SERVE_LOG", os.devnull), "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, "DATABASE_URL": database_url, **env},

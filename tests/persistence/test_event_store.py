@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from domain.access import EVERYWHERE
-from domain.capability import CapabilityType, Observation
+from domain.capability import CapabilityType, Observation, StatusEvent
 from domain.depots import NewCircuit, create_depot
 from domain.projections import rebuild_latest_statuses
 from domain.status_ingest import StatusRecorded, record_capability_status
@@ -33,6 +33,32 @@ async def _record(deps, microgrid, ref, value=True, capability=CapabilityType.DE
         EVERYWHERE,
         Observation(microgrid.id, capability, value, at or deps.clock.current, ref),
     )
+
+
+async def test_an_append_that_is_not_committed_leaves_nothing_behind(deps):
+    """On PostgreSQL the append path goes straight to the driver: it must run in
+    the unit of work's transaction, even as the first statement of it."""
+    microgrid = await _microgrid(deps)
+    async with deps.uow(write=True) as uow:
+        sequence = await uow.events.reserve_sequence(microgrid.id)
+        event = StatusEvent(
+            uuid4(),
+            Observation(microgrid.id, CapabilityType.DER, True, deps.clock.current, "gone"),
+            deps.clock.current,
+            sequence,
+            True,
+        )
+        await uow.events.append(event)
+        await uow.latest.put(event)
+        bumped = await uow.microgrids.bump_revision(microgrid.id)
+        assert await uow.events.find(microgrid.id, event.observation.idempotency_key) == event
+        assert (await uow.events.history([microgrid.id], None, 5, None))[microgrid.id] == [event]
+    async with deps.uow(write=False) as uow:
+        assert await uow.events.last_sequence(microgrid.id) == 0
+        assert await uow.events.find(microgrid.id, event.observation.idempotency_key) is None
+        assert await uow.latest.for_microgrids([microgrid.id]) == {}
+        reread = await uow.microgrids.get(microgrid.id)
+    assert reread is not None and reread.revision == bumped - 1
 
 
 async def test_events_can_be_appended_but_never_updated_or_deleted(deps):
