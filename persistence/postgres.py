@@ -59,13 +59,22 @@ class Driver:
             self._driver = adapted._connection
         return self._driver
 
+    def _announce(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Listeners of SQLAlchemy's ``before_cursor_execute`` (the /metrics
+        statement counter, the N+1 test) see these statements too."""
+        sync = self._connection.sync_connection
+        if sync is not None and sync.dispatch.before_cursor_execute:
+            sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
+
     async def run(self, method: str, sql: str, *args: Any) -> Any:
         """``fetch``/``fetchrow``/``fetchval``/``execute`` on the driver. A lost
         or confused connection is dropped from the pool (SQLAlchemy's own error
         handling does that for its statements, not for these) and reported as
         ``ConnectionError``: a retryable SERVICE_UNAVAILABLE for the client."""
+        driver = await self._get()
+        self._announce(sql, args)
         try:
-            return await getattr(await self._get(), method)(sql, *args)
+            return await getattr(driver, method)(sql, *args)
         except _LOST as error:
             await self._connection.invalidate()
             raise ConnectionError("the database connection was lost") from error
