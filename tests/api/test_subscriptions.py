@@ -261,3 +261,35 @@ async def test_power_source_capacity_and_binding_changes_reach_the_card(
         assert binding["reason"] == "BINDING"
         assert binding["card"]["der"]["staleAfterSeconds"] == 42
         await ws.close()
+
+
+async def test_many_screens_on_one_card_share_one_read_and_each_gets_its_own_selection(
+    container, admin, integration, clock
+):
+    depot = await new_depot(admin, "Shared", "Feeder")
+    depot_id, microgrid_id = depot["depot"]["id"], depot["microgrid"]["id"]
+    operator = (await container.tokens.issue(Role.OPERATOR, (), clock.now())).token
+    scoped = (await container.tokens.issue(Role.OPERATOR, (depot_id,), clock.now())).token
+    narrow = "subscription ($d: ID!) { microgridCard(depotId: $d) { reason card { revision } } }"
+    async with live_server(container) as url:
+        screens = []
+        for token, query in [(operator, CARD_SUB)] * 3 + [(scoped, CARD_SUB), (operator, narrow)]:
+            ws = await WsClient.connect(url, token)
+            await ws.subscribe(query, {"depotId" if query is CARD_SUB else "d": depot_id})
+            await ws.data()  # snapshot
+            screens.append(ws)
+        reads_before = container.card_broadcasts.reads
+
+        await integration.execute(RECORD, _status(microgrid_id, clock.current, "shared"))
+        updates = [(await ws.data())["microgridCard"] for ws in screens]
+
+        full = [u for u in updates if "microgridVersion" in u["card"]]
+        assert len(full) == 4 and all(u == full[0] for u in full)
+        assert full[0]["reason"] == "CAPABILITY_STATUS" and full[0]["card"]["der"]["status"] == "ON"
+        assert updates[-1] == {
+            "reason": "CAPABILITY_STATUS",
+            "card": {"revision": full[0]["card"]["revision"]},
+        }
+        assert container.card_broadcasts.reads - reads_before == 1
+        for ws in screens:
+            await ws.close()
