@@ -54,10 +54,12 @@ def serve(
     migrations.upgrade(settings.database_url)
     app = create_app(build_container(settings))
     # Everything loaded so far lives as long as the process: keep it out of the
-    # collector, so a full collection with 1,000 open subscriptions pauses the
-    # event loop for about half as long (measured: ~146 ms before).
+    # collector. And collect less often: with 1,000 open card subscriptions a
+    # full collection paused the event loop ~150 ms, which was the fan-out's
+    # p99 (bench/README.md); young garbage is mostly freed by reference count.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     uvicorn.run(
         app,
         host=host or settings.host,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import platform
 import resource
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -535,6 +537,20 @@ async def _metrics(url: str) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def _no_client_gc() -> Iterator[None]:
+    """The load generator holds 1,000 sockets and every frame they received: a
+    full collection in it stalls the very arrivals it is timing."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 class _Arrivals:
     """Wakes the driver when every subscriber has one more message."""
 
@@ -607,26 +623,28 @@ async def bench_fanout(
                 latencies: list[float] = []
                 statements: list[list[float]] = [[] for _ in servers]
                 card_reads: list[list[float]] = [[] for _ in servers]
-                for n in range(posts):
-                    await asyncio.sleep(0.05)
-                    before = [await _metrics(s.url) for s in servers]
-                    received = len(subscribers[0].messages)
-                    arrivals.expect(count)
-                    start = time.perf_counter()
-                    status, body = await poster.post_json(
-                        {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
-                    )
-                    assert status == 200 and "errors" not in body, body
-                    await asyncio.wait_for(arrivals.done.wait(), 60)
-                    latencies += [sub.messages[received][0] - start for sub in subscribers]
-                    after = [await _metrics(s.url) for s in servers]
-                    for i, (b, a) in enumerate(zip(before, after, strict=True)):
-                        statements[i].append(
-                            a["microgrid_db_statements_total"] - b["microgrid_db_statements_total"]
+                with _no_client_gc():
+                    for n in range(posts):
+                        await asyncio.sleep(0.05)
+                        before = [await _metrics(s.url) for s in servers]
+                        received = len(subscribers[0].messages)
+                        arrivals.expect(count)
+                        start = time.perf_counter()
+                        status, body = await poster.post_json(
+                            {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
                         )
-                        card_reads[i].append(
-                            a["microgrid_card_reads_total"] - b["microgrid_card_reads_total"]
-                        )
+                        assert status == 200 and "errors" not in body, body
+                        await asyncio.wait_for(arrivals.done.wait(), 60)
+                        latencies += [sub.messages[received][0] - start for sub in subscribers]
+                        after = [await _metrics(s.url) for s in servers]
+                        for i, (b, a) in enumerate(zip(before, after, strict=True)):
+                            statements[i].append(
+                                a["microgrid_db_statements_total"]
+                                - b["microgrid_db_statements_total"]
+                            )
+                            card_reads[i].append(
+                                a["microgrid_card_reads_total"] - b["microgrid_card_reads_total"]
+                            )
                 revisions = {_json_revision(sub.messages[-1][1]) for sub in subscribers}
                 for sub in subscribers:
                     sub.close()
@@ -685,14 +703,15 @@ async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
         rss_full = _rss_kib(server.pid)
         publisher = RawHttpConnection(f"http://127.0.0.1:{port}/publish")
         latencies: list[float] = []
-        for _ in range(posts):
-            await asyncio.sleep(0.05)
-            received = len(subscribers[0].messages)
-            arrivals.expect(count)
-            start = time.perf_counter()
-            await publisher.post_json({})
-            await asyncio.wait_for(arrivals.done.wait(), 60)
-            latencies += [sub.messages[received][0] - start for sub in subscribers]
+        with _no_client_gc():
+            for _ in range(posts):
+                await asyncio.sleep(0.05)
+                received = len(subscribers[0].messages)
+                arrivals.expect(count)
+                start = time.perf_counter()
+                await publisher.post_json({})
+                await asyncio.wait_for(arrivals.done.wait(), 60)
+                latencies += [sub.messages[received][0] - start for sub in subscribers]
         await publisher.close()
         for sub in subscribers:
             sub.close()
