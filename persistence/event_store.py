@@ -5,7 +5,7 @@ key, JSON payload); this module maps capability-status events in and out."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,21 +32,40 @@ def _payload(event: StatusEvent) -> dict[str, Any]:
     }
 
 
-def _event(row: Any) -> StatusEvent:
-    p = row.payload
+def _event(row: Mapping[Any, Any]) -> StatusEvent:
+    """An event row (SQLAlchemy's ``row._mapping`` or an asyncpg record)."""
+    p = row["payload"]
     return StatusEvent(
-        id=row.id,
+        id=row["id"],
         observation=Observation(
-            microgrid_id=row.stream_id,
+            microgrid_id=row["stream_id"],
             capability=CapabilityType(p["capability"]),
             value=bool(p["value"]),
             observed_at=datetime.fromisoformat(p["observedAt"]),
             provider_event_ref=p["providerEventRef"],
             source_device_id=UUID(p["sourceDeviceId"]) if p["sourceDeviceId"] else None,
         ),
-        received_at=row.recorded_at,
-        sequence=int(row.sequence),
+        received_at=row["recorded_at"],
+        sequence=int(row["sequence"]),
         applied_to_latest=bool(p["appliedToLatest"]),
+    )
+
+
+def _latest_event(r: Mapping[Any, Any]) -> StatusEvent:
+    """A ``capability_latest`` row (SQLAlchemy's ``row._mapping`` or an asyncpg record)."""
+    return StatusEvent(
+        id=r["event_id"],
+        observation=Observation(
+            r["microgrid_id"],
+            CapabilityType(r["capability"]),
+            bool(r["value"]),
+            r["observed_at"],
+            r["provider_event_ref"],
+            r["source_device_id"],
+        ),
+        received_at=r["received_at"],
+        sequence=int(r["sequence"]),
+        applied_to_latest=True,
     )
 
 
@@ -96,7 +115,7 @@ class SqlCapabilityEvents(_Repository):
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
         params = {"stream_id": microgrid_id, "idempotency_key": idempotency_key}
         row = (await self._conn.execute(_FIND, params)).first()
-        return _event(row) if row else None
+        return _event(row._mapping) if row else None
 
     async def append(self, event: StatusEvent) -> None:
         await self._conn.execute(
@@ -142,7 +161,7 @@ class SqlCapabilityEvents(_Repository):
                 .order_by(ranked.c.stream_id, ranked.c.sequence.desc())
             )
             for row in await self._rows(statement):
-                found.setdefault(row.stream_id, []).append(_event(row))
+                found.setdefault(row.stream_id, []).append(_event(row._mapping))
         return found
 
     async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
@@ -156,7 +175,7 @@ class SqlCapabilityEvents(_Repository):
             .order_by(t.events.c.sequence)
             .limit(limit)
         )
-        return [_event(r) for r in await self._rows(statement)]
+        return [_event(r._mapping) for r in await self._rows(statement)]
 
     async def last_sequence(self, microgrid_id: UUID) -> int:
         value = (
@@ -174,7 +193,7 @@ class SqlCapabilityEvents(_Repository):
             .where(t.events.c.event_type == CAPABILITY_STATUS_RECORDED)
             .order_by(t.events.c.stream_id, t.events.c.sequence)
         )
-        return [_event(r) for r in await self._rows(statement)]
+        return [_event(r._mapping) for r in await self._rows(statement)]
 
 
 def _latest_row(event: StatusEvent) -> dict[str, Any]:
@@ -199,20 +218,7 @@ class SqlLatestStatuses(_Repository):
         found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
         for chunk in _chunks(microgrid_ids):
             for r in (await self._conn.execute(_LATEST_FOR, {"ids": chunk})).all():
-                event = StatusEvent(
-                    id=r.event_id,
-                    observation=Observation(
-                        r.microgrid_id,
-                        CapabilityType(r.capability),
-                        bool(r.value),
-                        r.observed_at,
-                        r.provider_event_ref,
-                        r.source_device_id,
-                    ),
-                    received_at=r.received_at,
-                    sequence=int(r.sequence),
-                    applied_to_latest=True,
-                )
+                event = _latest_event(r._mapping)
                 found.setdefault(r.microgrid_id, {})[event.observation.capability] = event
         return found
 

@@ -13,23 +13,24 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.capability import CapabilityType, Observation, StatusEvent
+from domain.capability import CapabilityType, StatusEvent
 from domain.model import SensorAction, SensorActionType
 from persistence.event_store import (
     CAPABILITY_STATUS_RECORDED,
     SqlCapabilityEvents,
     SqlLatestStatuses,
+    _event,
+    _latest_event,
     _payload,
 )
 from persistence.repositories import SqlMicrogrids
-from persistence.sensor_store import SqlSensorActions
+from persistence.sensor_store import SqlSensorActions, _action
 
 _LOST = (
     asyncpg.PostgresConnectionError,  # the connection broke
@@ -84,21 +85,15 @@ class Driver:
             raise
 
 
-def _json(value: Any) -> Any:
-    """JSON columns: SQLAlchemy's dialect installs a decoder on its connections;
-    decode here only if it did not."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+class _OnDriver:
+    """A repository whose hot methods use the unit of work's :class:`Driver`."""
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-class PgMicrogrids(SqlMicrogrids):
     def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        super().__init__(connection)
+        super().__init__(connection)  # type: ignore[call-arg]
         self._driver = driver
 
+
+class PgMicrogrids(_OnDriver, SqlMicrogrids):
     async def depot_of(self, microgrid_id: UUID) -> UUID | None:
         depot_id: UUID | None = await self._driver.run(
             "fetchval",
@@ -117,11 +112,7 @@ class PgMicrogrids(SqlMicrogrids):
         )
 
 
-class PgCapabilityEvents(SqlCapabilityEvents):
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        super().__init__(connection)
-        self._driver = driver
-
+class PgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
     async def reserve_sequence(self, microgrid_id: UUID) -> int:
         return int(
             await self._driver.run(
@@ -141,23 +132,7 @@ class PgCapabilityEvents(SqlCapabilityEvents):
             microgrid_id,
             idempotency_key,
         )
-        if row is None:
-            return None
-        p = _json(row["payload"])
-        return StatusEvent(
-            id=row["id"],
-            observation=Observation(
-                microgrid_id=row["stream_id"],
-                capability=CapabilityType(p["capability"]),
-                value=bool(p["value"]),
-                observed_at=datetime.fromisoformat(p["observedAt"]),
-                provider_event_ref=p["providerEventRef"],
-                source_device_id=UUID(p["sourceDeviceId"]) if p["sourceDeviceId"] else None,
-            ),
-            received_at=row["recorded_at"].astimezone(UTC),
-            sequence=int(row["sequence"]),
-            applied_to_latest=bool(p["appliedToLatest"]),
-        )
+        return None if row is None else _event(row)
 
     async def append(self, event: StatusEvent) -> None:
         o = event.observation
@@ -176,11 +151,7 @@ class PgCapabilityEvents(SqlCapabilityEvents):
         )
 
 
-class PgLatestStatuses(SqlLatestStatuses):
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        super().__init__(connection)
-        self._driver = driver
-
+class PgLatestStatuses(_OnDriver, SqlLatestStatuses):
     async def for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, dict[CapabilityType, StatusEvent]]:
@@ -191,21 +162,8 @@ class PgLatestStatuses(SqlLatestStatuses):
         )
         found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
         for r in rows:
-            capability = CapabilityType(r["capability"])
-            found.setdefault(r["microgrid_id"], {})[capability] = StatusEvent(
-                id=r["event_id"],
-                observation=Observation(
-                    r["microgrid_id"],
-                    capability,
-                    bool(r["value"]),
-                    r["observed_at"].astimezone(UTC),
-                    r["provider_event_ref"],
-                    r["source_device_id"],
-                ),
-                received_at=r["received_at"].astimezone(UTC),
-                sequence=int(r["sequence"]),
-                applied_to_latest=True,
-            )
+            event = _latest_event(r)
+            found.setdefault(r["microgrid_id"], {})[event.observation.capability] = event
         return found
 
     async def put(self, event: StatusEvent) -> None:
@@ -233,11 +191,7 @@ class PgLatestStatuses(SqlLatestStatuses):
         )
 
 
-class PgSensorActions(SqlSensorActions):
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        super().__init__(connection)
-        self._driver = driver
-
+class PgSensorActions(_OnDriver, SqlSensorActions):
     async def bindings_for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, list[SensorAction]]:
@@ -249,23 +203,5 @@ class PgSensorActions(SqlSensorActions):
         )
         grouped: dict[UUID, list[SensorAction]] = {}
         for r in rows:
-            capabilities = _json(r["capabilities"])
-            grouped.setdefault(r["microgrid_id"], []).append(
-                SensorAction(
-                    id=r["id"],
-                    device_id=r["device_id"],
-                    type=SensorActionType(r["type"]),
-                    enabled=r["enabled"],
-                    created_at=r["created_at"].astimezone(UTC),
-                    updated_at=r["updated_at"].astimezone(UTC),
-                    microgrid_id=r["microgrid_id"],
-                    capabilities=(
-                        [CapabilityType(c) for c in capabilities]
-                        if capabilities is not None
-                        else None
-                    ),
-                    stale_after_seconds=r["stale_after_seconds"],
-                    last_reported_at=_utc(r["last_reported_at"]),
-                )
-            )
+            grouped.setdefault(r["microgrid_id"], []).append(_action(r))
         return grouped

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -17,8 +17,9 @@ from persistence import tables as t
 from persistence.repositories import _chunks, _Repository
 
 
-def _action(row: Any) -> SensorAction:
-    values = dict(row._mapping)
+def _action(row: Mapping[Any, Any]) -> SensorAction:
+    """A ``sensor_actions`` row (SQLAlchemy's ``row._mapping`` or an asyncpg record)."""
+    values = dict(row)
     values["type"] = SensorActionType(values["type"])
     if values["capabilities"] is not None:
         values["capabilities"] = [CapabilityType(c) for c in values["capabilities"]]
@@ -57,7 +58,7 @@ class SqlSensorActions(_Repository):
                 select(t.sensor_actions).where(t.sensor_actions.c.id == action_id)
             )
         ).first()
-        return _action(row) if row else None
+        return _action(row._mapping) if row else None
 
     async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]:
         grouped: dict[UUID, list[SensorAction]] = {}
@@ -65,7 +66,7 @@ class SqlSensorActions(_Repository):
             for row in await self._rows(
                 select(t.sensor_actions).where(t.sensor_actions.c.device_id.in_(chunk))
             ):
-                grouped.setdefault(row.device_id, []).append(_action(row))
+                grouped.setdefault(row.device_id, []).append(_action(row._mapping))
         return grouped
 
     async def bindings_for_microgrids(
@@ -74,7 +75,7 @@ class SqlSensorActions(_Repository):
         grouped: dict[UUID, list[SensorAction]] = {}
         for chunk in _chunks(microgrid_ids):
             for row in (await self._conn.execute(_BINDINGS_FOR, {"ids": chunk})).all():
-                grouped.setdefault(row.microgrid_id, []).append(_action(row))
+                grouped.setdefault(row.microgrid_id, []).append(_action(row._mapping))
         return grouped
 
 

@@ -113,11 +113,8 @@ def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
     memo, key = _memo(executor.root_value), _key(executor)
     assert memo is not None
     hit = memo.get(key)
-    if hit is not None:
-        value = hit[1]
-        if isinstance(value, asyncio.Future):
-            return _await_shared(value, executor, serially)
-        return value
+    if hit is not None:  # a finished result was handed out when the executor was built
+        return _await_shared(hit[1], executor, serially)
     value = _execute_operation(executor, serially)
     if executor.is_awaitable(value):
         future = asyncio.ensure_future(_first(value))
