@@ -41,6 +41,19 @@ _LOST = (
 )
 
 
+def connection_lost(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from (SQLAlchemy wraps the
+    driver's), says the database connection broke or the server is restarting."""
+    cause: BaseException | None = error
+    for _ in range(8):
+        if cause is None:
+            return False
+        if isinstance(cause, _LOST):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 class Driver:
     """The asyncpg connection under one unit of work's SQLAlchemy connection."""
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from strawberry.extensions import MaskErrors
 
 from graphql import GraphQLError
+from persistence.postgres import connection_lost
 from resolvers.errors import ServiceError, problem
 
 log = logging.getLogger("microgrid.errors")
@@ -77,5 +78,7 @@ class ProblemErrors(MaskErrors):
 
 def _storage_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if connection_lost(error):
         return True
     return isinstance(error, ConnectionError | TimeoutError | OSError | OperationalError)

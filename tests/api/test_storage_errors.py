@@ -1,0 +1,41 @@
+"""A broken database connection is a retryable 503 however the driver's error
+arrives (schema/errors.py); anything else unexpected stays a logged 500."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from sqlalchemy.exc import InterfaceError
+
+from graphql import GraphQLError
+from schema.errors import describe
+
+
+def _raised_from(cause: BaseException) -> BaseException:
+    try:
+        try:
+            raise cause
+        except Exception as error:
+            raise InterfaceError("SELECT 1", {}, error) from error
+    except Exception as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+    ],
+)
+def test_a_lost_connection_wrapped_by_sqlalchemy_is_retryable(cause):
+    _message, extensions = describe(GraphQLError("failed", original_error=_raised_from(cause)))
+    assert extensions["code"] == "SERVICE_UNAVAILABLE"
+    assert extensions["status"] == 503 and extensions["retryable"] is True
+
+
+def test_an_unrelated_error_is_an_internal_error():
+    wrapped = _raised_from(ValueError("a bug"))
+    _message, extensions = describe(GraphQLError("failed", original_error=wrapped))
+    assert extensions["code"] == "INTERNAL_SERVER_ERROR" and extensions["status"] == 500
