@@ -16,6 +16,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 
 from app.auth import bearer_token
 from app.container import Container
@@ -23,10 +27,19 @@ from domain.access import Principal
 from domain.ports import Dependencies
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
+from schema.card_frames import running_operation
 from schema.shared_events import encode_next_message
 
 
+class _OperationAwareHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
+    async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
+        running_operation.set(operation)  # this task's own: see schema.card_frames
+        await super().run_operation(operation)
+
+
 class MicrogridGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = _OperationAwareHandler
+
     def __init__(self, container: Container, **kwargs: Any) -> None:
         settings = container.settings
         from schema.root import build_schema

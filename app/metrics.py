@@ -35,6 +35,11 @@ def metrics_endpoint(statements: StatementCounter, cards: CardBroadcasts[Any], h
             "change per microgrid, however many local subscribers.",
             "# TYPE microgrid_card_reads_total counter",
             f"microgrid_card_reads_total {cards.reads}",
+            "# HELP microgrid_card_updates_direct_total Card updates written to a "
+            "subscriber's socket in the follower's one pass (the rest go through each "
+            "subscriber's own task).",
+            "# TYPE microgrid_card_updates_direct_total counter",
+            f"microgrid_card_updates_direct_total {cards.direct_deliveries}",
             "# HELP microgrid_live_subscriptions Live subscriptions open in this process.",
             "# TYPE microgrid_live_subscriptions gauge",
             f"microgrid_live_subscriptions {hub.subscription_count}",

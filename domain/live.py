@@ -92,35 +92,74 @@ class FellBehind(Exception):
 
 
 Item = tuple[ChangeReason, Card, T] | BaseException | None
+U = TypeVar("U", contravariant=True)
+
+
+class DirectDelivery(Protocol[U]):
+    """Hands a waiting subscriber its update without waking its consumer (e.g.
+    by writing an encoded frame straight to its socket)."""
+
+    def prepare(self, update: U) -> Awaitable[None] | None:
+        """Work to finish before :meth:`deliver` (``None``: nothing to wait for)."""
+        ...
+
+    def deliver(self, update: U) -> bool:
+        """``True`` once delivered; ``False`` leaves the update to the consumer."""
+        ...
 
 
 class CardListener(Generic[T]):
     """One subscriber's view of a shared card follower: a bounded queue of
     presented updates. Kept small (a short list and at most one waiter), as
-    there is one per open card subscription."""
+    there is one per open card subscription.
 
-    __slots__ = ("_items", "_size", "_waiter")
+    While its consumer waits with nothing queued, an update goes to ``direct``
+    when one is set: one loop over the listeners then reaches every subscriber,
+    instead of waking one task per subscriber. Anything else — an update that
+    ``direct`` declines, errors, the end of the stream, or an update while
+    others are still queued (order) — goes through the queue."""
+
+    __slots__ = ("_items", "_since", "_size", "_waiter", "direct")
 
     def __init__(self, queue_size: int) -> None:
         self._items: list[Item[T]] = []
         self._size = queue_size
         self._waiter: asyncio.Future[None] | None = None
+        self._since: tuple[int, datetime] | None = None
+        self.direct: DirectDelivery[T] | None = None
 
-    def offer(self, item: Item[T]) -> None:
-        """An update, an error that ends the stream, or ``None`` (the microgrid is gone)."""
+    def takes_direct(self) -> DirectDelivery[T] | None:
+        """``direct``, when the next update may go to it."""
+        if self._waiter is None or self._items:
+            return None
+        return self.direct
+
+    def offer(self, item: Item[T]) -> bool:
+        """An update, an error that ends the stream, or ``None`` (the microgrid
+        is gone). ``True`` when ``direct`` delivered it."""
+        if isinstance(item, tuple) and self._since is not None:
+            direct = self.takes_direct()
+            if direct is not None:
+                reason, card, presented = item
+                if not _newer(reason, card, *self._since):
+                    return False
+                if direct.deliver(presented):
+                    return True
         items = self._items
         if items and isinstance(items[-1], FellBehind):
-            return
+            return False
         if len(items) >= self._size:
             items.pop()
             item = FellBehind()
         items.append(item)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+        return False
 
     async def after(self, revision: int, generated_at: datetime) -> AsyncIterator[T]:
         """The presented updates newer than a snapshot of this ``revision`` read
         at ``generated_at``, until the stream ends."""
+        self._since = (revision, generated_at)
         while True:
             while not self._items:
                 self._waiter = asyncio.get_running_loop().create_future()
@@ -167,6 +206,7 @@ class CardBroadcasts(Generic[T]):
         self._queue_size = queue_size
         self._followers: dict[UUID, _Follower[T]] = {}
         self.reads = 0
+        self.direct_deliveries = 0
 
     @asynccontextmanager
     async def listen(self, microgrid_id: UUID) -> AsyncIterator[CardListener[T]]:
@@ -202,8 +242,19 @@ class _Follower(Generic[T]):
         self.task = asyncio.ensure_future(self._run())
 
     def _offer(self, item: Item[T]) -> None:
+        delivered = 0
         for listener in list(self.listeners):
-            listener.offer(item)
+            delivered += listener.offer(item)
+        self.broadcasts.direct_deliveries += delivered
+
+    async def _offer_update(self, item: tuple[ChangeReason, Card, T]) -> None:
+        for listener in list(self.listeners):
+            direct = listener.takes_direct()
+            if direct is not None:
+                pending = direct.prepare(item[2])
+                if pending is not None:
+                    await pending
+        self._offer(item)
 
     async def _run(self) -> None:
         b = self.broadcasts
@@ -213,7 +264,7 @@ class _Follower(Generic[T]):
                 card = await b._read(b._deps, self.microgrid_id)
                 if card is not None:
                     async for reason, fresh in follow_card(b._deps, feed, card, b._read):
-                        self._offer((reason, fresh, b._present(reason, fresh)))
+                        await self._offer_update((reason, fresh, b._present(reason, fresh)))
                 self._offer(None)
         except asyncio.CancelledError:
             raise

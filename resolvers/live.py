@@ -16,6 +16,7 @@ from domain.reads import microgrid as read_microgrid
 from resolvers.context import RequestContext
 from resolvers.errors import NotFoundError, SubscriberTooSlow
 from resolvers.ids import parse_id
+from schema.card_frames import frame_sink
 from schema.shared_events import share
 from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCardUpdate
 
@@ -38,6 +39,7 @@ async def microgrid_card(
         revision, generated_at = snapshot.revision, snapshot.generated_at
         yield MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, snapshot)
         del snapshot  # one per open subscription: keep only what the comparison needs
+        listener.direct = frame_sink(ctx.request)
         try:
             async for update in listener.after(revision, generated_at):
                 ctx.fresh_reads()

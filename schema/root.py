@@ -16,6 +16,7 @@ from resolvers import microgrid as microgrid_resolvers
 from schema import graphql_core_fix, shared_events
 from schema import results as r
 from schema.access import RoleAllowed
+from schema.card_frames import SubscriptionAwareExecutor
 from schema.errors import ProblemErrors
 from schema.request_checks import RequestChecks
 from schema.types import (
@@ -191,7 +192,11 @@ def build_schema(
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [lambda: RequestChecks(rules, max_tokens), ProblemErrors]
     return MicrogridSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=SubscriptionAwareExecutor,
     )
 
 

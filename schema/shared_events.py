@@ -17,8 +17,9 @@ per change into one (bench/run.py, fanout)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from types import MethodType
 from typing import Any, TypeVar, cast
 
@@ -62,6 +63,10 @@ class SharedResult(ExecutionResult):
         super().__init__(data, None, extensions)
         self.presented = StrawberryResult(data=data, errors=None, extensions={})
 
+    @property
+    def shared_data(self) -> SharedData:
+        return cast(SharedData, self.data)
+
 
 class _Executed:
     """Stands in for a per-event executor whose result is already known."""
@@ -73,10 +78,21 @@ class _Executed:
         return self._result
 
 
-def _key(executor: Executor[Any]) -> tuple[int, str]:
-    """The same for every event of one subscription (not kept on the executor:
-    that cost ~0.9 KiB per open subscription)."""
-    variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=repr)
+Key = tuple[int, object]
+
+
+def key_of(executor: Executor[Any]) -> Key:
+    """The same for every event of one subscription, and for every subscription
+    that sent the same document (parsed once, cached) and variables. Not kept on
+    the executor: that cost ~0.9 KiB per open subscription."""
+    coerced = executor.variable_values.coerced
+    variables: object
+    try:
+        # Types too: 1 == True == 1.0 in Python, not in GraphQL.
+        variables = tuple(sorted((name, type(v), v) for name, v in coerced.items()))
+        hash(variables)
+    except TypeError:  # lists and input objects
+        variables = json.dumps(coerced, sort_keys=True, default=repr)
     return id(executor.operation), variables
 
 
@@ -100,17 +116,16 @@ async def _first(pending: Awaitable[Any]) -> ExecutionResult:
     return _shared(await pending)
 
 
-def _memo(payload: Any) -> dict[tuple[int, str], tuple[object, Any]] | None:
-    memo: dict[tuple[int, str], tuple[object, Any]] | None = getattr(payload, "__dict__", {}).get(
-        _MEMO
-    )
+def memo_of(payload: Any) -> dict[Key, tuple[object, Any]] | None:
+    """The executions kept on a shared payload; ``None`` for any other payload."""
+    memo: dict[Key, tuple[object, Any]] | None = getattr(payload, "__dict__", {}).get(_MEMO)
     return memo
 
 
 def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
     """``Executor.execute_operation`` for the first events of a subscription
     that no other subscriber has executed yet."""
-    memo, key = _memo(executor.root_value), _key(executor)
+    memo, key = memo_of(executor.root_value), key_of(executor)
     assert memo is not None
     hit = memo.get(key)
     if hit is not None:  # a finished result was handed out when the executor was built
@@ -126,6 +141,56 @@ def execute_event(executor: Executor[Any], serially: bool | None = None) -> Any:
     return result
 
 
+def finished(payload: Any, key: Key) -> SharedResult | None:
+    """The shared result of ``payload`` for subscriptions with this ``key``,
+    once executed without errors."""
+    memo = memo_of(payload)
+    hit = memo.get(key) if memo is not None else None
+    if hit is None:
+        return None
+    done = hit[1]
+    if isinstance(done, asyncio.Future):
+        if not done.done() or done.cancelled() or done.exception() is not None:
+            return None
+        done = done.result()
+    return done if isinstance(done, SharedResult) else None
+
+
+def start(executor: Executor[Any], payload: Any, key: Key) -> Awaitable[None] | None:
+    """Starts (or joins) the shared execution of ``payload`` for the subscription
+    that ``executor`` runs (its key is ``key``), as its own event would; returns
+    something to await while that execution runs, ``None`` once it is over.
+    Never raises: a failed execution only means there is nothing to share."""
+    memo = memo_of(payload)
+    if memo is None:
+        return None
+    if key not in memo:
+        try:
+            outcome = executor.build_per_event_executor(payload).execute_operation()
+        except Exception:
+            return None
+        if isinstance(outcome, Coroutine):
+            outcome.close()  # the subscriber's own share of the result: not wanted here
+    hit = memo.get(key)
+    running = hit[1] if hit is not None else None
+    if isinstance(running, asyncio.Future) and not running.done():
+        return _settled(running)
+    return None
+
+
+async def _settled(running: asyncio.Future[Any]) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.shield(running)
+
+
+def next_frame(operation_id: str, data: SharedData) -> str:
+    """The ``next`` message Strawberry would send for an error-free shared
+    result, with the data's JSON encoded once for every subscriber."""
+    return (
+        f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{{"data":{data.encoded()}}}}}'
+    )
+
+
 def encode_next_message(message: Any) -> str | None:
     """The graphql-transport-ws ``next`` message for shared data, reusing its
     encoded JSON; ``None`` for any other message."""
@@ -137,8 +202,7 @@ def encode_next_message(message: Any) -> str | None:
     data = payload.get("data")
     if type(data) is not SharedData:
         return None
-    operation_id = json.dumps(message["id"])
-    return f'{{"id":{operation_id},"type":"next","payload":{{"data":{data.encoded()}}}}}'
+    return next_frame(message["id"], data)
 
 
 def apply() -> None:
@@ -147,10 +211,10 @@ def apply() -> None:
     build = Executor.build_per_event_executor
 
     def build_per_event_executor(self: Executor[Any], payload: Any) -> Any:
-        memo = _memo(payload)
+        memo = memo_of(payload)
         if memo is None:
             return build(self, payload)
-        hit = memo.get(_key(self))
+        hit = memo.get(key_of(self))
         if hit is not None and isinstance(hit[1], SharedResult):
             return _Executed(hit[1])
         executor = build(self, payload)

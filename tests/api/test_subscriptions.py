@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
+import httpx
 import pytest
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
@@ -271,17 +273,22 @@ async def test_many_screens_on_one_card_share_one_read_and_each_gets_its_own_sel
     operator = (await container.tokens.issue(Role.OPERATOR, (), clock.now())).token
     scoped = (await container.tokens.issue(Role.OPERATOR, (depot_id,), clock.now())).token
     narrow = "subscription ($d: ID!) { microgridCard(depotId: $d) { reason card { revision } } }"
+    loaded = """subscription ($d: ID!) { microgridCard(depotId: $d) {
+      card { gridConnections { circuit { name } } } } }"""
     async with live_server(container) as url:
         screens = []
-        for token, query in [(operator, CARD_SUB)] * 3 + [(scoped, CARD_SUB), (operator, narrow)]:
+        selections = [(operator, CARD_SUB)] * 3 + [(scoped, CARD_SUB), (operator, narrow)]
+        for token, query in [*selections, (operator, loaded)]:
             ws = await WsClient.connect(url, token)
             await ws.subscribe(query, {"depotId" if query is CARD_SUB else "d": depot_id})
             await ws.data()  # snapshot
             screens.append(ws)
         reads_before = container.card_broadcasts.reads
+        direct_before = await _metric(url, "microgrid_card_updates_direct_total")
 
         await integration.execute(RECORD, _status(microgrid_id, clock.current, "shared"))
         updates = [(await ws.data())["microgridCard"] for ws in screens]
+        assert updates.pop() == {"card": {"gridConnections": [{"circuit": {"name": "Feeder"}}]}}
 
         full = [u for u in updates if "microgridVersion" in u["card"]]
         assert len(full) == 4 and all(u == full[0] for u in full)
@@ -291,5 +298,43 @@ async def test_many_screens_on_one_card_share_one_read_and_each_gets_its_own_sel
             "card": {"revision": full[0]["card"]["revision"]},
         }
         assert container.card_broadcasts.reads - reads_before == 1
+        # Every screen's frame was written in the follower's one pass.
+        assert await _metric(url, "microgrid_card_updates_direct_total") - direct_before == 6
         for ws in screens:
             await ws.close()
+
+
+async def _metric(url: str, name: str) -> float:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/metrics")
+    assert response.status_code == 200
+    assert f"# TYPE {name} " in response.text
+    [value] = [
+        line.split()[1] for line in response.text.splitlines() if line.startswith(f"{name} ")
+    ]
+    return float(value)
+
+
+async def test_a_completed_card_subscription_gets_no_more_updates_and_its_neighbour_does(
+    container, admin, integration, clock
+):
+    depot = await new_depot(admin, "Two on one socket", "Feeder")
+    depot_id, microgrid_id = depot["depot"]["id"], depot["microgrid"]["id"]
+    operator = (await container.tokens.issue(Role.OPERATOR, (), clock.now())).token
+    async with live_server(container) as url:
+        ws = await WsClient.connect(url, operator)
+        stopped = await ws.subscribe(CARD_SUB, {"depotId": depot_id})
+        await ws.data()
+        kept = await ws.subscribe(CARD_SUB, {"depotId": depot_id})
+        await ws.data()
+        await integration.execute(RECORD, _status(microgrid_id, clock.current, "both"))
+        assert {(await ws.next())["id"] for _ in range(2)} == {stopped, kept}
+
+        await ws.ws.send(json.dumps({"id": stopped, "type": "complete"}))
+        await asyncio.sleep(0.05)
+        await integration.execute(RECORD, _status(microgrid_id, clock.current, "one", False))
+        update = await ws.next()
+        assert update["id"] == kept
+        assert update["payload"]["data"]["microgridCard"]["card"]["der"]["status"] == "OFF"
+        assert await ws.nothing_within(0.2)
+        await ws.close()

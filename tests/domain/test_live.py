@@ -214,3 +214,109 @@ async def test_a_subscriber_that_never_reads_falls_behind_and_others_keep_receiv
         with pytest.raises(FellBehind):
             async for _update in stalled.after(snapshot.revision, snapshot.generated_at):
                 pass
+
+
+class Direct:
+    """Delivers straight to the subscriber, like a socket write, when it accepts."""
+
+    def __init__(self, accept: bool = True) -> None:
+        self.accept = accept
+        self.prepared: list[object] = []
+        self.delivered: list[object] = []
+
+    def prepare(self, update):
+        self.prepared.append(update)
+        return asyncio.sleep(0)
+
+    def deliver(self, update) -> bool:
+        assert update in self.prepared, "prepared before delivery"
+        if self.accept:
+            self.delivered.append(update)
+        return self.accept
+
+
+async def test_a_waiting_subscriber_gets_its_update_directly_a_declined_one_through_its_stream():
+    store, clock, deps, microgrid = await _setup()
+    broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present)
+    async with broadcasts.listen(microgrid.id) as direct, broadcasts.listen(microgrid.id) as other:
+        direct.direct, other.direct = Direct(), Direct(accept=False)
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        direct_next = asyncio.ensure_future(
+            direct.after(snapshot.revision, snapshot.generated_at).__anext__()
+        )
+        other_stream = other.after(snapshot.revision, snapshot.generated_at)
+        other_next = asyncio.ensure_future(other_stream.__anext__())
+        await asyncio.sleep(0.01)
+
+        await _record(deps, clock, microgrid, "one")
+        update = (ChangeReason.CAPABILITY_STATUS, snapshot.revision + 1)
+        assert await asyncio.wait_for(other_next, 2) == update
+        assert direct.direct.delivered == [update]
+        assert not direct_next.done(), "its own stream was not woken"
+        assert broadcasts.direct_deliveries == 1
+        direct_next.cancel()
+
+
+async def test_updates_queued_before_a_subscriber_waits_come_first_and_in_order():
+    store, clock, deps, microgrid = await _setup()
+    broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present)
+    async with broadcasts.listen(microgrid.id) as listener:
+        listener.direct = sink = Direct()
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        for ref in ("one", "two"):
+            await _record(deps, clock, microgrid, ref)
+            await asyncio.sleep(0.05)  # the follower has offered it: nobody waits yet
+        stream = listener.after(snapshot.revision, snapshot.generated_at)
+        queued = [await asyncio.wait_for(stream.__anext__(), 2) for _ in range(2)]
+        assert [revision for _, revision in queued] == [
+            snapshot.revision + 1,
+            snapshot.revision + 2,
+        ]
+        assert sink.delivered == []
+
+        waiting = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.01)
+        await _record(deps, clock, microgrid, "three")
+        await asyncio.sleep(0.05)
+        assert sink.delivered == [(ChangeReason.CAPABILITY_STATUS, snapshot.revision + 3)]
+        assert not waiting.done()
+        waiting.cancel()
+
+
+async def test_direct_delivery_skips_what_the_snapshot_already_holds():
+    store, clock, deps, microgrid = await _setup()
+    broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present)
+    async with broadcasts.listen(microgrid.id) as listener:
+        listener.direct = sink = Direct()
+        await _record(deps, clock, microgrid, "before the snapshot")
+        await asyncio.sleep(0.05)
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        stream = listener.after(snapshot.revision, snapshot.generated_at)
+        waiting = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.05)  # drained the queued update: not newer than the snapshot
+        await _record(deps, clock, microgrid, "after")
+        await asyncio.sleep(0.05)
+        assert sink.delivered == [(ChangeReason.CAPABILITY_STATUS, snapshot.revision + 1)]
+        assert not waiting.done()
+        waiting.cancel()
+
+
+async def test_an_update_never_overtakes_one_still_queued_for_the_same_subscriber():
+    from domain.live import CardListener
+
+    store, clock, deps, microgrid = await _setup()
+    card = await card_for_microgrid(deps, microgrid.id)
+    listener: CardListener[str] = CardListener(8)
+    listener.direct = sink = Direct(accept=False)
+    stream = listener.after(card.revision - 2, card.generated_at)
+    first = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0)  # waiting, nothing queued
+    sink.prepared += ["declined", "accepted"]
+
+    listener.offer((ChangeReason.CAPABILITY_STATUS, card, "declined"))
+    sink.accept = True
+    assert not listener.offer((ChangeReason.CAPABILITY_STATUS, card, "accepted"))
+
+    assert sink.delivered == []
+    assert await first == "declined"
+    assert await stream.__anext__() == "accepted"
