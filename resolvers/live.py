@@ -37,7 +37,11 @@ async def microgrid_card(
         if snapshot is None:
             raise NotFoundError(f"Microgrid {microgrid_id} no longer exists.")
         revision, generated_at = snapshot.revision, snapshot.generated_at
-        yield MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, snapshot)
+        first = MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, snapshot)
+        yield first
+        # Executed and sent by now; graphql-core keeps the last payload referenced
+        # until the next one, which (updates being written directly) never comes.
+        vars(first).clear()
         del snapshot  # one per open subscription: keep only what the comparison needs
         listener.direct = frame_sink(ctx.request)
         try:

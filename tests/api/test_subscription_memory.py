@@ -55,3 +55,32 @@ async def test_subfield_memos_do_not_grow_with_messages(
         after_sixty = await send(50, 10)
         await ws.close()
     assert after_sixty == after_ten, "the memo grows by message: the graphql-core leak is back"
+
+
+@pytest.mark.stores("sqlite")
+async def test_an_idle_card_subscription_keeps_neither_its_snapshot_nor_its_query_copy(
+    container, admin, clock, store
+):
+    from schema.types import MicrogridCard
+
+    depot = await new_depot(admin, "Idle", "F")
+    token = (await container.tokens.issue(Role.OPERATOR, (), datetime.now(UTC))).token
+    query = "subscription ($d: ID!) { microgridCard(depotId: $d) { card { revision depotName } } }"
+    async with live_server(container) as url:
+        screens = [await WsClient.connect(url, token) for _ in range(3)]
+        for ws in screens:
+            await ws.subscribe(query, {"d": depot["depot"]["id"]})
+            assert (await ws.data())["microgridCard"]["card"]["depotName"] == "Idle"
+        gc.collect()
+        cards = [o for o in gc.get_objects() if type(o) is MicrogridCard]
+        results = [
+            o
+            for o in gc.get_objects()
+            if type(o) is dict and isinstance(o.get("microgridCard"), dict)
+        ]
+        copies = [o for o in gc.get_objects() if type(o) is str and o == query]
+        for ws in screens:
+            await ws.close()
+    assert cards == [], "a sent snapshot stays referenced while the screen is open"
+    assert results == [], "a sent result stays referenced while the screen is open"
+    assert len(copies) <= 1, "every subscription keeps its own copy of the same document"
