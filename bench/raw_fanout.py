@@ -1,8 +1,10 @@
-"""Floor for the fan-out benchmark: a minimal Starlette WebSocket endpoint that
+"""Floors for the fan-out benchmark: a minimal Starlette WebSocket endpoint that
 speaks just enough graphql-transport-ws (init -> ack, subscribe -> registered)
-and, on POST /publish, sends one pre-encoded `next` message to every socket,
-each from its own task as a subscription would. No GraphQL, database or
-broker: what remains is uvicorn, Starlette and the loopback TCP sends.
+and, on POST /publish, sends one pre-encoded `next` message to every socket:
+each from its own task, as a subscription's operation would
+(`/publish?from=tasks`), or all from one loop (`/publish?from=loop`). No
+GraphQL, database or broker: what remains is uvicorn, Starlette and the
+loopback TCP sends.
 Run: uvicorn bench.raw_fanout:app"""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 queues: set[asyncio.Queue[str]] = set()
+sockets: dict[WebSocket, str] = {}
 revision = 0
 
 
@@ -28,6 +31,7 @@ async def graphql_ws(websocket: WebSocket) -> None:
     operation_id = json.dumps(subscribe["id"])
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
     queues.add(queue)
+    sockets[websocket] = operation_id
     closed = asyncio.ensure_future(websocket.receive())  # the client's close frame
     try:
         await websocket.send_text(_message(operation_id, "SNAPSHOT"))
@@ -44,6 +48,7 @@ async def graphql_ws(websocket: WebSocket) -> None:
     finally:
         closed.cancel()
         queues.discard(queue)
+        sockets.pop(websocket, None)
 
 
 def _message(operation_id: str, reason: str) -> str:
@@ -55,12 +60,16 @@ def _payload(reason: str) -> str:
     return json.dumps({"data": {"microgridCard": {"reason": reason, "card": card}}})
 
 
-async def publish(_request: Request) -> JSONResponse:
+async def publish(request: Request) -> JSONResponse:
     global revision
     revision += 1
     data = _payload("CAPABILITY_STATUS")
-    for queue in list(queues):
-        queue.put_nowait(data)
+    if request.query_params.get("from") == "loop":
+        for websocket, operation_id in list(sockets.items()):
+            await websocket.send_text(f'{{"id":{operation_id},"type":"next","payload":{data}}}')
+    else:
+        for queue in list(queues):
+            queue.put_nowait(data)
     return JSONResponse({"subscribers": len(queues)})
 
 
