@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.rawhttp import RawHttpConnection  # noqa: E402
+from bench.rawws import RawSubscriber  # noqa: E402
 from persistence import migrations  # noqa: E402
 from tests.e2e.server import cli, free_port, serve, stop  # noqa: E402
 
@@ -264,13 +265,35 @@ async def _provisioned_depots(
 ) -> tuple[list[tuple[str, str]], str, str]:
     """([(depot id, microgrid id)], integration token, operator token) of new depots."""
     await insert_depots(db.dsn, count, 2)
-    cli(db.url, "backfill")
-    integration = cli(db.url, "tokens", "create", "--role", "integration").split()[-1]
-    operator = cli(db.url, "tokens", "create", "--role", "operator").split()[-1]
+    _, integration, operator = await _cli_together(
+        db.url,
+        ["backfill"],
+        ["tokens", "create", "--role", "integration"],
+        ["tokens", "create", "--role", "operator"],
+    )
+    integration, operator = integration.split()[-1], operator.split()[-1]
     conn = await asyncpg.connect(db.dsn)
     rows = await conn.fetch("SELECT id, depot_id FROM microgrids ORDER BY depot_id")
     await conn.close()
     return [(str(r["depot_id"]), str(r["id"])) for r in rows], integration, operator
+
+
+async def _cli_together(database_url: str, *commands: list[str]) -> list[str]:
+    """The outputs of CLI commands run side by side (each start-up costs ~2 s)."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            str(BIN), *command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for command in commands
+    ]
+    outputs = []
+    for command, process in zip(commands, processes, strict=True):
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"microgrid {' '.join(command)} failed: {err.decode()}")
+        outputs.append(out.decode())
+    return outputs
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -569,14 +592,13 @@ class _Arrivals:
 
 
 async def bench_fanout(
-    subscriber_counts: list[int], posts: int, processes: int = 1
+    subscriber_counts: list[int], posts: int, processes: int = 1, settle: float = 1.0
 ) -> list[dict[str, object]]:
     """Ingest-to-subscriber latency: post a status, time until each card subscriber
     has the update (PostgreSQL + Redis), with ``processes`` servers sharing the
     subscribers round-robin. Also counts each server's SQL statements and card
-    reads per change (from /metrics) and the server RSS per idle subscription."""
-    from bench.rawws import RawSubscriber
-
+    reads per change (from /metrics) and the server RSS per idle subscription
+    (read ``settle`` seconds after the subscribers are open)."""
     results = []
     async with Database() as db:
         [(depot_id, microgrid_id)], token, operator = await _provisioned_depots(db)
@@ -593,27 +615,29 @@ async def bench_fanout(
                     {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
                 )
             for count in subscriber_counts:
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(settle / 2)
                 rss_before = [_rss_kib(s.process.pid) for s in servers]
                 arrivals = _Arrivals()
                 arrivals.expect(count)
-                subscribers = []
                 rss_half: list[int] = []
-                for i in range(count):
-                    if i == count // 2 and count >= 100:
-                        await asyncio.sleep(1.0)
-                        rss_half = [_rss_kib(s.process.pid) for s in servers]
-                    subscribers.append(
-                        await RawSubscriber.open(
-                            servers[i % processes].ws_url,
-                            operator,
-                            CARD_SUB,
-                            {"depotId": depot_id},
-                            arrivals,
-                        )
+
+                def subscriber(i: int, arrivals: _Arrivals = arrivals) -> Awaitable[RawSubscriber]:
+                    return RawSubscriber.open(
+                        servers[i % processes].ws_url,
+                        operator,
+                        CARD_SUB,
+                        {"depotId": depot_id},
+                        arrivals,
                     )
+
+                half = count // 2 if count >= 100 else count
+                subscribers = await _open_in_batches(subscriber, range(half))
+                if half < count:
+                    await asyncio.sleep(settle)
+                    rss_half = [_rss_kib(s.process.pid) for s in servers]
+                    subscribers += await _open_in_batches(subscriber, range(half, count))
                 await asyncio.wait_for(arrivals.done.wait(), 60)  # every snapshot
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(settle)
                 rss_after = [_rss_kib(s.process.pid) for s in servers]
                 # The marginal cost: RSS growth over the second half of the
                 # subscribers, so per-process warm-up (arenas, caches) cancels out.
@@ -670,13 +694,11 @@ async def bench_fanout(
     return results
 
 
-async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
+async def bench_fanout_floor(count: int, posts: int, settle: float = 1.0) -> dict[str, object]:
     """The same subscribers and client against bench/raw_fanout.py: a bare
     Starlette WebSocket broadcast of one pre-encoded message (no GraphQL, no
     database, no broker), so what is left is uvicorn and loopback TCP. Two
     floors, taking turns: sending from a task per socket, and from one loop."""
-    from bench.rawws import RawSubscriber
-
     port = free_port()
     server = subprocess.Popen(
         [
@@ -691,16 +713,16 @@ async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
         arrivals = _Arrivals()
         arrivals.expect(count)
         url = f"ws://127.0.0.1:{port}/graphql"
-        subscribers = [
-            await RawSubscriber.open(url, "-", "-", {}, arrivals) for _ in range(count // 2)
-        ]
-        await asyncio.sleep(1.0)
+
+        def subscriber(_i: int) -> Awaitable[RawSubscriber]:
+            return RawSubscriber.open(url, "-", "-", {}, arrivals)
+
+        subscribers = await _open_in_batches(subscriber, range(count // 2))
+        await asyncio.sleep(settle)
         rss_half = _rss_kib(server.pid)
-        subscribers += [
-            await RawSubscriber.open(url, "-", "-", {}, arrivals) for _ in range(count - count // 2)
-        ]
+        subscribers += await _open_in_batches(subscriber, range(count // 2, count))
         await asyncio.wait_for(arrivals.done.wait(), 60)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(settle)
         rss_full = _rss_kib(server.pid)
         latencies: dict[str, list[float]] = {"tasks": [], "loop": []}
         publishers = {
@@ -740,6 +762,18 @@ async def bench_fanout_floor(count: int, posts: int) -> dict[str, object]:
     }
 
 
+async def _open_in_batches(
+    open_one: Callable[[int], Awaitable[RawSubscriber]], indexes: range, batch: int = 20
+) -> list[RawSubscriber]:
+    """Subscribers opened 20 at a time: one at a time, 1,000 took most of a quick run."""
+    opened: list[RawSubscriber] = []
+    for start in range(indexes.start, indexes.stop, batch):
+        opened += await asyncio.gather(
+            *(open_one(i) for i in range(start, min(start + batch, indexes.stop)))
+        )
+    return opened
+
+
 def _json_revision(frame: bytes) -> int:
     import json
 
@@ -771,10 +805,10 @@ def main() -> None:
     table: list[tuple[str, str, str, str, str]] = []
 
     def show(name: str, row: dict[str, object]) -> None:
-        print(name, row, flush=True)
+        print(f"[{time.perf_counter() - started:5.0f} s] {name}", row, flush=True)
 
     if args.only in (None, "backfill"):
-        for size in [1_000, 5_000] if args.quick else [10_000, 100_000]:
+        for size in [1_000, 3_000] if args.quick else [10_000, 100_000]:
             b = asyncio.run(bench_backfill(size, 1))
             show("backfill", b)
             table.append(
@@ -823,14 +857,16 @@ def main() -> None:
                 )
             )
     if args.only in (None, "fanout"):
-        posts = 3 if args.quick else 20
-        rows = asyncio.run(bench_fanout([1, 100, 1000], posts))
-        rows += asyncio.run(bench_fanout([1000], posts, processes=2))
-        floor = asyncio.run(bench_fanout_floor(1000, posts))
+        # Quick: 500 subscribers (opening each costs the server a token check
+        # and a card read: 1,000 of them took half of a quick run).
+        posts, most, settle = (3, 500, 0.4) if args.quick else (20, 1000, 1.0)
+        rows = asyncio.run(bench_fanout([1, 100, most], posts, settle=settle))
+        rows += asyncio.run(bench_fanout([most], posts, processes=2, settle=settle))
+        floor = asyncio.run(bench_fanout_floor(most, posts, settle=settle))
         show("fanout floor", floor)
         for f in rows:
             show("fanout", f)
-            is_floor_size = f["subscribers"] == 1000
+            is_floor_size = f["subscribers"] == most
             table.append(
                 (
                     "card fan-out, ingest to screen",
