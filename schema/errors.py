@@ -79,6 +79,5 @@ class ProblemErrors(MaskErrors):
 def _storage_unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    if connection_lost(error):
-        return True
-    return isinstance(error, ConnectionError | TimeoutError | OSError | OperationalError)
+    # connection_lost covers OSError (ConnectionError, TimeoutError) and the driver's own.
+    return connection_lost(error) or isinstance(error, OperationalError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -284,21 +285,26 @@ async def test_updates_queued_before_a_subscriber_waits_come_first_and_in_order(
 
 
 async def test_direct_delivery_skips_what_the_snapshot_already_holds():
+    """The follower may offer a change its read saw before the subscriber's
+    snapshot did: a waiting subscriber must not get it twice."""
+    from domain.live import CardListener
+
     store, clock, deps, microgrid = await _setup()
-    broadcasts = CardBroadcasts(deps, QueueFeeds(store), _present)
-    async with broadcasts.listen(microgrid.id) as listener:
-        listener.direct = sink = Direct()
-        await _record(deps, clock, microgrid, "before the snapshot")
-        await asyncio.sleep(0.05)
-        snapshot = await card_for_microgrid(deps, microgrid.id)
-        stream = listener.after(snapshot.revision, snapshot.generated_at)
-        waiting = asyncio.ensure_future(stream.__anext__())
-        await asyncio.sleep(0.05)  # drained the queued update: not newer than the snapshot
-        await _record(deps, clock, microgrid, "after")
-        await asyncio.sleep(0.05)
-        assert sink.delivered == [(ChangeReason.CAPABILITY_STATUS, snapshot.revision + 1)]
-        assert not waiting.done()
-        waiting.cancel()
+    card = await card_for_microgrid(deps, microgrid.id)
+    listener: CardListener[str] = CardListener(8)
+    listener.direct = sink = Direct()
+    stream = listener.after(card.revision, card.generated_at)
+    waiting = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0)  # waiting, nothing queued
+    sink.prepared += ["held", "newer"]
+
+    assert not listener.offer((ChangeReason.CAPABILITY_STATUS, card, "held"))
+    newer = replace(card, microgrid=replace(card.microgrid, revision=card.revision + 1))
+    assert listener.offer((ChangeReason.CAPABILITY_STATUS, newer, "newer"))
+
+    assert sink.delivered == ["newer"]
+    assert not waiting.done(), "nothing queued for its own stream either"
+    waiting.cancel()
 
 
 async def test_an_update_never_overtakes_one_still_queued_for_the_same_subscriber():
