@@ -415,9 +415,11 @@ async def seed_packets(t: Target, count: int) -> None:
         nonlocal n
         n += 1
         answer = await graphql(t.port, t.integration, INGEST, {"p": packet(t.device_id, n, junk)})
-        return (answer.get("data") or {}).get("ingestSensorPacket", {}).get(
+        ok = (answer.get("data") or {}).get("ingestSensorPacket", {}).get(
             "__typename"
         ) == "SensorPacketIngested"
+        t.packets += ok
+        return ok
 
     low, high = 0, t.max_body
     if not await accepted(low):
@@ -425,10 +427,10 @@ async def seed_packets(t: Target, count: int) -> None:
     while high - low > 1024:
         middle = (low + high) // 2
         low, high = (middle, high) if await accepted(middle) else (low, middle)
-    for _ in range(count - 1):
+    while t.packets < count:
         if not await accepted(low):
             raise RuntimeError("a packet accepted once was refused")
-    t.packets, t.packet_bytes = count, low
+    t.packet_bytes = low
 
 
 def maximal_read(t: Target) -> str:
@@ -445,7 +447,7 @@ async def attack_response(t: Target, seconds: float, count: int = 2) -> Tally:
     tally = Tally(
         notes=[
             f"{t.aliases} aliases x sensorPackets(first: 100) over {t.packets} stored packets "
-            f"of {t.packet_bytes / 2**20:.2f} MiB junk, {count} senders"
+            f"(most with {t.packet_bytes / 2**20:.2f} MiB of junk), {count} senders"
         ]
     )
     deadline = asyncio.get_running_loop().time() + seconds
@@ -787,7 +789,11 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgresql"])
     parser.add_argument("--quick", action="store_true", help="3 s phases, 8 packets")
     parser.add_argument("--seconds", type=float, help="per phase (default 8, quick 3)")
-    parser.add_argument("--packets", type=int, help="stored biggest packets (default 20, quick 8)")
+    parser.add_argument(
+        "--packets",
+        type=int,
+        help="packets stored, most of the biggest size accepted (default 20, quick 8)",
+    )
     parser.add_argument("--max-body-bytes", type=int, default=1_048_576)
     parser.add_argument("--aliases", type=int, default=30, help="the server's MAX_ALIASES")
     parser.add_argument("--frame-mib", type=float, default=15.0)
