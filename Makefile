@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: install browsers run test lint typecheck check schema bench clean
+.PHONY: install browsers run test lint typecheck check schema bench bench-hostile clean
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ check: lint typecheck
 
 bench: install
 	$(BIN)/python bench/run.py --quick
+
+## /healthz latency while each class of hostile client attacks a local server.
+bench-hostile: install
+	$(BIN)/python bench/hostile.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache microgrid.db*
