@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=15, gt=0)
     max_aliases: int = Field(default=30, gt=0)
     max_tokens: int = Field(default=5000, gt=0)
-    max_query_cost: int = Field(default=5000, gt=0)
+    max_query_cost: int = Field(default=2000, gt=0)
     """Fields a query may resolve, each times the `first` of every page on its path."""
     max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """A result larger than this (as JSON) is answered RESPONSE_TOO_LARGE instead."""

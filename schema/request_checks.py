@@ -27,13 +27,16 @@ from domain.access import may
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     get_operation_ast,
+    is_non_null_type,
     parse,
     validate,
 )
@@ -127,7 +130,10 @@ class RequestChecks(SchemaExtension):
         context = self.execution_context
         found = _operation(context.schema._schema, context.graphql_document, context.operation_name)
         if found is not None:
-            self._refuse_early(*found)
+            refused = self._refusal(*found)
+            if refused is not None and found[0].operation is OperationType.SUBSCRIPTION:
+                raise refused.errors[0]  # type: ignore[index]
+            context.result = refused  # a result here means graphql-core does not run
         yield
         result = context.result
         data = getattr(result, "data", None)
@@ -135,46 +141,74 @@ class RequestChecks(SchemaExtension):
             result.data = None  # type: ignore[union-attr]
             result.errors = [_too_large(self.limits.max_response_bytes)]  # type: ignore[union-attr]
 
-    def _refuse_early(self, operation: OperationDefinitionNode, variable_cost: bool) -> None:
+    def _refusal(
+        self, operation: OperationDefinitionNode, variable_cost: bool
+    ) -> ExecutionResult | None:
         context = self.execution_context
+        schema = context.schema._schema
         principal = getattr(context.context, "principal", None)
         if principal is not None:
-            for name in _root_fields(operation, context.graphql_document):
-                if not may(principal, root_field_key(operation.operation, name)):
-                    raise GraphQLError(RoleAllowed.message, extensions=RoleAllowed.error_extensions)
+            forbidden = _forbidden(schema, operation, context.graphql_document, principal)
+            if forbidden is not None:
+                return forbidden
         found = first_long_list(context.variables)
         if found is not None:
             path, length = found
-            raise list_too_long(f"{length:,} items in {path}")
+            return ExecutionResult(None, [list_too_long(f"{length:,} items in {path}")])
         if variable_cost:
-            schema = context.schema._schema
             cost = measure(schema, context.graphql_document, operation, context.variables).cost
             if cost > self.limits.max_cost:
-                raise too_costly(cost, self.limits.max_cost)
+                return ExecutionResult(None, [too_costly(cost, self.limits.max_cost)])
+        return None
+
+
+def _forbidden(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, document: Any, principal: Any
+) -> ExecutionResult | None:
+    """FORBIDDEN for each root field the role may not use, as the field's own
+    permission check answers it (null data where the field may be null)."""
+    roots = _root_fields(operation, document)
+    denied = [
+        key
+        for key, name in roots.items()
+        if not may(principal, root_field_key(operation.operation, name))
+    ]
+    if not denied:
+        return None
+    errors = [
+        GraphQLError(RoleAllowed.message, path=[key], extensions=RoleAllowed.error_extensions)
+        for key in denied
+    ]
+    fields = schema.get_root_type(operation.operation).fields  # type: ignore[union-attr]
+    nullable = all(not is_non_null_type(fields[name].type) for name in roots.values())
+    data = dict.fromkeys(roots) if nullable and len(denied) == len(roots) else None
+    return ExecutionResult(data, errors)
 
 
 def _operations(document: Any) -> int:
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
-def _root_fields(operation: OperationDefinitionNode, document: Any) -> set[str]:
+def _root_fields(operation: OperationDefinitionNode, document: Any) -> dict[str, str]:
+    """Response key to field name, for each root field (``__typename`` aside)."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    names: set[str] = set()
+    roots: dict[str, str] = {}
     seen: set[str] = set()
     pending = [operation.selection_set]
     while pending:
         for selection in pending.pop().selections:
             if isinstance(selection, FieldNode):
-                if not selection.name.value.startswith("__"):
-                    names.add(selection.name.value)
+                name = selection.name.value
+                if not name.startswith("__"):
+                    roots.setdefault(selection.alias.value if selection.alias else name, name)
             elif isinstance(selection, InlineFragmentNode):
                 pending.append(selection.selection_set)
             elif selection.name.value not in seen and selection.name.value in fragments:
                 seen.add(selection.name.value)
                 pending.append(fragments[selection.name.value].selection_set)
-    return names
+    return roots
 
 
 def _needs_operation_name() -> GraphQLError:

@@ -190,7 +190,7 @@ def build_schema(
     max_depth: int = 15,
     max_aliases: int = 30,
     max_tokens: int = 5000,
-    max_cost: int = 5000,
+    max_cost: int = 2000,
     max_response_bytes: int = 8 * 1024 * 1024,
 ) -> strawberry.Schema:
     # The validation cache is keyed by the rule classes: no fresh classes per request.

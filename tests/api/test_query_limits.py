@@ -4,14 +4,23 @@ request errors that carry ``extensions`` like every other error."""
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app.asgi import create_app
 from app.container import build_container
+from app.operations import operation, operation_names
+from app.settings import Settings
 from domain.access import Role
+from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
+from schema.query_limits import PAGE_CAP, document_errors, measure
+from schema.root import build_schema
 from tests.api.helpers import new_depot
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import live_server
@@ -215,3 +224,72 @@ async def test_subscriptions_obey_the_same_limits(container, clock, store):
         (error,) = WsClient.errors(await ws.next())
         assert problem_shape(error)["code"] == "LIST_TOO_LONG"
         await ws.close()
+
+
+def _known_documents() -> dict[str, str]:
+    """Every document the project sends: graphql/operations (the simulator's
+    too), the console's, the bench's."""
+    root = Path(__file__).resolve().parents[2]
+    found = {f"operations/{name}": operation(name) for name in operation_names()}
+    script = (root / "console" / "static" / "app.js").read_text()
+    strings = {
+        key: value.replace("\\n", "\n")
+        for key, value in re.findall(r'^  (\w+): (?:`([^`]*)`|"[^"]*")', script, re.M)
+        if value
+    }
+    strings.update((key, value) for key, value in re.findall(r'^  (\w+): "([^"]*)"', script, re.M))
+    fragments = " ".join(v for v in strings.values() if v.lstrip().startswith("fragment"))
+    for key, value in strings.items():
+        if not value.lstrip().startswith("fragment"):
+            found[f"console/{key}"] = f"{value} {fragments}"
+    for path in sorted((root / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value.lstrip()
+                if text.startswith(("query", "mutation", "subscription", "{")):
+                    with contextlib.suppress(GraphQLSyntaxError):
+                        parse(text)
+                        found[f"bench/{path.stem}:{node.lineno}"] = text
+    return found
+
+
+def test_every_document_the_project_sends_is_within_the_limits():
+    settings = Settings()
+    schema = build_schema(introspection=False)._schema
+    documents = _known_documents()
+    assert any(name.startswith("console/") for name in documents)
+    assert any(name.startswith("bench/") for name in documents)
+    for name, text in documents.items():
+        document = parse(text)
+        errors = document_errors(
+            schema,
+            document,
+            settings.max_query_depth,
+            settings.max_aliases,
+            settings.max_query_cost,
+        )
+        assert not errors, (name, errors)
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                widest = {
+                    v.variable.name.value: PAGE_CAP for v in definition.variable_definitions or ()
+                }
+                cost = measure(schema, document, definition, widest).cost
+                assert cost <= settings.max_query_cost, (name, cost)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{" + " viewer { role }" * 800 + "}",
+        "query { ...A } "
+        + " ".join(f"fragment F{i} on Query {{ viewer {{ role }} }}" for i in range(300))
+        + " fragment A on Query { "
+        + " ".join(f"...F{i}" for i in range(300))
+        + " }",
+    ],
+)
+async def test_selections_that_make_field_merging_quadratic_are_refused(admin, query):
+    (error,) = await admin.errors(query)
+    assert problem_shape(error)["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "comparisons" in error["message"]
