@@ -30,6 +30,7 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
@@ -155,7 +156,7 @@ class RequestChecks(SchemaExtension):
         if found is not None:
             path, length = found
             return ExecutionResult(None, [list_too_long(f"{length:,} items in {path}")])
-        if variable_cost:
+        if variable_cost and context.graphql_document is not None:
             cost = measure(schema, context.graphql_document, operation, context.variables).cost
             if cost > self.limits.max_cost:
                 return ExecutionResult(None, [too_costly(cost, self.limits.max_cost)])
@@ -205,9 +206,11 @@ def _root_fields(operation: OperationDefinitionNode, document: Any) -> dict[str,
                     roots.setdefault(selection.alias.value if selection.alias else name, name)
             elif isinstance(selection, InlineFragmentNode):
                 pending.append(selection.selection_set)
-            elif selection.name.value not in seen and selection.name.value in fragments:
-                seen.add(selection.name.value)
-                pending.append(fragments[selection.name.value].selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                spread = selection.name.value
+                if spread not in seen and spread in fragments:
+                    seen.add(spread)
+                    pending.append(fragments[spread].selection_set)
     return roots
 
 

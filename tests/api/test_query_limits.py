@@ -12,13 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from app.asgi import create_app
 from app.container import build_container
 from app.operations import operation, operation_names
 from app.settings import Settings
 from domain.access import Role
-from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
+from graphql import GraphQLSyntaxError, OperationDefinitionNode, get_named_type, parse
 from schema.query_limits import PAGE_CAP, document_errors, measure
 from schema.root import build_schema
 from tests.api.helpers import new_depot
@@ -293,3 +296,55 @@ async def test_selections_that_make_field_merging_quadratic_are_refused(admin, q
     (error,) = await admin.errors(query)
     assert problem_shape(error)["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "comparisons" in error["message"]
+
+
+def _naive(schema, document, node, parent):
+    """Depth, aliases, cost with every spread expanded again (the library's way)."""
+    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition")}
+    depth = aliases = cost = 0
+    for selection in node.selections:
+        if hasattr(selection, "alias"):
+            aliases += selection.alias is not None
+            cost += 1
+            if selection.selection_set:
+                field = parent.fields[selection.name.value]
+                d, a, c = _naive(
+                    schema, document, selection.selection_set, get_named_type(field.type)
+                )
+                first = [
+                    int(x.value.value) for x in selection.arguments or () if x.name.value == "first"
+                ]
+                page = min(max(first[0], 1), PAGE_CAP) if first else 1
+                if "first" in field.args and not first:
+                    page = field.args["first"].default_value
+                depth, aliases, cost = max(depth, d + 1), aliases + a, cost + page * c
+        else:
+            d, a, c = _naive(
+                schema, document, fragments[selection.name.value].selection_set, parent
+            )
+            depth, aliases, cost = max(depth, d), aliases + a, cost + c
+    return depth, aliases, cost
+
+
+PIECES = [
+    "viewer { role }",
+    "v: viewer { role }",
+    "depots(first: 7) { edges { cursor } }",
+    "depots { pageInfo { hasNextPage } }",
+]
+
+
+@examples(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), max_size=4), min_size=1, max_size=6))
+def test_measuring_each_fragment_once_counts_as_expanding_every_spread(bodies):
+    schema = build_schema()._schema
+    parts = []
+    for i, picks in enumerate(bodies):
+        later = [f"...F{j}" for j in range(i + 1, len(bodies))]
+        chosen = [PIECES[p % 4] if p < 4 or not later else later[p % len(later)] for p in picks]
+        parts.append(f"fragment F{i} on Query {{ __typename {' '.join(chosen)} }}")
+    document = parse("query { ...F0 ...F0 } " + " ".join(parts))
+    (query,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    found = measure(schema, document, query)
+    expected = _naive(schema, document, query.selection_set, schema.query_type)
+    assert (found.depth, found.aliases, found.cost) == expected
