@@ -73,6 +73,8 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_depth=settings.max_query_depth,
                 max_aliases=settings.max_aliases,
                 max_tokens=settings.max_tokens,
+                max_cost=settings.max_query_cost,
+                max_response_bytes=settings.max_response_bytes,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=15, gt=0)
     max_aliases: int = Field(default=30, gt=0)
     max_tokens: int = Field(default=5000, gt=0)
+    max_query_cost: int = Field(default=2000, gt=0)
+    """Fields a query may resolve, each times the `first` of every page on its path."""
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """A result larger than this (as JSON) is answered RESPONSE_TOO_LARGE instead."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     max_subscriptions_per_connection: int = Field(default=20, gt=0)

@@ -13,12 +13,14 @@ from resolvers.errors import problem
 
 
 def operation_key(info: Info[Any, Any]) -> str:
-    if (
-        info.operation.operation == OperationType.SUBSCRIPTION
-        and info.field_name == "microgridCard"
-    ):
+    return root_field_key(info.operation.operation, info.field_name)
+
+
+def root_field_key(operation: OperationType, field_name: str) -> str:
+    """The operation table's key for a root field of an operation of this type."""
+    if operation == OperationType.SUBSCRIPTION and field_name == "microgridCard":
         return "microgridCard.subscription"
-    return info.field_name
+    return field_name
 
 
 class RoleAllowed(BasePermission):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from strawberry.extensions import MaskErrors
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from persistence.postgres import connection_lost
 from resolvers.errors import ServiceError, problem
 
@@ -18,6 +18,8 @@ log = logging.getLogger("microgrid.errors")
 
 def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     """The message and extensions the client sees for ``error``."""
+    if isinstance(error, GraphQLSyntaxError):
+        return error.message, problem("GRAPHQL_PARSE_FAILED", "Invalid syntax", 400, error.message)
     original = error.original_error
     if isinstance(original, GraphQLError):
         error, original = original, original.original_error

@@ -8,7 +8,6 @@ from typing import Any
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
 from resolvers import audit, live, sensors, site, status
@@ -18,7 +17,8 @@ from schema import results as r
 from schema.access import RoleAllowed
 from schema.card_frames import SubscriptionAwareExecutor
 from schema.errors import ProblemErrors
-from schema.request_checks import RequestChecks
+from schema.query_limits import ListLiteralLimit
+from schema.request_checks import Limits, RequestChecks
 from schema.types import (
     AuditEntryConnection,
     CapabilityStatusEvent,
@@ -175,28 +175,43 @@ class MicrogridSchema(strawberry.Schema):
         return await super()._handle_execution_result(context, result, extensions_runner, **kwargs)
 
 
+class _QuietExecutor(SubscriptionAwareExecutor):
+    """With introspection off, errors name no schema element the client did not
+    (no "Did you mean 'depot'?" while coercing variables)."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
 def build_schema(
     *,
     introspection: bool = True,
     max_depth: int = 15,
     max_aliases: int = 30,
     max_tokens: int = 5000,
+    max_cost: int = 2000,
+    max_response_bytes: int = 8 * 1024 * 1024,
 ) -> strawberry.Schema:
-    # Rule classes are built once: the validation cache is keyed by them, so
-    # fresh classes per request would make every request re-validate.
-    rules = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-    ]
+    # The validation cache is keyed by the rule classes: no fresh classes per request.
+    rules: list[Any] = [ListLiteralLimit]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Any] = [lambda: RequestChecks(rules, max_tokens), ProblemErrors]
+    limits = Limits(
+        max_depth=max_depth,
+        max_aliases=max_aliases,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        max_response_bytes=max_response_bytes,
+        hide_suggestions=not introspection,
+    )
+    extensions: list[Any] = [lambda: RequestChecks(rules, limits), ProblemErrors]
     return MicrogridSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SubscriptionAwareExecutor,
+        execution_context_class=SubscriptionAwareExecutor if introspection else _QuietExecutor,
     )
 
 

@@ -1,0 +1,34 @@
+"""How large a result's JSON is, estimated without encoding it, stopping as
+soon as it passes a cap (the backstop behind the query cost limit: a response
+over the cap is answered with an error instead of its body)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SCALAR = 8
+"""Bytes counted for a number, boolean or null (and a key's quotes and colon)."""
+
+
+def larger_than(data: Any, cap: int) -> bool:
+    """Whether ``data`` encodes to more than ``cap`` bytes of JSON (strings that
+    are not ASCII are counted at their escaped worst, 6 bytes a character)."""
+    size = 0
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            size += len(value) + 3 if value.isascii() else 6 * len(value) + 3
+        elif isinstance(value, dict):
+            size += 2
+            for key, item in value.items():
+                size += len(key) + _SCALAR if isinstance(key, str) else _SCALAR
+                pending.append(item)
+        elif isinstance(value, (list, tuple)):
+            size += 2 + len(value)
+            pending.extend(value)
+        else:
+            size += _SCALAR
+        if size > cap:
+            return True
+    return False
