@@ -207,9 +207,7 @@ async def test_out_of_scope_ids_answer_and_work_exactly_like_missing_ones(
     assert leaks == [], "\n".join(leaks)
 
 
-async def test_a_token_that_sees_both_depots_is_told_the_device_is_elsewhere(
-    admin, scoped_client
-):
+async def test_a_token_that_sees_both_depots_is_told_the_device_is_elsewhere(admin, scoped_client):
     mine = await _equipped(admin, "Mine")
     other = await _equipped(admin, "Other")
     for client in (admin, await scoped_client(Role.ADMIN, mine["depot"], other["depot"])):
