@@ -22,6 +22,11 @@ class Scope:
     def allows(self, depot_id: UUID) -> bool:
         return self.depot_ids is None or depot_id in self.depot_ids
 
+    @staticmethod
+    def only(depot_id: UUID) -> Scope:
+        """One depot: a lookup "in this depot" finds nothing elsewhere, as if missing."""
+        return Scope(frozenset({depot_id}))
+
 
 EVERYWHERE = Scope()
 

@@ -45,7 +45,7 @@ async def create_binding(
         microgrid = await _locked_microgrid(uow, scope, microgrid_id)
         if microgrid is None:
             return NotFound("Microgrid", str(microgrid_id) if microgrid_id else None)
-        device = await uow.equipment.device(device_id) if device_id else None
+        device = await uow.equipment.device(device_id, scope) if device_id else None
         errors = _check(microgrid, device, capabilities, stale_after_seconds)
         if errors:
             return ValidationFailed(field_errors=errors)
@@ -86,7 +86,7 @@ async def update_binding(deps: Dependencies, scope: Scope, patch: BindingPatch) 
             return found
         binding, microgrid = found
         device_id = binding.device_id if isinstance(patch.device_id, Keep) else patch.device_id
-        device = await uow.equipment.device(device_id) if device_id else None
+        device = await uow.equipment.device(device_id, scope) if device_id else None
         capabilities = (
             (binding.capabilities or [])
             if isinstance(patch.capabilities, Keep)
@@ -164,8 +164,8 @@ async def configure_sensor_action(
     """Create or switch a device's action of one type (one per type per device).
     UPDATE_MICROGRID_STATE needs a controller binding: create that instead."""
     async with deps.uow() as uow:
-        device = await uow.equipment.device(device_id) if device_id else None
-        if device is None or not scope.allows(device.depot_id):
+        device = await uow.equipment.device(device_id, scope) if device_id else None
+        if device is None:
             return NotFound("Device", str(device_id) if device_id else None)
         await uow.depots.lock(device.depot_id)
         existing = next(
@@ -275,8 +275,8 @@ def _check(
 async def _locked_microgrid(
     uow: UnitOfWork, scope: Scope, microgrid_id: UUID | None
 ) -> Microgrid | None:
-    microgrid = await uow.microgrids.get(microgrid_id) if microgrid_id else None
-    if microgrid is None or not scope.allows(microgrid.depot_id):
+    microgrid = await uow.microgrids.get(microgrid_id, scope) if microgrid_id else None
+    if microgrid is None:
         return None
     await uow.depots.lock(microgrid.depot_id)
     return microgrid
@@ -286,7 +286,7 @@ async def _visible_binding(
     uow: UnitOfWork, scope: Scope, binding_id: UUID | None
 ) -> tuple[SensorAction, Microgrid] | NotFound:
     missing = NotFound("ControllerBinding", str(binding_id) if binding_id else None)
-    binding = await uow.sensor_actions.get(binding_id) if binding_id else None
+    binding = await uow.sensor_actions.get(binding_id, scope) if binding_id else None
     if binding is None or not binding.is_binding or binding.microgrid_id is None:
         return missing
     microgrid = await _locked_microgrid(uow, scope, binding.microgrid_id)

@@ -66,8 +66,9 @@ async def create_circuit(
     deps: Dependencies, scope: Scope, cmd: NewCircuitCommand
 ) -> CircuitChanged | NotFound | ValidationFailed:
     async with deps.uow() as uow:
-        depot = await uow.depots.lock(cmd.depot_id) if cmd.depot_id else None
-        if depot is None or not scope.allows(depot.id):
+        visible = cmd.depot_id is not None and scope.allows(cmd.depot_id)
+        depot = await uow.depots.lock(cmd.depot_id) if visible and cmd.depot_id else None
+        if depot is None:
             return NotFound("Depot", str(cmd.depot_id) if cmd.depot_id else None)
         circuits = await uow.circuits.for_depot(depot.id)
         by_id = {c.id: c for c in circuits}
@@ -179,8 +180,8 @@ async def _locked_circuit(
 ) -> tuple[Circuit, list[Circuit]] | NotFound:
     """The circuit and all circuits of its depot, with the depot locked."""
     missing = NotFound("Circuit", str(circuit_id) if circuit_id else None)
-    circuit = await uow.circuits.get(circuit_id) if circuit_id else None
-    if circuit is None or not scope.allows(circuit.depot_id):
+    circuit = await uow.circuits.get(circuit_id, scope) if circuit_id else None
+    if circuit is None:
         return missing
     await uow.depots.lock(circuit.depot_id)
     circuits = await uow.circuits.for_depot(circuit.depot_id)

@@ -125,8 +125,8 @@ async def create_device(
             validate_name(cmd.name), await _check_circuit(uow, cmd.depot_id, cmd.circuit_id)
         )
         if cmd.gateway_id is not None:
-            gateway = await uow.equipment.gateway(cmd.gateway_id)
-            if gateway is None or gateway.depot_id != cmd.depot_id:
+            gateway = await uow.equipment.gateway(cmd.gateway_id, Scope.only(cmd.depot_id))
+            if gateway is None:
                 errors += (
                     FieldError(
                         "input.gatewayId",
@@ -165,8 +165,8 @@ async def _check_circuit(
 ) -> ValidationFailed | None:
     if circuit_id is None:
         return None
-    circuit: Circuit | None = await uow.circuits.get(circuit_id)
-    if circuit is None or circuit.depot_id != depot_id:
+    circuit: Circuit | None = await uow.circuits.get(circuit_id, Scope.only(depot_id))
+    if circuit is None:
         return ValidationFailed(
             field_errors=(
                 FieldError(

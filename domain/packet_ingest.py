@@ -44,8 +44,8 @@ async def ingest_packet(
             message="The packet breaks the contract; nothing of it was applied.",
         )
     async with deps.uow() as uow:
-        device = await uow.equipment.device(parsed.device_id)
-        if device is None or not scope.allows(device.depot_id):
+        device = await uow.equipment.device(parsed.device_id, scope)
+        if device is None:
             return NotFound("Device", str(parsed.device_id))
         actions = sorted(
             (await uow.sensor_actions.for_devices([device.id])).get(device.id, []),

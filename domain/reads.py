@@ -79,8 +79,8 @@ async def microgrid(
 ) -> Microgrid | NotFound:
     if microgrid_id is not None:
         async with deps.uow(write=False) as uow:
-            found = await uow.microgrids.get(microgrid_id)
-        if found is not None and scope.allows(found.depot_id):
+            found = await uow.microgrids.get(microgrid_id, scope)
+        if found is not None:
             return found
     return NotFound("Microgrid", str(microgrid_id) if microgrid_id else None)
 
@@ -209,8 +209,7 @@ async def device(deps: Dependencies, scope: Scope, device_id: UUID | None) -> De
     if device_id is None:
         return None
     async with deps.uow(write=False) as uow:
-        found = await uow.equipment.device(device_id)
-    return found if found is not None and scope.allows(found.depot_id) else None
+        return await uow.equipment.device(device_id, scope)
 
 
 async def devices(
@@ -218,8 +217,7 @@ async def devices(
 ) -> dict[UUID, Device]:
     """The devices among these that the scope sees, in one query."""
     async with deps.uow(write=False) as uow:
-        found = await uow.equipment.devices_by_id(device_ids)
-    return {i: d for i, d in found.items() if scope.allows(d.depot_id)}
+        return await uow.equipment.devices_by_id(device_ids, scope)
 
 
 async def controller_binding(
@@ -228,11 +226,8 @@ async def controller_binding(
     if binding_id is None:
         return None
     async with deps.uow(write=False) as uow:
-        action = await uow.sensor_actions.get(binding_id)
-        if action is None or not action.is_binding:
-            return None
-        owner = await uow.equipment.device(action.device_id)
-    return action if owner is not None and scope.allows(owner.depot_id) else None
+        action = await uow.sensor_actions.get(binding_id, scope)
+    return action if action is not None and action.is_binding else None
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,12 @@ async def record_capability_status(
     if errors:
         return ValidationFailed(field_errors=errors)
     async with deps.uow() as uow:
-        depot_id = await uow.microgrids.depot_of(observation.microgrid_id)
-        if depot_id is None or not scope.allows(depot_id):
+        depot_id = await uow.microgrids.depot_of(observation.microgrid_id, scope)
+        if depot_id is None:
             return NotFound("Microgrid", str(observation.microgrid_id))
         if observation.source_device_id is not None:
-            device = await uow.equipment.device(observation.source_device_id)
-            if device is None or device.depot_id != depot_id:
+            device = await uow.equipment.device(observation.source_device_id, Scope.only(depot_id))
+            if device is None:
                 return ValidationFailed(
                     field_errors=(
                         FieldError(

@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType, StatusEvent
 from domain.model import SensorAction, SensorActionType
 from persistence.event_store import (
@@ -107,11 +108,14 @@ class _OnDriver:
 
 
 class PgMicrogrids(_OnDriver, SqlMicrogrids):
-    async def depot_of(self, microgrid_id: UUID) -> UUID | None:
+    async def depot_of(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> UUID | None:
+        depots = None if scope.depot_ids is None else sorted(scope.depot_ids)
         depot_id: UUID | None = await self._driver.run(
             "fetchval",
-            "SELECT depot_id FROM microgrids WHERE id = $1 AND retired_at IS NULL",
+            "SELECT depot_id FROM microgrids WHERE id = $1 AND retired_at IS NULL"
+            " AND ($2::uuid[] IS NULL OR depot_id = ANY($2::uuid[]))",
             microgrid_id,
+            depots,
         )
         return depot_id
 

@@ -7,11 +7,22 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.access import Scope
+from domain.access import EVERYWHERE, Scope
 from domain.model import (
     BessOperationalMode,
     Circuit,
@@ -28,6 +39,14 @@ from persistence import tables as t
 GRID_CONNECTION = "GRID_CONNECTION"
 IN_CHUNK = 5_000
 """Largest IN (...) list sent at once; both backends cap bound parameters."""
+
+
+def in_scope(depot_column: Any, scope: Scope) -> ColumnElement[bool]:
+    """The scope as part of a lookup by id: an id outside the token's depots
+    fetches zero rows, exactly like a missing one (one code path, the same work)."""
+    if scope.depot_ids is None:
+        return true()
+    return depot_column.in_(sorted(scope.depot_ids))
 
 
 def _chunks(ids: Collection[UUID]) -> list[list[UUID]]:
@@ -113,10 +132,11 @@ class SqlCircuits(_Repository):
     async def delete(self, circuit_id: UUID) -> None:
         await self._conn.execute(delete(t.circuits).where(t.circuits.c.id == circuit_id))
 
-    async def get(self, circuit_id: UUID) -> Circuit | None:
-        row = (
-            await self._conn.execute(select(t.circuits).where(t.circuits.c.id == circuit_id))
-        ).first()
+    async def get(self, circuit_id: UUID, scope: Scope = EVERYWHERE) -> Circuit | None:
+        statement = select(t.circuits).where(
+            t.circuits.c.id == circuit_id, in_scope(t.circuits.c.depot_id, scope)
+        )
+        row = (await self._conn.execute(statement)).first()
         return _circuit(row) if row else None
 
     async def for_depot(self, depot_id: UUID) -> list[Circuit]:
@@ -154,12 +174,15 @@ _BUMP_REVISION = (
 
 
 class SqlMicrogrids(_Repository):
-    async def get(self, microgrid_id: UUID) -> Microgrid | None:
-        found = await self._load(t.microgrids.c.id == microgrid_id)
+    async def get(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> Microgrid | None:
+        found = await self._load(
+            and_(t.microgrids.c.id == microgrid_id, in_scope(t.microgrids.c.depot_id, scope))
+        )
         return found[0] if found else None
 
-    async def depot_of(self, microgrid_id: UUID) -> UUID | None:
-        result = await self._conn.execute(_DEPOT_OF, {"microgrid_id": microgrid_id})
+    async def depot_of(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> UUID | None:
+        statement = _DEPOT_OF.where(in_scope(t.microgrids.c.depot_id, scope))
+        result = await self._conn.execute(statement, {"microgrid_id": microgrid_id})
         depot_id: UUID | None = result.scalar()
         return depot_id
 
@@ -281,18 +304,26 @@ class SqlEquipment(_Repository):
     async def add_device(self, device: Device) -> None:
         await self._conn.execute(insert(t.devices).values(**asdict(device)))
 
-    async def gateway(self, gateway_id: UUID) -> Gateway | None:
-        found = await self.gateways_where(t.gateways.c.id == gateway_id)
+    async def gateway(self, gateway_id: UUID, scope: Scope = EVERYWHERE) -> Gateway | None:
+        found = await self.gateways_where(
+            and_(t.gateways.c.id == gateway_id, in_scope(t.gateways.c.depot_id, scope))
+        )
         return found[0] if found else None
 
-    async def device(self, device_id: UUID) -> Device | None:
-        found = await self.devices_where(t.devices.c.id == device_id)
+    async def device(self, device_id: UUID, scope: Scope = EVERYWHERE) -> Device | None:
+        found = await self.devices_where(
+            and_(t.devices.c.id == device_id, in_scope(t.devices.c.depot_id, scope))
+        )
         return found[0] if found else None
 
-    async def devices_by_id(self, device_ids: Collection[UUID]) -> dict[UUID, Device]:
+    async def devices_by_id(
+        self, device_ids: Collection[UUID], scope: Scope = EVERYWHERE
+    ) -> dict[UUID, Device]:
         found: dict[UUID, Device] = {}
+        visible = in_scope(t.devices.c.depot_id, scope)
         for chunk in _chunks(device_ids):
-            found.update((d.id, d) for d in await self.devices_where(t.devices.c.id.in_(chunk)))
+            rows = await self.devices_where(and_(t.devices.c.id.in_(chunk), visible))
+            found.update((d.id, d) for d in rows)
         return found
 
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:

@@ -10,11 +10,12 @@ from uuid import UUID
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 
+from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType
 from domain.model import SensorAction, SensorActionType
 from domain.packet_records import ActionOutcome, Outcome, PacketRecord
 from persistence import tables as t
-from persistence.repositories import _chunks, _Repository
+from persistence.repositories import _chunks, _Repository, in_scope
 
 
 def _action(row: Mapping[Any, Any]) -> SensorAction:
@@ -52,12 +53,14 @@ class SqlSensorActions(_Repository):
             update(t.sensor_actions).where(t.sensor_actions.c.id == action.id).values(**values)
         )
 
-    async def get(self, action_id: UUID) -> SensorAction | None:
-        row = (
-            await self._conn.execute(
-                select(t.sensor_actions).where(t.sensor_actions.c.id == action_id)
-            )
-        ).first()
+    async def get(self, action_id: UUID, scope: Scope = EVERYWHERE) -> SensorAction | None:
+        """The action, if its device is in ``scope`` (zero rows otherwise, as if missing)."""
+        statement = select(t.sensor_actions).where(t.sensor_actions.c.id == action_id)
+        if scope.depot_ids is not None:
+            statement = statement.join(
+                t.devices, t.devices.c.id == t.sensor_actions.c.device_id
+            ).where(in_scope(t.devices.c.depot_id, scope))
+        row = (await self._conn.execute(statement)).first()
         return _action(row._mapping) if row else None
 
     async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]:

@@ -1,5 +1,10 @@
 """Every GraphQL error leaves with ``extensions.code`` and RFC 9457-style
-``type``/``title``/``status``/``detail``; unexpected exceptions are masked."""
+``type``/``title``/``status``/``detail``; unexpected exceptions are masked.
+
+Logging (DESIGN §5): a request's client errors and denials make one short
+line, with the client's text truncated and never a traceback
+(:func:`log_client_errors`, the schema's ``process_errors``); an unexpected
+exception is logged once, with its traceback, where it is masked."""
 
 from __future__ import annotations
 
@@ -14,6 +19,35 @@ from persistence.postgres import connection_lost
 from resolvers.errors import ServiceError, problem
 
 log = logging.getLogger("microgrid.errors")
+
+LOGGED_TEXT_CHARS = 200
+"""Longest piece of client-supplied text (a message quoting the query or a
+variable) that goes into a log line."""
+
+
+def clip(text: str, limit: int = LOGGED_TEXT_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (saying how long it was)."""
+    head = text[:limit].replace("\r", " ").replace("\n", " ")
+    return head if len(text) <= limit else f"{head}... ({len(text)} chars)"
+
+
+def log_client_errors(errors: list[GraphQLError]) -> None:
+    """One short line for a request's expected errors (syntax, validation,
+    denials, typed service errors); unexpected ones are left to :func:`describe`,
+    which logs them with their traceback as it masks them."""
+    expected = [e for e in errors if not _unexpected(e)]
+    if not expected:
+        return
+    message, extensions = describe(expected[0])
+    more = f" (+{len(expected) - 1} more)" if len(expected) > 1 else ""
+    log.info("client error %s: %s%s", extensions["code"], clip(message), more)
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    if isinstance(original, GraphQLError):
+        original = original.original_error
+    return original is not None and not isinstance(original, ServiceError)
 
 
 def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
@@ -44,7 +78,7 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
             "GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, error.message
         )
     if _storage_unavailable(original):
-        log.warning("storage unavailable: %r", original)
+        log.warning("storage unavailable: %s", clip(repr(original)))
         detail = "The database is not reachable right now; retry the request."
         return detail, problem(
             "SERVICE_UNAVAILABLE", "Service unavailable", 503, detail, retryable=True

@@ -10,13 +10,14 @@ import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
+from graphql import GraphQLError
 from resolvers import audit, live, sensors, site, status
 from resolvers import microgrid as microgrid_resolvers
 from schema import graphql_core_fix, shared_events
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.card_frames import SubscriptionAwareExecutor
-from schema.errors import ProblemErrors
+from schema.errors import ProblemErrors, log_client_errors
 from schema.query_limits import ListLiteralLimit
 from schema.request_checks import Limits, RequestChecks
 from schema.types import (
@@ -160,6 +161,11 @@ _NOTHING_TO_DO = contextlib.nullcontext()
 
 
 class MicrogridSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: Any | None = None
+    ) -> None:
+        log_client_errors(errors)
+
     def create_extensions_runner(
         self, execution_context: Any, extensions: list[Any]
     ) -> SchemaExtensionsRunner:

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID, uuid4
 
-from domain.access import Scope
+from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
@@ -82,9 +82,9 @@ class FakeCircuits:
     async def delete(self, circuit_id: UUID) -> None:
         del self.s.circuits[circuit_id]
 
-    async def get(self, circuit_id: UUID) -> Circuit | None:
+    async def get(self, circuit_id: UUID, scope: Scope = EVERYWHERE) -> Circuit | None:
         found = self.s.circuits.get(circuit_id)
-        return replace(found) if found else None
+        return replace(found) if found and scope.allows(found.depot_id) else None
 
     async def for_depot(self, depot_id: UUID) -> list[Circuit]:
         return [replace(c) for c in self.s.circuits.values() if c.depot_id == depot_id]
@@ -100,13 +100,13 @@ class FakeMicrogrids:
     def __init__(self, s: Store) -> None:
         self.s = s
 
-    async def get(self, microgrid_id: UUID) -> Microgrid | None:
+    async def get(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> Microgrid | None:
         found = self.s.microgrids.get(microgrid_id)
-        return copy.deepcopy(found) if found else None
+        return copy.deepcopy(found) if found and scope.allows(found.depot_id) else None
 
-    async def depot_of(self, microgrid_id: UUID) -> UUID | None:
+    async def depot_of(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> UUID | None:
         found = self.s.microgrids.get(microgrid_id)
-        return found.depot_id if found else None
+        return found.depot_id if found and scope.allows(found.depot_id) else None
 
     async def for_depot(self, depot_id: UUID) -> Microgrid | None:
         found = next((m for m in self.s.microgrids.values() if m.depot_id == depot_id), None)
@@ -211,14 +211,19 @@ class FakeEquipment:
     async def add_device(self, device: Device) -> None:
         self.s.devices[device.id] = device
 
-    async def gateway(self, gateway_id: UUID) -> Gateway | None:
-        return self.s.gateways.get(gateway_id)
+    async def gateway(self, gateway_id: UUID, scope: Scope = EVERYWHERE) -> Gateway | None:
+        found = self.s.gateways.get(gateway_id)
+        return found if found and scope.allows(found.depot_id) else None
 
-    async def device(self, device_id: UUID) -> Device | None:
-        return self.s.devices.get(device_id)
+    async def device(self, device_id: UUID, scope: Scope = EVERYWHERE) -> Device | None:
+        found = self.s.devices.get(device_id)
+        return found if found and scope.allows(found.depot_id) else None
 
-    async def devices_by_id(self, device_ids: Collection[UUID]) -> dict[UUID, Device]:
-        return {i: self.s.devices[i] for i in device_ids if i in self.s.devices}
+    async def devices_by_id(
+        self, device_ids: Collection[UUID], scope: Scope = EVERYWHERE
+    ) -> dict[UUID, Device]:
+        found = (self.s.devices.get(i) for i in device_ids)
+        return {d.id: d for d in found if d and scope.allows(d.depot_id)}
 
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         return _group([replace(p) for p in self.s.power_sources.values()], depot_ids)
@@ -255,9 +260,11 @@ class FakeSensorActions:
     async def update(self, action: SensorAction) -> None:
         self.s.sensor_actions[action.id] = replace(action)
 
-    async def get(self, action_id: UUID) -> SensorAction | None:
+    async def get(self, action_id: UUID, scope: Scope = EVERYWHERE) -> SensorAction | None:
         found = self.s.sensor_actions.get(action_id)
-        return replace(found) if found else None
+        device = self.s.devices.get(found.device_id) if found else None
+        visible = found and (scope.depot_ids is None or (device and scope.allows(device.depot_id)))
+        return replace(found) if found and visible else None
 
     async def for_devices(self, device_ids):  # type: ignore[no-untyped-def]
         grouped: dict[UUID, list[SensorAction]] = {}
