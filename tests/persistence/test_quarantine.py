@@ -127,7 +127,8 @@ def _seed(url: str, store: str) -> dict[str, Any]:
                 (
                     "INSERT INTO capability_latest (microgrid_id, capability, event_id,"
                     " sequence, value, observed_at, received_at, provider_event_ref)"
-                    f" VALUES (:m, 'DER', :e, 2, false, {minus_infinity}, '2026-01-01 00:01:00'{ts}, 'bad')",
+                    f" VALUES (:m, 'DER', :e, 2, false, {minus_infinity},"
+                    f" '2026-01-01 00:01:00'{ts}, 'bad')",
                     {"m": i["microgrid"], "e": i["bad"]},
                 ),
                 (
