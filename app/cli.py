@@ -166,9 +166,9 @@ def tokens_create(
 @projections_cli.command("rebuild")
 def projections_rebuild() -> None:
     """Rebuild the latest-status projection from the event store alone."""
-    from domain.projections import rebuild_latest_statuses
+    from domain.projections import RebuildReport, rebuild_latest_statuses
 
-    async def main() -> int:
+    async def main() -> RebuildReport:
         container = build_container(Settings())
         try:
             return await rebuild_latest_statuses(container.deps)
@@ -176,8 +176,13 @@ def projections_rebuild() -> None:
             await container.close()
 
     migrations.upgrade(Settings().database_url)
-    rows = asyncio.run(main())
-    out.print(f"rebuilt the latest-status projection: {rows} row(s)")
+    report = asyncio.run(main())
+    out.print(f"rebuilt the latest-status projection: {report.rows} row(s)")
+    if report.skipped:
+        out.print(
+            f"skipped {len(report.skipped)} event(s) outside the plausible-input rules: "
+            + ", ".join(str(i) for i in report.skipped)
+        )
 
 
 @tokens_cli.command("list")

@@ -7,9 +7,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-MAX_FUTURE_SKEW = timedelta(minutes=5)
-PROVIDER_EVENT_REF_MAX = 200
-
 
 class CapabilityType(StrEnum):
     PEAK_SHAVING = "PEAK_SHAVING"

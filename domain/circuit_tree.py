@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 from domain.model import Circuit
-from domain.problems import ValidationFailed, invalid
-
-NAME_MAX_LENGTH = 200
+from domain.plausible.measurands import MAX_POWER_W
+from domain.plausible.text import NAME, check_text
+from domain.problems import FieldError, ValidationFailed, invalid
 
 
 def sibling_order(circuit: Circuit) -> tuple[int, str, str]:
@@ -32,14 +32,8 @@ def children_by_parent(circuits: Iterable[Circuit]) -> dict[UUID | None, list[Ci
 
 
 def validate_name(name: str, field_name: str = "input.name") -> ValidationFailed | None:
-    stripped = name.strip()
-    if not stripped:
-        return invalid(field_name, "REQUIRED", "The name must not be empty.")
-    if len(stripped) > NAME_MAX_LENGTH:
-        return invalid(
-            field_name, "TOO_LONG", f"The name must be at most {NAME_MAX_LENGTH} characters."
-        )
-    return None
+    checked = check_text(name, field_name, NAME)
+    return ValidationFailed(field_errors=(checked,)) if isinstance(checked, FieldError) else None
 
 
 def validate_parent(
@@ -77,6 +71,10 @@ def validate_parent(
 def validate_capacity(value: float | None, field_name: str) -> ValidationFailed | None:
     if value is None:
         return None
-    if value != value or value in (float("inf"), float("-inf")) or value < 0:
-        return invalid(field_name, "OUT_OF_RANGE", "The capacity must be a finite number >= 0.")
+    if not 0 <= value <= MAX_POWER_W:
+        return invalid(
+            field_name,
+            "OUT_OF_RANGE",
+            f"The capacity must be a number from 0 to {MAX_POWER_W:g} W.",
+        )
     return None

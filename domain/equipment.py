@@ -9,6 +9,8 @@ from domain.access import Scope
 from domain.audit import AuditEntry
 from domain.circuit_tree import validate_name
 from domain.model import Circuit, Device, Gateway, PowerSource, PowerSourceKind
+from domain.plausible.json_values import check_json
+from domain.plausible.text import SHORT, check_text
 from domain.ports import Dependencies, UnitOfWork
 from domain.problems import FieldError, NotFound, ValidationFailed, collect
 
@@ -80,15 +82,7 @@ async def create_gateway(
         if problem:
             return problem
         assert cmd.depot_id is not None
-        errors = collect(validate_name(cmd.name))
-        if cmd.output_translation is not None and not isinstance(cmd.output_translation, dict):
-            errors += (
-                FieldError(
-                    "input.outputTranslation",
-                    "NOT_AN_OBJECT",
-                    "outputTranslation must be a JSON object.",
-                ),
-            )
+        errors = collect(validate_name(cmd.name)) + _gateway_details(cmd)
         if errors:
             return ValidationFailed(field_errors=errors)
         gateway = Gateway(
@@ -152,6 +146,26 @@ async def create_device(
         )
         await uow.commit()
     return device
+
+
+def _gateway_details(cmd: NewGateway) -> tuple[FieldError, ...]:
+    errors: list[FieldError] = []
+    if cmd.site_model_name is not None:
+        checked = check_text(cmd.site_model_name, "input.siteModelName", SHORT)
+        if isinstance(checked, FieldError):
+            errors.append(checked)
+    if cmd.output_translation is not None:
+        if not isinstance(cmd.output_translation, dict):
+            errors.append(
+                FieldError(
+                    "input.outputTranslation",
+                    "NOT_AN_OBJECT",
+                    "outputTranslation must be a JSON object.",
+                )
+            )
+        else:
+            errors.extend(check_json(cmd.output_translation, "input.outputTranslation"))
+    return tuple(errors)
 
 
 async def _check_depot(uow: UnitOfWork, scope: Scope, depot_id: UUID | None) -> NotFound | None:

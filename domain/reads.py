@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from domain import microgrid_sync, topology
@@ -18,11 +18,14 @@ from domain.capability import CapabilityType, StatusEvent, StatusView, view
 from domain.microgrid_sync import ResyncPlan
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
+from domain.plausible.instants import READ_CEILING, READ_FLOOR
+from domain.plausible.text import NAME, check_text
 from domain.ports import Dependencies
-from domain.problems import NotFound
+from domain.problems import FieldError, NotFound
 from domain.stale_thresholds import thresholds
 
 MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,21 @@ def encode_cursor(depot: Depot) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, UUID] | None:
+    """The position a depot cursor names; None (start over) for anything else."""
     try:
-        name, raw_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return str(name), UUID(str(raw_id))
+        name, raw_id = json.loads(_cursor_bytes(cursor))
+        if not isinstance(name, str) or isinstance(check_text(name, "after", NAME), FieldError):
+            return None
+        return name, UUID(str(raw_id))
     except (ValueError, TypeError, binascii.Error):
         return None
+
+
+def _cursor_bytes(cursor: str) -> bytes:
+    """Cursors are short; a long one is not ours (and is not decoded)."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValueError("cursor too long")
+    return base64.urlsafe_b64decode(cursor.encode())
 
 
 async def depot_page(deps: Dependencies, scope: Scope, first: int, after: str | None) -> Page:
@@ -184,11 +197,13 @@ def encode_sequence(sequence: int) -> str:
 
 
 def decode_sequence(cursor: str) -> int | None:
+    """The sequence a history cursor names; None (start over) for anything else."""
     try:
-        prefix, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        return int(value) if prefix == "seq" else None
+        prefix, _, value = _cursor_bytes(cursor).decode().partition(":")
+        sequence = int(value) if prefix == "seq" and value.isascii() else None
     except (ValueError, UnicodeDecodeError, binascii.Error):
         return None
+    return sequence if sequence is not None and 0 < sequence < 2**63 else None
 
 
 async def sensor_actions_by_device(
@@ -242,10 +257,18 @@ def encode_packet_cursor(record: PacketRecord) -> str:
 
 
 def decode_packet_cursor(cursor: str) -> tuple[datetime, UUID] | None:
+    """The (time, id) position a packet or audit cursor names; None (start
+    over) for anything else, a naive or unrepresentable time included."""
     try:
-        at, raw_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(str(at)), UUID(str(raw_id))
-    except (ValueError, TypeError, binascii.Error):
+        at, raw_id = json.loads(_cursor_bytes(cursor))
+        moment = datetime.fromisoformat(str(at))
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return None
+        utc = moment.astimezone(UTC)
+        if not READ_FLOOR <= utc <= READ_CEILING:
+            return None
+        return utc, UUID(str(raw_id))
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         return None
 
 

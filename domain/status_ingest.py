@@ -4,13 +4,11 @@ Sensor packets reach the same path through :func:`append_observation`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.access import Scope
 from domain.capability import (
-    MAX_FUTURE_SKEW,
-    PROVIDER_EVENT_REF_MAX,
     Observation,
     StatusEvent,
     StatusView,
@@ -18,6 +16,8 @@ from domain.capability import (
     view,
 )
 from domain.changes import Change, ChangeReason
+from domain.plausible.instants import check_instant
+from domain.plausible.text import PROVIDER_EVENT_REF, check_text
 from domain.ports import Dependencies, UnitOfWork
 from domain.problems import Conflict, FieldError, NotFound, ValidationFailed
 from domain.stale_thresholds import stale_after_for
@@ -41,9 +41,10 @@ async def record_capability_status(
     deps: Dependencies, scope: Scope, observation: Observation
 ) -> StatusRecorded | NotFound | ValidationFailed | Conflict:
     now = deps.clock.now()
-    errors = _validate(observation, now)
-    if errors:
-        return ValidationFailed(field_errors=errors)
+    checked = _validate(observation, now)
+    if not isinstance(checked, Observation):
+        return ValidationFailed(field_errors=checked)
+    observation = checked
     async with deps.uow() as uow:
         depot_id = await uow.microgrids.depot_of(observation.microgrid_id, scope)
         if depot_id is None:
@@ -103,34 +104,15 @@ async def append_observation(
     )
 
 
-def _validate(observation: Observation, now: datetime) -> tuple[FieldError, ...]:
+def _validate(observation: Observation, now: datetime) -> Observation | tuple[FieldError, ...]:
+    """The observation with ``observedAt`` in UTC, or every field error."""
     errors: list[FieldError] = []
-    ref = observation.provider_event_ref
-    if not ref.strip():
-        errors.append(
-            FieldError("input.providerEventRef", "REQUIRED", "providerEventRef must not be empty.")
-        )
-    elif len(ref) > PROVIDER_EVENT_REF_MAX:
-        errors.append(
-            FieldError(
-                "input.providerEventRef",
-                "TOO_LONG",
-                f"providerEventRef has at most {PROVIDER_EVENT_REF_MAX} characters.",
-            )
-        )
-    observed = observation.observed_at
-    if observed.tzinfo is None:
-        errors.append(
-            FieldError(
-                "input.observedAt", "TIMEZONE_REQUIRED", "observedAt must carry a UTC offset."
-            )
-        )
-    elif observed > now + MAX_FUTURE_SKEW:
-        errors.append(
-            FieldError(
-                "input.observedAt",
-                "IN_THE_FUTURE",
-                "observedAt is more than 5 minutes ahead of the server clock.",
-            )
-        )
-    return tuple(errors)
+    ref = check_text(observation.provider_event_ref, "input.providerEventRef", PROVIDER_EVENT_REF)
+    if isinstance(ref, FieldError):
+        errors.append(ref)
+    observed = check_instant(observation.observed_at, now, "input.observedAt")
+    if isinstance(observed, FieldError):
+        errors.append(observed)
+    if errors or isinstance(observed, FieldError):
+        return tuple(errors)
+    return replace(observation, observed_at=observed)

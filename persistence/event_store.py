@@ -6,7 +6,6 @@ key, JSON payload); this module maps capability-status events in and out."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +13,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
+from domain.plausible.instants import readable_instant, readable_instant_text
 from persistence import tables as t
 from persistence.repositories import _chunks, _Repository
 
@@ -41,11 +41,11 @@ def _event(row: Mapping[Any, Any]) -> StatusEvent:
             microgrid_id=row["stream_id"],
             capability=CapabilityType(p["capability"]),
             value=bool(p["value"]),
-            observed_at=datetime.fromisoformat(p["observedAt"]),
+            observed_at=readable_instant_text(p["observedAt"]),
             provider_event_ref=p["providerEventRef"],
             source_device_id=UUID(p["sourceDeviceId"]) if p["sourceDeviceId"] else None,
         ),
-        received_at=row["recorded_at"],
+        received_at=readable_instant(row["recorded_at"]),
         sequence=int(row["sequence"]),
         applied_to_latest=bool(p["appliedToLatest"]),
     )
@@ -59,11 +59,11 @@ def _latest_event(r: Mapping[Any, Any]) -> StatusEvent:
             r["microgrid_id"],
             CapabilityType(r["capability"]),
             bool(r["value"]),
-            r["observed_at"],
+            readable_instant(r["observed_at"]),
             r["provider_event_ref"],
             r["source_device_id"],
         ),
-        received_at=r["received_at"],
+        received_at=readable_instant(r["received_at"]),
         sequence=int(r["sequence"]),
         applied_to_latest=True,
     )

@@ -14,6 +14,7 @@ from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType
 from domain.model import SensorAction, SensorActionType
 from domain.packet_records import ActionOutcome, Outcome, PacketRecord
+from domain.plausible.json_values import readable_json
 from persistence import tables as t
 from persistence.repositories import _chunks, _Repository, in_scope
 
@@ -140,7 +141,7 @@ class SqlPacketRecords(_Repository):
                 device_id=r.device_id,
                 observed_at=r.observed_at,
                 received_at=r.received_at,
-                packet=r.packet,
+                packet=readable_json(r.packet),
                 outcomes=tuple(_outcome(o) for o in r.outcomes),
             )
             for r in await self._rows(statement)

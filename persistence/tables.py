@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -220,4 +221,15 @@ audit_log = Table(
     Column("depot_id", Uuid, nullable=True),
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_at_id", "at", "id"),
+)
+
+quarantined_rows = Table(
+    "quarantined_rows",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("table_name", String(64), nullable=False),
+    Column("row_id", String(200), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("original", Text, nullable=True),
+    Column("quarantined_at", UtcDateTime, nullable=False),
 )

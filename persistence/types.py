@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from domain.plausible.instants import readable_instant
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends (SQLite stores naive text)."""
@@ -25,9 +27,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        stored: datetime = value
-        if stored.tzinfo is None:
-            return stored.replace(tzinfo=UTC)
-        return stored.astimezone(UTC)
+        """Total: naive text, ±infinity (asyncpg's naive datetime.min/max) and
+        values near the ends of the calendar all read as bounded UTC datetimes."""
+        return None if value is None else readable_instant(value)

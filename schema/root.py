@@ -13,7 +13,7 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from graphql import GraphQLError
 from resolvers import audit, live, sensors, site, status
 from resolvers import microgrid as microgrid_resolvers
-from schema import graphql_core_fix, shared_events
+from schema import graphql_core_fix, scalars, shared_events
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.card_frames import SubscriptionAwareExecutor
@@ -218,6 +218,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=SubscriptionAwareExecutor if introspection else _QuietExecutor,
+        config=scalars.config(),
     )
 
 

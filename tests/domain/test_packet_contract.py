@@ -78,8 +78,8 @@ def test_a_status_outside_its_set_rejects_the_packet(key):
 
 @pytest.mark.parametrize("key", NUMERIC)
 def test_numeric_keys_take_numbers_or_null(key):
-    ok = parse_packet(packet((key, 42), ("X_NULL_" + key[:3], None)), NOW)
-    assert isinstance(ok, Packet) and ok.measurands[key] == 42.0
+    ok = parse_packet(packet((key, 0.5), ("X_NULL_" + key[:3], None)), NOW)
+    assert isinstance(ok, Packet) and ok.measurands[key] == 0.5
     assert parse_packet(packet((key, None)), NOW).measurands[key] is None
     for bad in ("42", True, [1]):
         errors = parse_packet(packet((key, bad)), NOW)
@@ -134,7 +134,7 @@ def test_soc_must_be_a_percentage(value, accepted):
         (
             lambda p: p["sensors"][0]["measurands"][0].update(unit=7),
             "packet.sensors[0].measurands[0].unit",
-            "WRONG_TYPE",
+            "WRONG_UNIT",
         ),
     ],
 )

@@ -331,12 +331,13 @@ async def test_each_configured_action_gives_exactly_one_outcome(site):
 
 async def test_unknown_devices_and_contract_violations_apply_nothing(site):
     await site.bind(DER)
+    now_ms = int(site.deps.clock.now().timestamp() * 1000)
     unknown = await ingest_packet(
         site.deps,
         EVERYWHERE,
         {
             "device_id": "00000000-0000-4000-8000-000000000000",
-            "timestamp": 0,
+            "timestamp": now_ms,
             "manufacturer": None,
             "model": None,
             "serial_number": None,
@@ -348,7 +349,7 @@ async def test_unknown_devices_and_contract_violations_apply_nothing(site):
         EVERYWHERE,
         {
             "device_id": str(site.device.id),
-            "timestamp": 0,
+            "timestamp": now_ms,
             "manufacturer": None,
             "model": None,
             "serial_number": None,
