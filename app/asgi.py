@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -17,6 +18,7 @@ from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
 from app.limits import BodySizeLimit
 from app.metrics import metrics_endpoint
+from app.problems import routing_problem
 from app.settings import Settings
 from console import STATIC_DIR
 
@@ -80,6 +82,7 @@ def create_app(container: Container | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: routing_problem},
     )
     app.state.container = container
     return app

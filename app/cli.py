@@ -7,7 +7,7 @@ import gc
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -71,6 +71,34 @@ def serve(
         # state per browser connection and compress every message per subscriber.
         ws_per_message_deflate=False,
         proxy_headers=False,
+        **transport_limits(settings),
+    )
+
+
+def transport_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn settings that bound what a slow, silent or greedy client holds."""
+    from app.slow_clients import Deadlines
+
+    deadlines = Deadlines(
+        settings.header_timeout_seconds, settings.body_timeout_seconds, settings.max_header_bytes
+    )
+    return {
+        "http": deadlines.protocol(),
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "limit_concurrency": _under_the_file_limit(settings.max_connections),
+        "ws_max_size": settings.max_body_bytes,
+    }
+
+
+def _under_the_file_limit(connections: int, reserve: int = 64) -> int:
+    """Past the cap new connections get a 503 at once; past the process's
+    file limit they could not even be accepted, so the cap stays below it
+    (with room for the database pool, Redis and logs)."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return (
+        connections if soft == resource.RLIM_INFINITY else max(1, min(connections, soft - reserve))
     )
 
 

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import weakref
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from app import strict_json
 from app.auth import bearer_token
 from app.container import Container
+from app.problems import TransportProblem, from_http_exception
+from app.ws_frames import SizedFrames
 from domain.access import Principal
 from domain.ports import Dependencies
 from persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -37,6 +45,11 @@ class _LeanOperationsHandler(BaseGraphQLTransportWSHandler[RequestContext, None]
     updates are written from the card follower (``schema.card_frames``), so an
     idle subscription holds only its own state. Together with the resolver
     releasing its snapshot, ~3.8 KiB less per subscription (bench/README.md)."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and isinstance(self.websocket, SizedFrames):
+            self.websocket.frame_limit = cast(MicrogridGraphQL, self.view).max_body_bytes
 
     async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
         running_operation.set(operation)  # this task's own: see schema.card_frames
@@ -62,6 +75,7 @@ class _LeanOperationsHandler(BaseGraphQLTransportWSHandler[RequestContext, None]
 
 class MicrogridGraphQL(GraphQL[RequestContext, None]):
     graphql_transport_ws_handler_class = _LeanOperationsHandler
+    websocket_adapter_class = SizedFrames
 
     def __init__(self, container: Container, **kwargs: Any) -> None:
         settings = container.settings
@@ -84,32 +98,102 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             **kwargs,
         )
         self.container = container
+        self.max_body_bytes = settings.max_body_bytes
         # Shared by the open connections of one token (one per screen adds up),
         # dropped with the last of them.
         self._actor_deps: weakref.WeakValueDictionary[UUID, Dependencies] = (
             weakref.WeakValueDictionary()
         )
 
-    def parse_json(self, data: str | bytes) -> Any:
-        """HTTP bodies: one operation as a JSON object; anything else is a
-        client error (400), never a crash."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HTTP refusals answer in the RFC 9457 JSON shape, not plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
         try:
-            parsed = json.loads(data)
-        except ValueError as error:
-            raise HTTPException(400, "Unable to parse request body as JSON") from error
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = from_http_exception(error)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and content_type != "application/json":
+            raise TransportProblem(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Unsupported media type",
+                "Send the operation as `Content-Type: application/json`.",
+            )
+        return await super().parse_http_body(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """HTTP bodies: one operation as a strict JSON object; anything else is
+        a coded client error (400), never a crash."""
+        try:
+            parsed = strict_json.loads(data)
+        except strict_json.JsonRefused as refused:
+            raise TransportProblem(400, refused.code, refused.title, refused.detail) from None
         if isinstance(parsed, list):
-            raise HTTPException(400, "Batching is not enabled: send one operation per request.")
+            raise TransportProblem(
+                400,
+                "BATCHING_NOT_SUPPORTED",
+                "Batching not supported",
+                "Batching is not enabled: send one operation per request.",
+            )
         if not isinstance(parsed, dict):
-            raise HTTPException(400, "The request body must be a JSON object.")
+            raise TransportProblem(
+                400, "BAD_REQUEST", "Bad request", "The request body must be a JSON object."
+            )
         return parsed
 
     def decode_json(self, data: str | bytes) -> object:
-        """WebSocket frames: a frame that is not a JSON object closes the socket
-        with 4400, as one that is not JSON does."""
-        parsed = json.loads(data)
-        if not isinstance(parsed, dict):
-            raise json.JSONDecodeError("a message must be a JSON object", str(data), 0)
-        return parsed
+        return strict_json.loads(data)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Queries and mutations, over POST only; subscriptions need the WebSocket."""
+        if request_adapter.method != "POST":
+            raise TransportProblem(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed",
+                "Send operations with POST.",
+                headers={"Allow": "POST"},
+            )
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types={OperationType.QUERY, OperationType.MUTATION},
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError:
+            raise TransportProblem(
+                400,
+                "SUBSCRIPTION_NEEDS_WEBSOCKET",
+                "Subscription needs a WebSocket",
+                "Subscriptions run over a WebSocket (graphql-transport-ws) at /graphql,"
+                " not over HTTP POST.",
+            ) from None
+        except CannotGetOperationTypeError as error:
+            raise TransportProblem(
+                400, "BAD_REQUEST", "Bad request", error.as_http_error_reason().rstrip(".") + "."
+            ) from None
+        except MissingQueryError:
+            raise TransportProblem(
+                400, "BAD_REQUEST", "Bad request", "No GraphQL query found in the request."
+            ) from None
 
     def encode_json(self, data: object) -> str | bytes:
         return encode_next_message(data) or super().encode_json(data)

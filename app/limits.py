@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers.errors import error_body
+from app.problems import problem_response
 
 
 class BodyTooLarge(Exception):
@@ -13,10 +13,7 @@ class BodyTooLarge(Exception):
 
 
 def too_large(limit: int) -> JSONResponse:
-    detail = f"The request body is larger than {limit} bytes."
-    return JSONResponse(
-        error_body("PAYLOAD_TOO_LARGE", "Payload too large", 413, detail), status_code=413
-    )
+    return problem_response(413, f"The request body is larger than {limit} bytes.")
 
 
 class BodySizeLimit:

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     """A result larger than this (as JSON) is answered RESPONSE_TOO_LARGE instead."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_header_bytes: int = Field(default=32_768, gt=0)
+    max_connections: int = Field(default=2048, gt=0)
     max_subscriptions_per_connection: int = Field(default=20, gt=0)
     access_log: bool = True
     host: str = "127.0.0.1"

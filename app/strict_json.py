@@ -1,0 +1,74 @@
+"""Strict JSON for request bodies and WebSocket frames: RFC 8259 only (UTF-8;
+no NaN, Infinity or numbers that overflow to them) and at most 32 levels of
+nesting. The C parser refuses runaway nesting itself (a RecursionError, caught
+here); the limit is then checked level by level, without recursion."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_NESTING = 32
+
+
+class JsonRefused(ValueError):
+    """The text is not a JSON value this service reads."""
+
+    code = "INVALID_JSON"
+    title = "Invalid JSON"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class JsonTooDeep(JsonRefused):
+    code = "JSON_TOO_DEEP"
+    title = "JSON nested too deeply"
+
+
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit``."""
+    level: list[Any] = [value] if type(value) is list or type(value) is dict else []
+    for _ in range(limit):
+        level = [
+            item
+            for container in level
+            for item in (container.values() if type(container) is dict else container)
+            if type(item) is list or type(item) is dict
+        ]
+        if not level:
+            return False
+    return bool(level)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JsonRefused(f"{name} is not a JSON number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonRefused(f"The number {text[:40]} is out of range.")
+    return value
+
+
+def loads(data: str | bytes, max_nesting: int = MAX_NESTING) -> Any:
+    """The JSON value of ``data``, or :class:`JsonRefused` saying why not."""
+    too_deep = JsonTooDeep(f"JSON may be nested at most {max_nesting} levels deep.")
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise JsonRefused("The body is not UTF-8 encoded JSON.") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except JsonRefused:
+        raise
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as error:
+        raise JsonRefused(f"The body is not valid JSON: {str(error)[:200]}") from None
+    if text.count("[") + text.count("{") > max_nesting and nested_deeper_than(value, max_nesting):
+        raise too_deep
+    return value
