@@ -26,6 +26,9 @@ CHANNEL = "microgrid:changes"
 QUEUE_SIZE = 64
 RESEND_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0)
 """Pauses before each re-send of a failed publish: about 4.5 s in all."""
+RECONNECT_MAX_SECONDS = 1.0
+"""The subscriber retries a lost Redis at least this often: it hears again soon
+after Redis is back (the silence check keeps cards right meanwhile)."""
 
 
 class Resync:
@@ -252,7 +255,7 @@ class RedisBroker:
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
 
     def _deliver(self, raw: bytes | str) -> None:
         try:
