@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -24,6 +24,11 @@ from resolvers.errors import SubscriberTooSlow
 log = logging.getLogger("microgrid.broker")
 CHANNEL = "microgrid:changes"
 QUEUE_SIZE = 64
+RESEND_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0)
+"""Pauses before each re-send of a failed publish: about 4.5 s in all."""
+RECONNECT_MAX_SECONDS = 1.0
+"""The subscriber retries a lost Redis at least this often: it hears again soon
+after Redis is back (the silence check keeps cards right meanwhile)."""
 
 
 class Resync:
@@ -77,8 +82,12 @@ class Hub:
             self._offer(subscription, change)
 
     def resync_all(self) -> None:
-        for group in list(self._subscriptions.values()):
-            for subscription in list(group):
+        self.resync(list(self._subscriptions))
+
+    def resync(self, microgrid_ids: Iterable[UUID]) -> None:
+        """Every subscription of these microgrids re-reads now."""
+        for microgrid_id in microgrid_ids:
+            for subscription in list(self._subscriptions.get(microgrid_id, ())):
                 self._offer(subscription, RESYNC)
 
     @property
@@ -148,25 +157,71 @@ class RedisBroker:
         self.channel = channel
         self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._task: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
+        self._unsent: dict[UUID, Change] = {}
         self.connected = asyncio.Event()
 
     async def publish(self, changes: list[Change]) -> None:
-        for change in changes:
+        """Called after commit, so it never raises: a notice that cannot be sent
+        now reaches local subscriptions at once and is re-sent in the
+        background on a fresh connection."""
+        if not changes:
+            return
+        if self._retry is None or self._retry.done():
             try:
-                await self._publisher.publish(self.channel, encode(change))
+                for change in changes:
+                    await self._publisher.publish(self.channel, encode(change))
+                return
             except (RedisError, OSError) as error:
                 log.warning(
-                    "could not publish %s (subscribers converge later): %r", change.reason, error
+                    "could not publish a change notice (%s); re-sending in the background "
+                    "on a fresh connection",
+                    type(error).__name__,
                 )
+        for change in changes:
+            self.hub.deliver(change)
+            self._hold(change)
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.create_task(self._resend(), name="redis-republish")
+
+    def _hold(self, change: Change) -> None:
+        held = self._unsent.get(change.microgrid_id)
+        if held is None or held.revision <= change.revision:
+            self._unsent[change.microgrid_id] = change
+
+    async def _resend(self) -> None:
+        """Bounded: after the last attempt the held notices are dropped; subscribers
+        still converge (re-read on reconnect, silence check)."""
+        for attempt, delay in enumerate(RESEND_DELAYS, start=1):
+            await asyncio.sleep(delay)
+            await self._publisher.connection_pool.disconnect(inuse_connections=False)
+            unsent, self._unsent = self._unsent, {}
+            try:
+                for microgrid_id, change in list(unsent.items()):
+                    await self._publisher.publish(self.channel, encode(change))
+                    del unsent[microgrid_id]
+            except (RedisError, OSError):
+                for change in unsent.values():
+                    self._hold(change)
+                continue
+            log.info("re-sent the held change notices (attempt %d)", attempt)
+            return
+        log.warning(
+            "gave up re-sending %d change notice(s); other processes re-read when their "
+            "subscriber reconnects or their silence check runs",
+            len(self._unsent),
+        )
+        self._unsent.clear()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="redis-subscriber")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._retry):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._publisher.aclose()
 
     async def ping(self) -> str:
@@ -200,7 +255,7 @@ class RedisBroker:
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
 
     def _deliver(self, raw: bytes | str) -> None:
         try:

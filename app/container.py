@@ -13,6 +13,7 @@ from app.clock import SystemClock
 from app.metrics import StatementCounter
 from app.revocation import RevocationWatch
 from app.settings import Settings
+from app.silence_check import SilenceCheck
 from domain.card import Card
 from domain.changes import ChangeReason
 from domain.live import CardBroadcasts
@@ -33,12 +34,18 @@ class Container:
     card_broadcasts: CardBroadcasts[Any]
     revocations: RevocationWatch
     statements: StatementCounter
+    silence_check: SilenceCheck | None = None
+    """Only with Redis: the in-process broker loses no notice."""
 
     async def start(self) -> None:
         await self.broker.start()
+        if self.silence_check is not None:
+            await self.silence_check.start()
 
     async def close(self) -> None:
         await self.revocations.stop()
+        if self.silence_check is not None:
+            await self.silence_check.stop()
         await self.broker.stop()
         await self.engine.dispose()
 
@@ -59,6 +66,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         new_id=uuid4,
         stale_after_seconds=settings.stale_after_seconds,
     )
+    card_broadcasts: CardBroadcasts[Any] = CardBroadcasts(deps, hub, _graphql_update)
+    silence_check = None
+    if settings.redis_url:
+        silence_check = SilenceCheck(
+            engine, card_broadcasts, hub, settings.broker_silence_check_seconds
+        )
     return Container(
         settings=settings,
         engine=engine,
@@ -66,7 +79,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenStore(engine),
         hub=hub,
         broker=broker,
-        card_broadcasts=CardBroadcasts(deps, hub, _graphql_update),
+        card_broadcasts=card_broadcasts,
         revocations=RevocationWatch(engine, deps.clock),
         statements=StatementCounter(engine),
+        silence_check=silence_check,
     )

@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     redis_channel: str = "microgrid:changes"
+    broker_silence_check_seconds: float = Field(default=2.0, gt=0, le=3)
     stale_after_seconds: int = Field(default=300, gt=0)
     graphiql: bool = False
     introspection: bool = False

@@ -6,7 +6,7 @@ something"). Every push re-reads the database, so notices are only hints."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -228,6 +228,21 @@ class CardBroadcasts(Generic[T]):
                 if self._followers.get(microgrid_id) is follower:
                     del self._followers[microgrid_id]
 
+    def followed(self) -> list[UUID]:
+        """The microgrids whose card this process follows."""
+        return [m for m, f in self._followers.items() if f.revision is not None]
+
+    def behind(self, revisions: Mapping[UUID, int]) -> list[UUID]:
+        """Followed microgrids whose last read card is older than ``revisions``
+        (the database's; a microgrid missing from it is gone): their followers
+        missed a notice and should re-read."""
+        return [
+            microgrid_id
+            for microgrid_id, follower in self._followers.items()
+            if follower.revision is not None
+            and revisions.get(microgrid_id, follower.revision + 1) > follower.revision
+        ]
+
     async def _read(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
         self.reads += 1
         return await card_for_microgrid(deps, microgrid_id)
@@ -238,6 +253,8 @@ class _Follower(Generic[T]):
         self.broadcasts = broadcasts
         self.microgrid_id = microgrid_id
         self.listeners: set[CardListener[T]] = set()
+        self.revision: int | None = None
+        """Of the card last read; ``None`` until the first read."""
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = asyncio.ensure_future(self._run())
 
@@ -263,7 +280,9 @@ class _Follower(Generic[T]):
                 self.ready.set_result(None)
                 card = await b._read(b._deps, self.microgrid_id)
                 if card is not None:
+                    self.revision = card.revision
                     async for reason, fresh in follow_card(b._deps, feed, card, b._read):
+                        self.revision = fresh.revision
                         await self._offer_update((reason, fresh, b._present(reason, fresh)))
                 self._offer(None)
         except asyncio.CancelledError:
