@@ -27,7 +27,7 @@ SDL = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
 
 EVERY_LIST = """
 query EveryList($deviceId: ID!, $depotId: ID!) {
-  depots(first: 100) { edges { node {
+  depots(first: 10) { edges { node {
     circuits { id children { id children { id } } }
     powerSources { id }
     gateways { id }
