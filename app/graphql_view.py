@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import weakref
 from dataclasses import replace
@@ -232,8 +233,12 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         token = bearer_token(raw) if isinstance(raw, str) else None
         if token is None and isinstance(params.get("token"), str):
             token = params["token"]
+        # Shielded: a client that closes while its token is being checked
+        # cancels this task, and a cancelled checkout logs the pool's traceback.
         principal = (
-            await self.container.tokens.authenticate(token, self.container.deps.clock.now())
+            await asyncio.shield(
+                self.container.tokens.authenticate(token, self.container.deps.clock.now())
+            )
             if token
             else None
         )

@@ -1,5 +1,5 @@
 """Strict JSON for request bodies and WebSocket frames: RFC 8259 only (UTF-8;
-no NaN, Infinity or numbers that overflow to them) and at most 32 levels of
+no NaN, Infinity or numbers that overflow to them; no lone surrogates) and at most 32 levels of
 nesting. The C parser refuses runaway nesting itself (a RecursionError, caught
 here); the limit is then checked level by level, without recursion."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_NESTING = 32
@@ -43,6 +44,26 @@ def nested_deeper_than(value: object, limit: int) -> bool:
     return bool(level)
 
 
+def _lone_surrogate_in(value: object) -> bool:
+    """Whether a string anywhere in ``value`` holds half a surrogate pair (the
+    parser joins escaped pairs, so any surrogate left is a lone one)."""
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if _SURROGATES.search(item):
+                return True
+        elif type(item) is dict:
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _refuse_constant(name: str) -> Any:
     raise JsonRefused(f"{name} is not a JSON number.")
 
@@ -71,4 +92,6 @@ def loads(data: str | bytes, max_nesting: int = MAX_NESTING) -> Any:
         raise JsonRefused(f"The body is not valid JSON: {str(error)[:200]}") from None
     if text.count("[") + text.count("{") > max_nesting and nested_deeper_than(value, max_nesting):
         raise too_deep
+    if ("\\ud" in text or "\\uD" in text) and _lone_surrogate_in(value):
+        raise JsonRefused("Strings must be valid Unicode: a lone surrogate (\\ud800-\\udfff).")
     return value

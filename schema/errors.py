@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from persistence.postgres import connection_lost
@@ -47,7 +48,22 @@ def _unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     if isinstance(original, GraphQLError):
         original = original.original_error
-    return original is not None and not isinstance(original, ServiceError)
+    return original is not None and not isinstance(original, _CLIENT_ERRORS)
+
+
+class UnknownOperation(ServiceError):
+    """``operationName`` names no operation of the document (over WebSocket;
+    HTTP refuses it before GraphQL runs)."""
+
+    code = "BAD_REQUEST"
+    title = "Bad request"
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("operationName does not name an operation of the document.")
+
+
+_CLIENT_ERRORS = (ServiceError, CannotGetOperationTypeError)
 
 
 def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
@@ -57,6 +73,8 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     original = error.original_error
     if isinstance(original, GraphQLError):
         error, original = original, original.original_error
+    if isinstance(original, CannotGetOperationTypeError):
+        original = UnknownOperation()
     if isinstance(original, ServiceError):
         return original.detail, problem(
             original.code, original.title, original.status, original.detail

@@ -182,8 +182,9 @@ class MicrogridSchema(strawberry.Schema):
 
 
 class _QuietExecutor(SubscriptionAwareExecutor):
-    """With introspection off, errors name no schema element the client did not
-    (no "Did you mean 'depot'?" while coercing variables)."""
+    """Variable values get no "did you mean" hints: with introspection off they
+    would name schema elements, and graphql-core's suggestion list fails on some
+    values (an IndexError for "\u0130", whose lower case is two characters)."""
 
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
@@ -217,7 +218,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SubscriptionAwareExecutor if introspection else _QuietExecutor,
+        execution_context_class=_QuietExecutor,
         config=scalars.config(),
     )
 

@@ -71,6 +71,9 @@ def post(admin, http):
         ('{"query": 3}', "BAD_REQUEST"),
         ('{"query": "{ viewer { role } }", "variables": []}', "BAD_REQUEST"),
         ("{}", "BAD_REQUEST"),
+        ('{"query": "{ viewer { role } }", "operationName": "\\udfff"}', "INVALID_JSON"),
+        (body('{"name": "a\\ud800b"}'), "INVALID_JSON"),
+        (body('{"\\uDC00": 1}'), "INVALID_JSON"),
     ],
 )
 async def test_malformed_bodies_are_coded_client_errors(post, content, code):
@@ -235,3 +238,44 @@ async def test_a_deeply_nested_connection_init_is_closed_4400(ws_server):
     ws = await _open(url)
     await ws.send('{"type": "connection_init", "payload": ' + nested(2_000) + "}")
     assert await _closed_with(ws) == 4400
+
+
+async def test_a_paired_surrogate_escape_is_one_character_and_fine(post):
+    response = await post(body('{"name": "\\ud83d\\ude00"}'))
+    assert response.status_code == 200, response.text
+
+
+async def test_a_value_whose_lower_case_is_longer_is_a_client_error(admin, caplog):
+    """graphql-core's "did you mean" list fails on such values; none is made."""
+    caplog.set_level(logging.INFO)
+    query = 'mutation ($c: CapabilityType!) { recordCapabilityStatus(input: {microgridId: \
+"00000000-0000-4000-8000-000000000000", capability: $c, value: true, \
+observedAt: "2026-01-01T00:00:00Z", providerEventRef: "r"}) { __typename } }'
+    for value in ("\u0130", "\u0130" * 50, "DE\u0130"):
+        (error,) = (await admin.raw(query, {"c": value})).json()["errors"]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", error
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_an_unknown_operation_name_over_websocket_is_a_coded_error(ws_server, caplog):
+    caplog.set_level(logging.INFO)
+    url, token = ws_server
+    ws = await _open(url, token)
+    for name in ("", "Nope"):
+        await ws.send(
+            json.dumps(
+                {
+                    "id": name or "empty",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": 'subscription A { microgridCard(depotId: "x") { reason } }',
+                        "operationName": name,
+                    },
+                }
+            )
+        )
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert message["type"] == "error", message
+        assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST", message
+    await ws.close()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

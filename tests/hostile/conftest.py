@@ -116,3 +116,22 @@ async def site(admin: GraphQLClient) -> Site:
         binding_id=binding["id"],
         token=admin.token,
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing example may hold lone surrogates, which pytest-xdist cannot send
+    from a worker (the run would end in an internal error instead of naming the
+    example): escape them in the report."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        safe = _escaped(text)
+        if safe != text:
+            report.longrepr = safe
+    report.sections = [(title, _escaped(content)) for title, content in report.sections]
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
