@@ -30,7 +30,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent / "microgrid"
+sys.path.insert(0, str(ROOT))
+
+from bench import serving  # noqa: E402
+from bench.serving import cli  # noqa: E402
+
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 HOST = "127.0.0.1"
 PROBE_RATE = 20.0
@@ -57,19 +60,6 @@ KEEP = 64 * 1024
 EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Z]\w*)(?::|$)")
 
 # --- the server --------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def cli(database_url: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
-        [str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=True
-    ).stdout
 
 
 @dataclass
@@ -98,33 +88,8 @@ class Server:
 
 @contextlib.contextmanager
 def serve(database_url: str, log: Path, env: dict[str, str]) -> Iterator[Server]:
-    port = free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [str(BIN), "serve", "--host", HOST, "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": database_url, **env},
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"microgrid serve exited with {process.returncode}")
-            with contextlib.suppress(OSError):
-                if asyncio.run(http(port, get("/readyz"), 1.0)).status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("microgrid serve did not become ready in 60 s")
-            time.sleep(0.1)
-        yield Server(port, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving.serve(database_url, log, **env) as running:
+        yield Server(running.port, running.process, log)
 
 
 @contextlib.contextmanager

@@ -14,21 +14,20 @@ the medians and the hidden / missing ratio (1.00 = no difference).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-BIN = Path(sys.executable).parent / "microgrid"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.serving import cli, serve  # noqa: E402
+
 MAX_SAMPLES = 2_000
 QUERIES = {
     "microgrid": "query ($x: ID!) { microgrid(id: $x) { __typename ... on NotFound { code } } }",
@@ -37,51 +36,9 @@ QUERIES = {
 
 
 def _cli(database_url: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    done = subprocess.run(
-        [str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=True
-    )
-    lines = done.stdout.strip().splitlines()
+    """The last line ``microgrid ARGS`` prints (a token, for ``tokens create``)."""
+    lines = cli(database_url, *args).strip().splitlines()
     return lines[-1] if lines else ""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _server(database_url: str) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "ACCESS_LOG": "false"}
-    process = subprocess.Popen(
-        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"microgrid serve exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("microgrid serve did not become ready in 60 s")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _post(client: httpx.Client, token: str, query: str, variables: dict[str, object]) -> dict:
@@ -155,7 +112,10 @@ def main() -> None:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/leak_timing.db"
         _cli(url, "migrate")
         admin = _cli(url, "tokens", "create", "--role", "admin")
-        with _server(url) as base, httpx.Client(base_url=base, timeout=30) as client:
+        with (
+            serve(url, ACCESS_LOG="false") as server,
+            httpx.Client(base_url=server.base, timeout=30) as client,
+        ):
             ids = {
                 "mine": _equipped_depot(client, admin, "Mine"),
                 "hidden": _equipped_depot(client, admin, "Hidden"),
@@ -163,7 +123,7 @@ def main() -> None:
             scoped = _cli(
                 url, "tokens", "create", "--role", "admin", "--depot", ids["mine"]["depot"]
             )
-            measure(base, scoped, ids, samples)
+            measure(server.base, scoped, ids, samples)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.rawhttp import RawHttpConnection  # noqa: E402
 from bench.run import Database, _provisioned_depots, _redis_url  # noqa: E402
-from tests.e2e.server import serve  # noqa: E402
+from bench.serving import serve  # noqa: E402
 
 CARD_SUB = """subscription ($d: ID!) { microgridCard(depotId: $d) {
   reason card { revision der { status } peakShaving { status } } } }"""

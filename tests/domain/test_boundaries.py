@@ -1,4 +1,5 @@
-"""domain/ imports nothing outward: no framework, no outer layer (DESIGN §1)."""
+"""Import boundaries (DESIGN §1): domain/ imports nothing outward (no framework,
+no outer layer); bench/ never imports tests/."""
 
 from __future__ import annotations
 
@@ -51,3 +52,11 @@ def test_domain_reaches_no_framework_or_outer_layer():
 def test_graphql_folder_holds_data_only():
     graphql_dir = DOMAIN.parent / "graphql"
     assert not list(graphql_dir.rglob("*.py")), "graphql/ must not hold Python files"
+
+
+def test_benchmarks_never_import_the_tests():
+    bench = DOMAIN.parent / "bench"
+    offenders = sorted(
+        str(p.relative_to(DOMAIN.parent)) for p in bench.rglob("*.py") if "tests" in _imports(p)
+    )
+    assert offenders == [], "bench/ imports tests/ (DESIGN §1): move the helper to bench/"

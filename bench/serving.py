@@ -1,0 +1,90 @@
+"""A real `microgrid serve` process on a free loopback port, for the benchmarks
+(bench/ never imports tests/: DESIGN §1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent / "microgrid"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def cli(database_url: str, *args: str) -> str:
+    """Runs ``microgrid ARGS`` against ``database_url``; its standard output."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    result = subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    return result.stdout
+
+
+@dataclass
+class RunningServer:
+    port: int
+    base: str
+    url: str
+    """The GraphQL endpoint (HTTP)."""
+    ws_url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serve(database_url: str, log: Path | None = None, **env: str) -> Iterator[RunningServer]:
+    """Serves until the block ends. Output goes to ``log``, else to the file
+    named by SERVE_LOG, else nowhere."""
+    port = free_port()
+    target = log or Path(os.environ.get("SERVE_LOG", os.devnull))
+    with target.open("ab") as out:
+        process = subprocess.Popen(
+            [str(BIN), "serve", "--host", HOST, "--port", str(port)],
+            env={**os.environ, "DATABASE_URL": database_url, **env},
+            stdout=out,
+            stderr=out,
+        )
+    base = f"http://{HOST}:{port}"
+    try:
+        _wait_ready(base, process)
+        yield RunningServer(port, base, f"{base}/graphql", f"ws://{HOST}:{port}/graphql", process)
+    finally:
+        stop(process)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"microgrid serve exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"microgrid serve did not become ready in {seconds:.0f} s")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited 10 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
