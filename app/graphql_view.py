@@ -37,6 +37,7 @@ from domain.access import Principal
 from domain.ports import Dependencies
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
+from resolvers.errors import problem
 from schema.card_frames import running_operation
 from schema.shared_events import encode_next_message
 
@@ -66,12 +67,27 @@ class _LeanOperationsHandler(BaseGraphQLTransportWSHandler[RequestContext, None]
     async def send_message(self, message: Any) -> None:
         """A sent result stays referenced by the operation's stream until the
         next one: empty it once sent (shared data, still being sent to other
-        subscribers, is left alone)."""
+        subscribers, is left alone). An error the protocol handler writes
+        itself (the subscription limit) gets its code like every other."""
+        if message.get("type") == "error":
+            message = {**message, "payload": [_coded(e) for e in message.get("payload") or ()]}
         await super().send_message(message)
         if message.get("type") == "next":
             data = message["payload"].get("data")
             if type(data) is dict:
                 data.clear()
+
+
+def _coded(error: Any) -> Any:
+    if not isinstance(error, dict) or "extensions" in error:
+        return error
+    detail = str(error.get("message", ""))
+    if detail == "Subscription limit reached":
+        detail = "Too many subscriptions on this connection (MAX_SUBSCRIPTIONS_PER_CONNECTION)."
+        extensions = problem("TOO_MANY_SUBSCRIPTIONS", "Too many subscriptions", 429, detail)
+    else:
+        extensions = problem("BAD_REQUEST", "Bad request", 400, detail)
+    return {**error, "message": detail, "extensions": extensions}
 
 
 class MicrogridGraphQL(GraphQL[RequestContext, None]):
@@ -90,6 +106,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_tokens=settings.max_tokens,
                 max_cost=settings.max_query_cost,
                 max_response_bytes=settings.max_response_bytes,
+                max_result_items=settings.max_result_items,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     """Fields a query may resolve, each times the `first` of every page on its path."""
     max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """A result larger than this (as JSON) is answered RESPONSE_TOO_LARGE instead."""
+    max_result_items: int = Field(default=10_000, gt=0)
+    """List items a query or mutation may complete in all (unpaginated lists included)."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from domain import reads
 from domain.access import Principal
 from domain.capability import CapabilityType, StatusEvent
+from domain.circuit_tree import children_by_parent
 from domain.live import CardBroadcasts
 from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
@@ -73,6 +74,16 @@ class Loaders:
         self.circuits: DataLoader[UUID, list[Circuit]] = DataLoader(load_circuits)
         self.microgrid: DataLoader[UUID, Microgrid | None] = DataLoader(load_microgrids)
         self.equipment: DataLoader[UUID, DepotEquipment] = DataLoader(load_equipment)
+        self._children: dict[UUID, dict[UUID | None, list[Circuit]]] = {}
+
+    async def children(self, depot_id: UUID, circuit_id: UUID) -> list[Circuit]:
+        """A circuit's children, ordered, from one index per depot and request
+        (scanning the depot's circuits per circuit made deep trees quadratic)."""
+        index = self._children.get(depot_id)
+        if index is None:
+            index = children_by_parent(await self.circuits.load(depot_id))
+            self._children[depot_id] = index
+        return index.get(circuit_id, [])
 
 
 @dataclass

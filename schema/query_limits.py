@@ -22,6 +22,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -35,7 +36,9 @@ from graphql import (
     SelectionSetNode,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
+    visit,
 )
 from resolvers.errors import problem
 
@@ -146,12 +149,17 @@ class _Walk:
             if name in self.variables:
                 value = self.variables[name]
             elif isinstance(self.defaults.get(name), IntValueNode):
-                value = int(self.defaults[name].value)  # type: ignore[union-attr]
+                value = _literal_int(self.defaults[name].value)  # type: ignore[union-attr, arg-type]
         elif isinstance(given, IntValueNode):
-            value = int(given.value)
+            value = _literal_int(given.value)
         if type(value) is not int:
             return PAGE_CAP, from_variable
         return min(max(value, 1), PAGE_CAP), from_variable
+
+
+def _literal_int(text: str) -> int | None:
+    """An Int literal's value; None for one too long to be an Int (refused anyway)."""
+    return int(text) if len(text) <= MAX_NUMBER_LITERAL else None
 
 
 def _pairs(node: SelectionSetNode) -> int:
@@ -241,7 +249,32 @@ def document_errors(
             f"{MAX_OVERLAP_CHECKS:,})."
         )
         errors.append(limit_error(detail))
+    errors.extend(_number_literal_errors(document))
     return errors
+
+
+MAX_NUMBER_LITERAL = 40
+"""Characters of a number literal: more than any Int or Float needs. graphql-core
+would convert a longer one first (a ValueError past 4,300 digits)."""
+
+
+def _number_literal_errors(document: DocumentNode) -> list[GraphQLError]:
+    found: list[GraphQLError] = []
+
+    class Numbers(Visitor):
+        def enter_int_value(self, node: IntValueNode, *_args: Any) -> None:
+            self.check(node)
+
+        def enter_float_value(self, node: FloatValueNode, *_args: Any) -> None:
+            self.check(node)
+
+        def check(self, node: IntValueNode | FloatValueNode) -> None:
+            if len(node.value) > MAX_NUMBER_LITERAL and not found:
+                detail = f"Number literals have at most {MAX_NUMBER_LITERAL} characters."
+                found.append(limit_error(detail, node))
+
+    visit(document, Numbers())
+    return found
 
 
 class ListLiteralLimit(ValidationRule):

@@ -45,6 +45,7 @@ from resolvers.errors import problem
 from schema.access import RoleAllowed, root_field_key
 from schema.query_limits import document_errors, list_too_long, measure, too_costly
 from schema.response_size import larger_than
+from schema.result_budget import budget_error
 from schema.variable_limits import first_long_list
 
 CACHE_SIZE = 256
@@ -138,7 +139,11 @@ class RequestChecks(SchemaExtension):
         yield
         result = context.result
         data = getattr(result, "data", None)
-        if data and larger_than(data, self.limits.max_response_bytes):
+        spent = budget_error(getattr(result, "errors", None))
+        if spent is not None:
+            result.data = None  # type: ignore[union-attr]
+            result.errors = [spent]  # type: ignore[union-attr]
+        elif data and larger_than(data, self.limits.max_response_bytes):
             result.data = None  # type: ignore[union-attr]
             result.errors = [_too_large(self.limits.max_response_bytes)]  # type: ignore[union-attr]
 

@@ -20,6 +20,7 @@ from schema.card_frames import SubscriptionAwareExecutor
 from schema.errors import ProblemErrors, log_client_errors
 from schema.query_limits import ListLiteralLimit
 from schema.request_checks import Limits, RequestChecks
+from schema.result_budget import ListItemBudget
 from schema.types import (
     AuditEntryConnection,
     CapabilityStatusEvent,
@@ -181,7 +182,7 @@ class MicrogridSchema(strawberry.Schema):
         return await super()._handle_execution_result(context, result, extensions_runner, **kwargs)
 
 
-class _QuietExecutor(SubscriptionAwareExecutor):
+class _QuietExecutor(ListItemBudget, SubscriptionAwareExecutor):
     """Variable values get no "did you mean" hints: with introspection off they
     would name schema elements, and graphql-core's suggestion list fails on some
     values (an IndexError for "\u0130", whose lower case is two characters)."""
@@ -199,6 +200,7 @@ def build_schema(
     max_tokens: int = 5000,
     max_cost: int = 2000,
     max_response_bytes: int = 8 * 1024 * 1024,
+    max_result_items: int = 10_000,
 ) -> strawberry.Schema:
     # The validation cache is keyed by the rule classes: no fresh classes per request.
     rules: list[Any] = [ListLiteralLimit]
@@ -218,7 +220,9 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=_QuietExecutor,
+        execution_context_class=type(
+            "BudgetedExecutor", (_QuietExecutor,), {"max_items": max_result_items}
+        ),
         config=scalars.config(),
     )
 

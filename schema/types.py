@@ -21,7 +21,7 @@ from domain.capability import StatusView
 from domain.capacity import EffectiveCapacity, effective_capacity
 from domain.card import Card
 from domain.changes import ChangeReason
-from domain.circuit_tree import children_by_parent, ordered
+from domain.circuit_tree import children_by_parent
 from domain.microgrid_sync import ResyncPlan as DomainResyncPlan
 from domain.model import SensorActionType as DomainSensorActionType
 from resolvers.context import RequestContext
@@ -111,10 +111,8 @@ class Circuit:
 
     @strawberry.field
     async def children(self, info: Ctx) -> list[Circuit]:
-        siblings = await info.context.loaders.circuits.load(self._domain.depot_id)
-        return [
-            Circuit.of(c) for c in ordered(s for s in siblings if s.parent_id == self._domain.id)
-        ]
+        children = await info.context.loaders.children(self._domain.depot_id, self._domain.id)
+        return [Circuit.of(c) for c in children]
 
 
 @strawberry.type

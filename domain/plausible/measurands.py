@@ -103,4 +103,4 @@ def _number(key: str, value: object, path: str, spec: NumberKey) -> float | Fiel
         return FieldError(
             path, "OUT_OF_RANGE", f"{key} must lie between {spec.low:g} and {spec.high:g}{unit}."
         )
-    return float(value)
+    return float(value) + 0.0  # -0.0 reads back as 0.0 from SQLite but -0.0 from PostgreSQL

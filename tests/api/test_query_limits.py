@@ -348,3 +348,41 @@ def test_measuring_each_fragment_once_counts_as_expanding_every_spread(bodies):
     found = measure(schema, document, query)
     expected = _naive(schema, document, query.selection_set, schema.query_type)
     assert (found.depth, found.aliases, found.cost) == expected
+
+
+async def test_an_int_literal_too_long_to_be_an_int_is_a_client_error(admin):
+    digits = "1" * 4_301  # past Python's int-from-text limit
+    for query in (
+        f"query ($f: Int = {digits}) {{ depots(first: $f) {{ edges {{ cursor }} }} }}",
+        f"{{ depots(first: {digits}) {{ edges {{ cursor }} }} }}",
+        f"query ($x: Float = {digits}.5) {{ viewer {{ role }} }}",
+    ):
+        errors = (await admin.raw(query)).json()["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["GRAPHQL_VALIDATION_FAILED"], errors
+        assert "Number literals" in errors[0]["message"]
+
+
+async def test_unpaginated_lists_are_counted_against_a_budget(admin, container, settings):
+    """A deep circuit chain read through `circuits { children { … } }` costs
+    little by `first` but completes circuits x depth items."""
+    from tests.api.helpers import new_circuit
+
+    depot = await new_depot(admin, "Chain", "c0")
+    depot_id = depot["depot"]["id"]
+    parent = depot["microgrid"]["gridConnections"][0]["circuitId"]
+    for i in range(1, 40):
+        parent = (await new_circuit(admin, depot_id, f"c{i}", parentId=parent))["circuit"]["id"]
+    inner = "id"
+    for _ in range(12):
+        inner = f"children {{ {inner} }}"
+    query = f'{{ depot(id: "{depot_id}") {{ circuits {{ {inner} }} }} }}'
+    assert (await admin.raw(query)).json().get("errors") is None  # 40 x 13 items: fine
+
+    tight = build_container(settings.model_copy(update={"max_result_items": 300}))
+    token = (await tight.tokens.issue(Role.OPERATOR, (), tight.deps.clock.now())).token
+    transport = httpx.ASGITransport(app=create_app(tight))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        body = (await GraphQLClient(http, token).raw(query)).json()
+    await tight.close()
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"RESPONSE_TOO_LARGE"}, body

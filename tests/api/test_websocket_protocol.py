@@ -112,7 +112,12 @@ async def test_more_subscriptions_than_allowed_get_an_error(server, admin):
     messages = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
     refused = [m for m in messages if m["type"] == "error"]
     assert [m["id"] for m in refused] == ["3"]
-    assert "limit" in refused[0]["payload"][0]["message"].lower()
+    (error,) = refused[0]["payload"]
+    assert "subscriptions" in error["message"].lower()
+    assert (error["extensions"]["code"], error["extensions"]["status"]) == (
+        "TOO_MANY_SUBSCRIPTIONS",
+        429,
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,62 @@
+"""A budget on the list items one query or mutation completes.
+
+The cost limit multiplies by ``first`` where a list is paginated; it cannot
+know how long an unpaginated list is (a depot's circuits, a circuit's
+children, a microgrid's topology). The executor counts the items of every list
+it completes; past the budget it raises one error and completes every later
+list as empty (cheap: no error per field), and the request checks answer that
+one error without data. So no stored data can make one read stall the server."""
+
+from __future__ import annotations
+
+from collections.abc import Sized
+from typing import Any
+
+from graphql.execution.executor import Executor
+
+from graphql import GraphQLError, OperationType
+from resolvers.errors import problem
+
+CODE = "RESPONSE_TOO_LARGE"
+
+
+class ListItemBudget(Executor[Any]):
+    max_items = 10_000
+    _items = 0
+    _spent = False
+
+    def complete_list_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if isinstance(result, Sized) and info.operation.operation is not OperationType.SUBSCRIPTION:
+            if self._spent:
+                return []
+            self._items += len(result)
+            if self._items > self.max_items:
+                self._spent = True
+                raise too_many_items(self.max_items)
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+
+def too_many_items(limit: int) -> GraphQLError:
+    detail = (
+        f"This query's lists hold more than {limit:,} items in all; "
+        "select fewer or smaller lists (for example fewer nested children)."
+    )
+    return GraphQLError(detail, extensions=problem(CODE, "Response too large", 400, detail))
+
+
+def budget_error(errors: list[GraphQLError] | None) -> GraphQLError | None:
+    """The budget's error among a result's errors, if the budget ran out."""
+    for error in errors or ():
+        if (error.extensions or {}).get("code") == CODE and "items in all" in error.message:
+            return error
+    return None
