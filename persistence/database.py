@@ -8,6 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from persistence.cancelled_checkouts import quiet_cancelled_checkouts
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -22,6 +24,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     after a server restart the first request on a stale connection fails with a
     retryable 503 and the pool drops every connection of that generation.
     """
+    quiet_cancelled_checkouts()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
