@@ -1,7 +1,9 @@
-"""Request body size cap, applied before anything parses the body."""
+"""Request body size cap, applied before anything parses the body; a client
+that goes away before its body arrived needs no answer and leaves no traceback."""
 
 from __future__ import annotations
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,3 +53,5 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await too_large(self.max_bytes)(scope, receive, send)
+        except ClientDisconnect:
+            pass

@@ -14,6 +14,7 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.asgi import create_app
 from domain.access import Role
 from tests.support.live_server import live_server
 
@@ -278,4 +279,40 @@ async def test_an_unknown_operation_name_over_websocket_is_a_coded_error(ws_serv
         assert message["type"] == "error", message
         assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST", message
     await ws.close()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_a_client_gone_before_its_body_arrived_leaves_no_traceback(container, admin, caplog):
+    """The ASGI app sees `http.disconnect` where the body should be (a slow
+    uploader that gave up, or one the body timeout cut)."""
+    caplog.set_level(logging.INFO)
+    app = create_app(container)
+    messages = iter([{"type": "http.disconnect"}])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", f"Bearer {admin.token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"100"),
+        ],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("c", 1),
+        "root_path": "",
+        "state": {},
+    }
+    await app(scope, receive, send)  # raised ClientDisconnect before the fix
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
