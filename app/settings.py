@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     """A result larger than this (as JSON) is answered RESPONSE_TOO_LARGE instead."""
     max_result_items: int = Field(default=10_000, gt=0)
     """List items a query or mutation may complete in all (unpaginated lists included)."""
-    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_body_bytes: int = Field(default=262_144, gt=0)
+    """256 KiB holds the largest request the API takes (1,000 named circuits, a
+    64 KiB packet); parsing a 1 MiB body held the event loop 60-130 ms
+    (bench/README.md, hostile clients)."""
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=30.0, gt=0)

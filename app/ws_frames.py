@@ -1,7 +1,8 @@
 """graphql-transport-ws frames read within limits: before ``connection_ack``
 at most 16 KiB, after it at most the body cap; a bigger frame closes the
 socket with 1009 (Message Too Big) unread. A frame that is not strict JSON
-(app.strict_json), or not a well-formed message, closes it with 4400."""
+(app.strict_json), or not a well-formed message, closes it with 4400. Close
+reasons are cut to what a close frame may carry."""
 
 from __future__ import annotations
 
@@ -53,6 +54,22 @@ class SizedFrames(ASGIWebSocketAdapter):
                 await self.close(BAD_MESSAGE, problem)
                 return
             yield message
+
+    async def close(self, code: int, reason: str) -> None:
+        """A close frame carries at most 123 bytes of reason (RFC 6455): a longer
+        one (Strawberry's 4409 quotes the client's operation id) made the
+        WebSocket library raise instead of closing."""
+        await super().close(code, close_reason(reason))
+
+
+MAX_CLOSE_REASON_BYTES = 123
+
+
+def close_reason(reason: str) -> str:
+    encoded = reason.encode("utf-8", "replace")
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode("utf-8", "ignore") + "..."
 
 
 def _optional(payload: Mapping[str, Any], key: str, kind: type) -> bool:

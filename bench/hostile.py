@@ -759,7 +759,7 @@ def main() -> None:
         type=int,
         help="packets stored, most of the biggest size accepted (default 20, quick 8)",
     )
-    parser.add_argument("--max-body-bytes", type=int, default=1_048_576)
+    parser.add_argument("--max-body-bytes", type=int, default=262_144)
     parser.add_argument("--aliases", type=int, default=30, help="the server's MAX_ALIASES")
     parser.add_argument("--frame-mib", type=float, default=15.0)
     parser.add_argument("--only", action="append", default=[], help="run these attacks only")

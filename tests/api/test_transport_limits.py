@@ -81,7 +81,7 @@ async def test_malformed_bodies_are_coded_client_errors(post, content, code):
     assert_problem(await post(content), 400, code)
 
 
-@pytest.mark.parametrize("depth", [32, 100, 5_000, 100_000])
+@pytest.mark.parametrize("depth", [32, 100, 5_000, 50_000])  # 50,000: near the body cap
 async def test_json_nested_deeper_than_32_levels_is_refused(post, caplog, depth):
     caplog.set_level(logging.INFO)
     for content in (body(nested(depth)), body(extensions=nested(depth))):
@@ -315,4 +315,26 @@ async def test_a_client_gone_before_its_body_arrived_leaves_no_traceback(contain
         "state": {},
     }
     await app(scope, receive, send)  # raised ClientDisconnect before the fix
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_a_duplicate_long_operation_id_closes_4409_with_a_short_reason(ws_server, caplog):
+    """Strawberry's 4409 reason quotes the id; a close frame holds 123 bytes."""
+    caplog.set_level(logging.INFO)
+    url, token = ws_server
+    ws = await _open(url, token)
+    long_id = "é" * 5_000
+    subscribe = {
+        "id": long_id,
+        "type": "subscribe",
+        "payload": {"query": 'subscription { microgridCard(depotId: "x") { reason } }'},
+    }
+    await ws.send(json.dumps(subscribe))
+    await ws.send(json.dumps(subscribe))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    assert closed.value.rcvd.code == 4409
+    assert len(closed.value.rcvd.reason.encode()) <= 123
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
