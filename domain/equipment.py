@@ -10,7 +10,7 @@ from domain.audit import AuditEntry
 from domain.circuit_tree import validate_name
 from domain.model import Circuit, Device, Gateway, PowerSource, PowerSourceKind
 from domain.plausible.json_values import check_json
-from domain.plausible.text import SHORT, check_text
+from domain.plausible.text import MODEL_NAME, check_text
 from domain.ports import Dependencies, UnitOfWork
 from domain.problems import FieldError, NotFound, ValidationFailed, collect
 
@@ -151,7 +151,7 @@ async def create_device(
 def _gateway_details(cmd: NewGateway) -> tuple[FieldError, ...]:
     errors: list[FieldError] = []
     if cmd.site_model_name is not None:
-        checked = check_text(cmd.site_model_name, "input.siteModelName", SHORT)
+        checked = check_text(cmd.site_model_name, "input.siteModelName", MODEL_NAME)
         if isinstance(checked, FieldError):
             errors.append(checked)
     if cmd.output_translation is not None:

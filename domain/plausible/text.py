@@ -25,6 +25,8 @@ PROVIDER_EVENT_REF = TextRule(1, 200)
 SHORT = TextRule(0, 256)
 """Status and identity strings: sensor ids, units, manufacturer, model, ..."""
 IDENTITY = TextRule(1, 256)
+MODEL_NAME = TextRule(0, 200)
+"""A gateway's site model name (stored in 200 characters)."""
 FREE_TEXT = TextRule(0, 2000, free_text=True)
 
 

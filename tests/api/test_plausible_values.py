@@ -247,3 +247,21 @@ async def test_a_cursor_that_is_no_valid_position_starts_over(
     answer = await post(operator, PACKETS, {"deviceId": device_id, "after": cursor})
     assert not answer.get("errors"), answer
     assert len(answer["data"]["sensorPackets"]["edges"]) == 1
+
+
+@pytest.mark.parametrize("length, refused", [(200, False), (201, True), (256, True)])
+async def test_a_site_model_name_fits_its_column_on_both_stores(admin, length, refused):
+    """The hostile suite found 201-256 characters accepted, then refused by
+    PostgreSQL's varchar(200) as a fault."""
+    depot = await new_depot(admin, "D", "Top")
+    answer = await post(
+        admin,
+        "mutation ($input: CreateGatewayInput!) { createGateway(input: $input) { __typename "
+        "... on ValidationFailed { fieldErrors { field code } } } }",
+        {"input": {"depotId": depot["depot"]["id"], "name": "G", "siteModelName": "m" * length}},
+    )
+    result = answer["data"]["createGateway"]
+    if refused:
+        assert _field_codes(result) == [("input.siteModelName", "TOO_LONG")], result
+    else:
+        assert result["__typename"] == "Gateway", result
