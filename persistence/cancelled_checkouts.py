@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-POOL_LOGGER = "sqlalchemy.pool"
-
 
 class CancelledCheckouts(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
@@ -22,8 +20,9 @@ class CancelledCheckouts(logging.Filter):
         return True
 
 
-def quiet_cancelled_checkouts() -> None:
-    """Installs the filter once (idempotent)."""
-    logger = logging.getLogger(POOL_LOGGER)
+def quiet_cancelled_checkouts(pool: object) -> None:
+    """Installs the filter once on the logger of ``pool``'s class (a logger's
+    filters see only its own records, not those of its children)."""
+    logger = logging.getLogger(f"{type(pool).__module__}.{type(pool).__name__}")
     if not any(isinstance(f, CancelledCheckouts) for f in logger.filters):
         logger.addFilter(CancelledCheckouts())

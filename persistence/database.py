@@ -24,15 +24,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     after a server restart the first request on a stale connection fails with a
     retryable 503 and the pool drops every connection of that generation.
     """
-    quiet_cancelled_checkouts()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    return create_async_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        engine = create_async_engine(url, **kwargs)
+    quiet_cancelled_checkouts(engine.sync_engine.pool)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
