@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
@@ -51,19 +52,20 @@ def _unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, _CLIENT_ERRORS)
 
 
-class UnknownOperation(ServiceError):
-    """``operationName`` names no operation of the document (over WebSocket;
-    HTTP refuses it before GraphQL runs)."""
+class BadOperation(ServiceError):
+    """A subscribe message over WebSocket whose operation cannot run: no query,
+    or an operationName naming none (HTTP refuses both before GraphQL runs)."""
 
     code = "BAD_REQUEST"
     title = "Bad request"
     status = 400
 
-    def __init__(self) -> None:
-        super().__init__("operationName does not name an operation of the document.")
 
-
-_CLIENT_ERRORS = (ServiceError, CannotGetOperationTypeError)
+_BAD_OPERATIONS: dict[type[Exception], str] = {
+    CannotGetOperationTypeError: "operationName does not name an operation of the document.",
+    MissingQueryError: "The message carries no GraphQL query.",
+}
+_CLIENT_ERRORS: tuple[type[Exception], ...] = (ServiceError, *_BAD_OPERATIONS)
 
 
 def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
@@ -73,8 +75,9 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     original = error.original_error
     if isinstance(original, GraphQLError):
         error, original = original, original.original_error
-    if isinstance(original, CannotGetOperationTypeError):
-        original = UnknownOperation()
+    bad_operation = _BAD_OPERATIONS.get(type(original))  # type: ignore[arg-type]
+    if bad_operation is not None:
+        original = BadOperation(bad_operation)
     if isinstance(original, ServiceError):
         return original.detail, problem(
             original.code, original.title, original.status, original.detail

@@ -283,19 +283,18 @@ class ListLiteralLimit(ValidationRule):
             self.report_error(list_too_long(f"a list of {len(node.values):,} items", node))
 
 
+def coded_error(code: str, title: str, detail: str, node: Any = None) -> GraphQLError:
+    """A client error (400) refused by a limit, with its problem extensions."""
+    return GraphQLError(detail, node, extensions=problem(code, title, 400, detail))
+
+
 def limit_error(detail: str, node: Any = None) -> GraphQLError:
-    return GraphQLError(
-        detail,
-        node,
-        extensions=problem("GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, detail),
-    )
+    return coded_error("GRAPHQL_VALIDATION_FAILED", "Invalid request", detail, node)
 
 
 def list_too_long(where: str, node: Any = None) -> GraphQLError:
     detail = f"Lists may hold at most {MAX_LIST_ITEMS:,} items; the request has {where}."
-    return GraphQLError(
-        detail, node, extensions=problem("LIST_TOO_LONG", "List too long", 400, detail)
-    )
+    return coded_error("LIST_TOO_LONG", "List too long", detail, node)
 
 
 def too_costly(cost: int, limit: int, node: Any = None) -> GraphQLError:
@@ -304,6 +303,4 @@ def too_costly(cost: int, limit: int, node: Any = None) -> GraphQLError:
         f"paginated field on its path); the limit is {limit:,}. Ask for smaller pages "
         "or fewer fields."
     )
-    return GraphQLError(
-        detail, node, extensions=problem("QUERY_TOO_COSTLY", "Query too costly", 400, detail)
-    )
+    return coded_error("QUERY_TOO_COSTLY", "Query too costly", detail, node)

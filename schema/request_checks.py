@@ -41,11 +41,16 @@ from graphql import (
     parse,
     validate,
 )
-from resolvers.errors import problem
 from schema.access import RoleAllowed, root_field_key
-from schema.query_limits import document_errors, list_too_long, measure, too_costly
+from schema.query_limits import (
+    document_errors,
+    limit_error,
+    list_too_long,
+    measure,
+    too_costly,
+)
 from schema.response_size import larger_than
-from schema.result_budget import budget_error
+from schema.result_budget import budget_error, too_large
 from schema.variable_limits import first_long_list
 
 CACHE_SIZE = 256
@@ -220,17 +225,11 @@ def _root_fields(operation: OperationDefinitionNode, document: Any) -> dict[str,
 
 
 def _needs_operation_name() -> GraphQLError:
-    detail = "The document has several operations: say which to run with operationName."
-    return GraphQLError(
-        detail, extensions=problem("GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, detail)
-    )
+    return limit_error("The document has several operations: say which to run with operationName.")
 
 
 def _too_large(cap: int) -> GraphQLError:
-    detail = (
+    return too_large(
         f"The response would be larger than {cap:,} bytes. "
         "Ask for smaller pages (first) or fewer fields."
-    )
-    return GraphQLError(
-        detail, extensions=problem("RESPONSE_TOO_LARGE", "Response too large", 400, detail)
     )

@@ -15,7 +15,7 @@ from typing import Any
 from graphql.execution.executor import Executor
 
 from graphql import GraphQLError, OperationType
-from resolvers.errors import problem
+from schema.query_limits import coded_error
 
 CODE = "RESPONSE_TOO_LARGE"
 
@@ -47,16 +47,17 @@ class ListItemBudget(Executor[Any]):
 
 
 def too_many_items(limit: int) -> GraphQLError:
-    detail = (
+    return too_large(
         f"This query's lists hold more than {limit:,} items in all; "
         "select fewer or smaller lists (for example fewer nested children)."
     )
-    return GraphQLError(detail, extensions=problem(CODE, "Response too large", 400, detail))
+
+
+def too_large(detail: str) -> GraphQLError:
+    return coded_error(CODE, "Response too large", detail)
 
 
 def budget_error(errors: list[GraphQLError] | None) -> GraphQLError | None:
-    """The budget's error among a result's errors, if the budget ran out."""
-    for error in errors or ():
-        if (error.extensions or {}).get("code") == CODE and "items in all" in error.message:
-            return error
-    return None
+    """The budget's error among a result's errors, if the budget ran out (no
+    resolver raises this code: it is the budget's, or the response cap's)."""
+    return next((e for e in errors or () if (e.extensions or {}).get("code") == CODE), None)

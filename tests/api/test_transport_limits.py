@@ -258,23 +258,17 @@ observedAt: "2026-01-01T00:00:00Z", providerEventRef: "r"}) { __typename } }'
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
-async def test_an_unknown_operation_name_over_websocket_is_a_coded_error(ws_server, caplog):
+async def test_an_operation_that_cannot_run_over_websocket_is_a_coded_error(ws_server, caplog):
     caplog.set_level(logging.INFO)
     url, token = ws_server
     ws = await _open(url, token)
-    for name in ("", "Nope"):
-        await ws.send(
-            json.dumps(
-                {
-                    "id": name or "empty",
-                    "type": "subscribe",
-                    "payload": {
-                        "query": 'subscription A { microgridCard(depotId: "x") { reason } }',
-                        "operationName": name,
-                    },
-                }
-            )
-        )
+    card = 'subscription A { microgridCard(depotId: "x") { reason } }'
+    for op_id, payload in (
+        ("empty", {"query": card, "operationName": ""}),
+        ("nope", {"query": card, "operationName": "Nope"}),
+        ("no-query", {"query": ""}),
+    ):
+        await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
         message = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert message["type"] == "error", message
         assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST", message
