@@ -18,8 +18,8 @@ from domain.stale_thresholds import thresholds
 class Card:
     microgrid: Microgrid
     depot: Depot
-    peak_shaving: StatusView
-    der: StatusView
+    statuses: dict[CapabilityType, StatusView]
+    """One per capability type, in the enum's order."""
     power_sources: list[PowerSource]
     generated_at: datetime
 
@@ -28,8 +28,16 @@ class Card:
         return self.microgrid.revision
 
     @property
+    def peak_shaving(self) -> StatusView:
+        return self.statuses[CapabilityType.PEAK_SHAVING]
+
+    @property
+    def der(self) -> StatusView:
+        return self.statuses[CapabilityType.DER]
+
+    @property
     def next_freshness_change(self) -> datetime | None:
-        return next_freshness_change([self.peak_shaving, self.der], self.generated_at)
+        return next_freshness_change(list(self.statuses.values()), self.generated_at)
 
 
 async def card_for_depot(
@@ -66,12 +74,10 @@ async def card_for_microgrid(deps: Dependencies, microgrid_id: UUID) -> Card | N
     assert depot is not None
     now = deps.clock.now()
     stale_after = thresholds(bindings, deps.stale_after_seconds)
-    ps, der = CapabilityType.PEAK_SHAVING, CapabilityType.DER
     return Card(
         microgrid=microgrid,
         depot=depot,
-        peak_shaving=view(ps, latest.get(ps), now, stale_after[ps]),
-        der=view(der, latest.get(der), now, stale_after[der]),
+        statuses={c: view(c, latest.get(c), now, stale_after[c]) for c in CapabilityType},
         power_sources=sorted(sources, key=lambda p: (p.name, str(p.id))),
         generated_at=now,
     )

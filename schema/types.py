@@ -591,6 +591,9 @@ class MicrogridCard:
     microgrid_version: int
     peak_shaving: CapabilityStatus
     der: CapabilityStatus
+    capabilities: list[CapabilityStatus] = strawberry.field(
+        description="One status per CapabilityType, in the enum's order."
+    )
     grid_connections: list[GridConnection]
     power_sources: list[PowerSource] = strawberry.field(
         description="Empty for a depot with no local power source."
@@ -610,6 +613,7 @@ class MicrogridCard:
             microgrid_version=m.version,
             peak_shaving=CapabilityStatus.of(card.peak_shaving),
             der=CapabilityStatus.of(card.der),
+            capabilities=[CapabilityStatus.of(status) for status in card.statuses.values()],
             grid_connections=[
                 GridConnection.of(n, m.depot_id)
                 for n in sorted(m.grid_connections, key=lambda n: n.position)

@@ -28,6 +28,7 @@ CARD = """query ($depotId: ID!) {
         status freshness observedAt receivedAt ageSeconds staleAfterSeconds staleAt eventId
       }
       der { status freshness observedAt staleAt eventId providerEventRef }
+      capabilities { capability status freshness eventId }
       gridConnections { name position }
       powerSources { name kind }
     }
@@ -70,6 +71,20 @@ async def test_a_posted_status_shows_on_the_card_with_its_freshness(
     assert card["der"]["status"] == "ON" and card["der"]["freshness"] == "FRESH"
     assert card["der"]["eventId"] == recorded["event"]["id"]
     assert card["peakShaving"]["status"] == "UNKNOWN"
+    assert card["capabilities"] == [
+        {
+            "capability": "PEAK_SHAVING",
+            "status": "UNKNOWN",
+            "freshness": "NEVER_REPORTED",
+            "eventId": None,
+        },
+        {
+            "capability": "DER",
+            "status": "ON",
+            "freshness": "FRESH",
+            "eventId": recorded["event"]["id"],
+        },
+    ], "one status per capability type, in the enum's order, equal to the named fields"
     assert card["revision"] == before["revision"] + 1
     assert card["der"]["staleAt"] == (observed + timedelta(seconds=300)).isoformat()
 
