@@ -73,7 +73,7 @@ async def _controller(deps: Dependencies, depot_id: UUID, microgrid_id: UUID, fe
         EVERYWHERE,
         microgrid_id,
         device.id,
-        [CapabilityType.PEAK_SHAVING, CapabilityType.DER],
+        list(CapabilityType),
         None,
     )
     for action in list(SensorActionType)[1:]:
