@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from app.asgi import create_app
 from app.container import build_container
-from app.operations import operation, operation_names
 from app.settings import Settings
 from domain.access import Role
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, get_named_type, parse
+from graphql_documents.operations import operation, operation_names
 from schema.query_limits import PAGE_CAP, document_errors, measure
 from schema.root import build_schema
 from tests.api.helpers import new_depot
