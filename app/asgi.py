@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from app.auth import BearerAuth
+from app.console_documents import console_operation_route
 from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
 from app.limits import BodySizeLimit
@@ -74,6 +75,7 @@ def create_app(container: Container | None = None) -> Starlette:
         routes=[
             Route("/", console),
             Route("/favicon.ico", favicon),
+            console_operation_route,
             Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simulator import vocabulary
 from simulator.scenario import Scenario, ScenarioError, load, presets
 
 if TYPE_CHECKING:
@@ -153,14 +154,12 @@ async def _run(
 
 
 def _summary(result: runner.RunResult) -> None:
+    actions = vocabulary.actions()
     table = Table(
         "step",
         "t",
         "name",
-        "microgrid state",
-        "power source",
-        "load",
-        "capacity",
+        *(action.removeprefix("UPDATE_").replace("_", " ").lower() for action in actions),
         "checks",
         title=f"{result.scenario.name}: "
         f"{'all expectations met' if result.ok else 'EXPECTATIONS NOT MET'}",
@@ -172,10 +171,7 @@ def _summary(result: runner.RunResult) -> None:
             str(step.planned.index + 1),
             f"{step.planned.step.at:g}s",
             step.planned.step.name,
-            codes.get("UPDATE_MICROGRID_STATE", "-"),
-            codes.get("UPDATE_POWER_SOURCE_STATE", "-"),
-            codes.get("UPDATE_POWER_SOURCE_LOAD", "-"),
-            codes.get("UPDATE_CIRCUIT_CAPACITY", "-"),
+            *(codes.get(action, "-") for action in actions),
             "-"
             if not step.checks
             else (f"{len(step.checks)} ok" if not failed else f"{len(failed)} failed"),

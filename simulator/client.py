@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from app.operations import operation
+from graphql_documents.operations import operation
 
 
 class ServiceError(RuntimeError):

@@ -7,14 +7,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from simulator import vocabulary
 from simulator.client import ServiceClient, ServiceError
 from simulator.packets import PlannedPacket, plan
-from simulator.scenario import ACTIONS, Scenario
-
-ALL_ACTIONS = ACTIONS[1:]
+from simulator.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,9 @@ async def provision(client: ServiceClient, scenario: Scenario) -> Target:
     )["createControllerBinding"]
     if bound["__typename"] != "ControllerBinding":
         raise SimulatorError(f"cannot bind the controller: {bound}")
-    for action in ALL_ACTIONS:
+    for action in vocabulary.actions():
+        if action == vocabulary.BINDING_ACTION:
+            continue  # the binding above configured it
         await client.op("SimConfigure", input={"deviceId": device["id"], "type": action})
     return Target(depot_id, device["id"], feeder)
 
@@ -232,12 +234,6 @@ def _checks(expect: dict[str, Any], result: StepResult) -> list[Check]:
     outcomes = {o["action"]: o for o in result.outcomes}
     source = _power_source(result)
     actual: dict[str, Callable[[], Any]] = {
-        "der": lambda: card.get("der", {}).get("status"),
-        "peak_shaving": lambda: card.get("peakShaving", {}).get("status"),
-        "der_freshness": lambda: _freshness(card.get("der"), result.planned.virtual_time),
-        "peak_shaving_freshness": lambda: _freshness(
-            card.get("peakShaving"), result.planned.virtual_time
-        ),
         "effective_capacity_w": lambda: circuit.get("effectiveCapacityW"),
         "capacity_source": lambda: circuit.get("capacitySource"),
         "soc_percent": lambda: source.get("socPercent"),
@@ -245,6 +241,13 @@ def _checks(expect: dict[str, Any], result: StepResult) -> list[Check]:
         "power_state": lambda: source.get("powerState"),
         "load_w": lambda: source.get("loadW"),
     }
+    statuses = {s["capability"]: s for s in card.get("capabilities") or []}
+    for capability in vocabulary.capabilities():
+        status = statuses.get(capability)
+        actual[vocabulary.status_key(capability)] = partial(_status, status)
+        actual[vocabulary.freshness_key(capability)] = partial(
+            _freshness, status, result.planned.virtual_time
+        )
     checks: list[Check] = []
     for key, expected in expect.items():
         if key == "outcomes":
@@ -261,6 +264,10 @@ def _checks(expect: dict[str, Any], result: StepResult) -> list[Check]:
     return checks
 
 
+def _status(status: dict[str, Any] | None) -> str | None:
+    return status.get("status") if status else None
+
+
 def _freshness(status: dict[str, Any] | None, at: datetime) -> str | None:
     """Freshness at the step's virtual time, from the observedAt and
     staleAfterSeconds the service reports (its own ``freshness`` uses its wall
@@ -275,12 +282,9 @@ def _freshness(status: dict[str, Any] | None, at: datetime) -> str | None:
 
 
 def _power_source(result: StepResult) -> dict[str, Any]:
+    """The power source the packet's actions were routed to, else the first."""
     sources = result.card.get("powerSources") or []
-    routed = {
-        o["targetId"]
-        for o in result.outcomes
-        if o["action"] in ("UPDATE_POWER_SOURCE_STATE", "UPDATE_POWER_SOURCE_LOAD")
-    }
+    routed = {o["targetId"] for o in result.outcomes}
     return next((s for s in sources if s["id"] in routed), sources[0] if sources else {})
 
 

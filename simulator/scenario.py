@@ -9,28 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator import bba
+from simulator import bba, vocabulary
 
 PRESETS_DIR = Path(__file__).parent / "presets"
-STATUSES = ("ON", "OFF", "UNKNOWN")
-FRESHNESS = ("FRESH", "STALE", "NEVER_REPORTED")
-CAPACITY_SOURCES = ("CONTROLLER_AVAILABLE", "CONTROLLER_FAIL_SAFE", "CONFIGURED_SAFE")
-BESS_MODES = ("IDLE", "CHARGING", "DISCHARGING", "AUTOMATIC", "ERROR")
-ACTIONS = (
-    "UPDATE_MICROGRID_STATE",
-    "UPDATE_POWER_SOURCE_STATE",
-    "UPDATE_POWER_SOURCE_LOAD",
-    "UPDATE_CIRCUIT_CAPACITY",
-)
-EXPECT_ENUMS: dict[str, tuple[str, ...]] = {
-    "der": STATUSES,
-    "peak_shaving": STATUSES,
-    "der_freshness": FRESHNESS,
-    "peak_shaving_freshness": FRESHNESS,
-    "capacity_source": CAPACITY_SOURCES,
-    "bess_mode": BESS_MODES,
-    "power_state": ("on", "off"),
-}
 EXPECT_NUMBERS = ("effective_capacity_w", "soc_percent", "load_w")
 
 
@@ -57,7 +38,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Provision:
-    capabilities: tuple[str, ...] = ("DER", "PEAK_SHAVING")
+    capabilities: tuple[str, ...] = field(default_factory=vocabulary.capabilities)
     stale_after_seconds: int = 300
     safe_capacity_w: float = 100_000.0
     battery: bool = True
@@ -226,17 +207,18 @@ def _check_expect(expect: Any, path: str, problem: Any) -> None:
     if not isinstance(expect, dict):
         problem(path, "must be a table")
         return
+    enums, actions = vocabulary.expect_enums(), vocabulary.actions()
     for key, value in expect.items():
         where = f"{path}.{key}"
-        if key in EXPECT_ENUMS:
-            if value not in EXPECT_ENUMS[key]:
-                problem(where, f"must be one of {', '.join(EXPECT_ENUMS[key])}")
+        if key in enums:
+            if value not in enums[key]:
+                problem(where, f"must be one of {', '.join(enums[key])}")
         elif key in EXPECT_NUMBERS:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 problem(where, "must be a number")
         elif key == "outcomes":
-            if not isinstance(value, dict) or any(a not in ACTIONS for a in value):
-                problem(where, f"must map actions ({', '.join(ACTIONS)}) to an outcome or code")
+            if not isinstance(value, dict) or any(a not in actions for a in value):
+                problem(where, f"must map actions ({', '.join(actions)}) to an outcome or code")
         else:
             problem(where, "unknown expectation")
 
@@ -245,14 +227,15 @@ def _provision(raw: Any, problem: Any) -> Provision:
     if not isinstance(raw, dict):
         problem("provision", "must be a table")
         return Provision()
-    capabilities = raw.get("capabilities", ["DER", "PEAK_SHAVING"])
+    known = vocabulary.capabilities()
+    capabilities = raw.get("capabilities", list(known))
     if (
         not isinstance(capabilities, list)
         or not capabilities
-        or any(c not in ("DER", "PEAK_SHAVING") for c in capabilities)
+        or any(c not in known for c in capabilities)
     ):
-        problem("provision.capabilities", "a non-empty list of DER, PEAK_SHAVING")
-        capabilities = ["DER"]
+        problem("provision.capabilities", f"a non-empty list of {', '.join(known)}")
+        capabilities = list(known)
     stale = raw.get("stale_after_seconds", 300)
     if isinstance(stale, bool) or not isinstance(stale, int) or stale <= 0:
         problem("provision.stale_after_seconds", "a positive integer")

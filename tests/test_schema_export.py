@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.operations import operation, operation_names
 from graphql import build_schema, parse, validate
+from graphql_documents.operations import operation, operation_names
 from schema.root import export_sdl
 
 ROOT = Path(__file__).resolve().parents[1]

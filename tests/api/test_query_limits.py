@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,11 +16,12 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from app.asgi import create_app
+from app.console_documents import console_operation_names
 from app.container import build_container
-from app.operations import operation, operation_names
 from app.settings import Settings
 from domain.access import Role
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, get_named_type, parse
+from graphql_documents.operations import operation, operation_names
 from schema.query_limits import PAGE_CAP, document_errors, measure
 from schema.root import build_schema
 from tests.api.helpers import new_depot
@@ -236,20 +236,11 @@ async def test_subscriptions_obey_the_same_limits(container, clock, store):
 
 def _known_documents() -> dict[str, str]:
     """Every document the project sends: graphql/operations (the simulator's
-    too), the console's, the bench's."""
+    and the console's too), the bench's."""
     root = Path(__file__).resolve().parents[2]
     found = {f"operations/{name}": operation(name) for name in operation_names()}
-    script = (root / "console" / "static" / "app.js").read_text()
-    strings = {
-        key: value.replace("\\n", "\n")
-        for key, value in re.findall(r'^  (\w+): (?:`([^`]*)`|"[^"]*")', script, re.M)
-        if value
-    }
-    strings.update((key, value) for key, value in re.findall(r'^  (\w+): "([^"]*)"', script, re.M))
-    fragments = " ".join(v for v in strings.values() if v.lstrip().startswith("fragment"))
-    for key, value in strings.items():
-        if not value.lstrip().startswith("fragment"):
-            found[f"console/{key}"] = f"{value} {fragments}"
+    for name in console_operation_names():
+        found[f"console/{name}"] = operation(name)
     for path in sorted((root / "bench").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -1,4 +1,5 @@
-"""The operator console in a real browser against a real server."""
+"""The operator console in a real browser against a real server. Its capability
+boxes and choices follow the schema's CapabilityType, one per type in its order."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
+from graphql_documents.sdl import enum_values
 from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
+CAPABILITY_TYPES = enum_values("CapabilityType")
 
 
 def gql(site, role, query, variables=None):
@@ -106,6 +109,8 @@ def test_the_card_shows_a_posted_status_within_two_seconds_without_reload(browse
     WebDriverWait(browser, 2).until(
         lambda d: capability(d, "DER").get_attribute("data-status") == "ON"
     )
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#capabilities .capability")
+    assert [b.get_attribute("id") for b in boxes] == [f"cap-{c}" for c in CAPABILITY_TYPES]
     der = capability(browser, "DER")
     assert der.get_attribute("data-freshness") == "FRESH"
     assert "Fresh" in der.find_element(By.CSS_SELECTOR, "[data-role=marker]").text
@@ -192,6 +197,8 @@ def test_a_binding_is_created_rejected_with_a_field_error_then_fixed(browser, si
     sign_in(browser, site, "admin")
     browser.find_element(By.ID, "tab-admin").click()
     WebDriverWait(browser, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-binding]"))
+    choices = browser.find_elements(By.CSS_SELECTOR, "input[name=capability]")
+    assert [c.get_attribute("value") for c in choices] == list(CAPABILITY_TYPES)
     Select(browser.find_element(By.ID, "binding-device")).select_by_visible_text("Revenue meter")
     stale = browser.find_element(By.ID, "binding-stale")
     stale.clear()

@@ -60,6 +60,11 @@ async def _stored_packets(base: str, token: str, device_id: str) -> list[dict]:
     return [e["node"]["packet"] for e in body["data"]["sensorPackets"]["edges"]][::-1]
 
 
+def capability(card: dict, name: str) -> dict:
+    """The card's status of capability ``name`` (the card lists one per type)."""
+    return next(s for s in card["capabilities"] if s["capability"] == name)
+
+
 def _normalised(result) -> tuple[list[bytes], list[list[tuple[str, str, str]]]]:
     device = result.target.device_id
     packets = [
@@ -92,7 +97,7 @@ async def test_each_preset_is_deterministic_and_meets_its_expectations(
 
 async def test_card_der_follows_limit_der_export(sqlite_template, tmp_path):
     result, _ = await _run(sqlite_template, tmp_path, "der-export")
-    assert [s.card["der"]["status"] for s in result.steps] == ["ON", "OFF", "ON"]
+    assert [capability(s.card, "DER")["status"] for s in result.steps] == ["ON", "OFF", "ON"]
 
 
 async def test_capacity_follows_available_and_falls_back_while_heartbeat_is_not_ok(
@@ -129,7 +134,7 @@ async def test_dispatch_state_is_visible_in_stored_packets_and_evidence(sqlite_t
     assert [dispatch(line["packet"]) for line in lines] == ["on", "off", "on"]
     assert [line["step"] for line in lines] == [1, 2, 3]
     assert {"virtualTime", "packet", "outcomes", "card", "checks"} <= set(lines[0])
-    assert all(line["card"]["peakShaving"]["status"] == "UNKNOWN" for line in lines)
+    assert all(capability(line["card"], "PEAK_SHAVING")["status"] == "UNKNOWN" for line in lines)
     assert stored == [s.planned.packet for s in result.steps], "the service kept what was sent"
 
 

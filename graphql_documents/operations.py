@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from graphql import (
     DocumentNode,
@@ -15,8 +14,9 @@ from graphql import (
     print_ast,
     visit,
 )
+from graphql_documents import GRAPHQL_DIR
 
-OPERATIONS_DIR = Path(__file__).resolve().parents[1] / "graphql" / "operations"
+OPERATIONS_DIR = GRAPHQL_DIR / "operations"
 
 
 @cache

@@ -1,0 +1,6 @@
+// What the console knows about the session, the chosen depot and the live connection.
+
+export const state = {
+  token: null, role: null, depotId: null, card: null, view: "card", microgridId: null,
+  socket: null, backoff: 1, reconnectTimer: null, editing: null,
+};
