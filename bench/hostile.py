@@ -1,8 +1,8 @@
 """`/healthz` latency while hostile clients attack a real `microgrid serve`.
 
-    .venv/bin/python bench/hostile.py                    # ~8 s per phase
-    .venv/bin/python bench/hostile.py --quick            # ~3 s per phase
-    .venv/bin/python bench/hostile.py --store sqlite     # default: PostgreSQL if reachable
+    .venv/bin/python -m bench.hostile                    # 8 s per phase
+    .venv/bin/python -m bench.hostile --quick            # 3 s per phase
+    .venv/bin/python -m bench.hostile --store sqlite     # default: PostgreSQL if reachable
 
 Loopback only. The script starts its own server on a free port over a fresh
 SQLite file or a fresh PostgreSQL database (dropped afterwards), seeds it with
@@ -43,11 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench import serving  # noqa: E402
-from bench.serving import cli  # noqa: E402
+from bench import serving
+from bench.serving import ROOT, cli
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 HOST = "127.0.0.1"
@@ -232,7 +229,8 @@ async def probe(port: int, start_at: float) -> list[tuple[float, bool]]:
 
 def start_prober(port: int, start_at: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, __file__, "--probe", str(port), str(start_at)],
+        [sys.executable, "-m", "bench.hostile", "--probe", str(port), str(start_at)],
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
