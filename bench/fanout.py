@@ -119,7 +119,7 @@ async def bench_fanout(
 
 def run(quick: bool, show: Show) -> list[Row]:
     # Quick: 500 subscribers, since opening each costs the server a token check
-    # and a card read (bench/README.md, "Sizes").
+    # and a card read (bench/README.md, "Sizes and clients").
     posts, most, settle = (3, 500, 0.4) if quick else (20, 1000, 1.0)
     results = asyncio.run(bench_fanout([1, 100, most], posts, settle=settle))
     results += asyncio.run(bench_fanout([most], posts, processes=2, settle=settle))

@@ -37,8 +37,9 @@ def cli(database_url: str, *args: str) -> str:
 
 
 async def cli_together(database_url: str, *commands: list[str]) -> list[str]:
-    """The outputs of ``microgrid`` commands run side by side (each pays the
-    CLI's start-up, so one after another would add them up)."""
+    """The outputs of ``microgrid`` commands run side by side: each pays the
+    CLI's start-up (bench/README.md, "Sizes and clients"), which one after
+    another would add up."""
     env = {**os.environ, "DATABASE_URL": database_url}
     processes = [
         await asyncio.create_subprocess_exec(

@@ -37,7 +37,7 @@ async def open_in_batches(
     open_one: Callable[[int], Awaitable[RawSubscriber]], indexes: range, batch: int = 20
 ) -> list[RawSubscriber]:
     """Subscribers opened 20 at a time, so that opening them does not take up
-    the run (bench/README.md, "Sizes")."""
+    the run (bench/README.md, "Sizes and clients")."""
     opened: list[RawSubscriber] = []
     for start in range(indexes.start, indexes.stop, batch):
         opened += await asyncio.gather(
