@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.hostile_http import HOST, KEEP, post, status_of
@@ -108,64 +109,53 @@ async def attack_frames(t: Target, seconds: float, pre: int = 3, post_ack: int =
         code = getattr(getattr(exc, "rcvd", None), "code", None)
         tally.outcomes[f"{kind}: close {code}" if code else f"{kind}: {type(exc).__name__}"] += 1
 
+    def init(**extra: str) -> str:
+        payload = {"Authorization": f"Bearer {t.operator}", **extra}
+        return json.dumps({"type": "connection_init", "payload": payload})
+
+    async def exchange(kind: str, wait: float, talk: Callable[[Any], Awaitable[None]]) -> None:
+        """Connects, lets ``talk`` use the socket, and tallies how it ended."""
+        try:
+            async with asyncio.timeout(wait):
+                ws = await connect()
+                try:
+                    await talk(ws)
+                finally:
+                    await ws.close()
+        except TimeoutError:
+            tally.outcomes[f"{kind}: timeout"] += 1
+        except (websockets.ConnectionClosed, OSError, websockets.InvalidHandshake) as exc:
+            closed(kind, exc)
+
     async def before_ack(_n: int, wait: float) -> None:
         tally.sent += 1
-        try:
-            async with asyncio.timeout(wait):
-                ws = await connect()
-                try:
-                    await ws.send(
-                        json.dumps(
-                            {
-                                "type": "connection_init",
-                                "payload": {"Authorization": f"Bearer {t.operator}", "junk": junk},
-                            }
-                        )
-                    )
-                    tally.outcomes[f"init: {_reply(json.loads(await ws.recv()))}"] += 1
-                finally:
-                    await ws.close()
-        except TimeoutError:
-            tally.outcomes["init: timeout"] += 1
-        except (websockets.ConnectionClosed, OSError, websockets.InvalidHandshake) as exc:
-            closed("init", exc)
+
+        async def talk(ws: Any) -> None:
+            await ws.send(init(junk=junk))
+            tally.outcomes[f"init: {_reply(json.loads(await ws.recv()))}"] += 1
+
+        await exchange("init", wait, talk)
 
     async def after_ack(n: int, wait: float) -> None:
-        try:
-            async with asyncio.timeout(wait):
-                ws = await connect()
-                try:
-                    await ws.send(
-                        json.dumps(
-                            {
-                                "type": "connection_init",
-                                "payload": {"Authorization": f"Bearer {t.operator}"},
-                            }
-                        )
+        async def talk(ws: Any) -> None:
+            await ws.send(init())
+            await ws.recv()
+            while loop.time() < deadline:
+                tally.sent += 1
+                variables = {"d": t.depot_id, "junk": junk}
+                await ws.send(
+                    json.dumps(
+                        {
+                            "id": f"{n}-{tally.sent}",
+                            "type": "subscribe",
+                            "payload": {"query": CARD_SUB, "variables": variables},
+                        }
                     )
-                    await ws.recv()
-                    while loop.time() < deadline:
-                        tally.sent += 1
-                        await ws.send(
-                            json.dumps(
-                                {
-                                    "id": f"{n}-{tally.sent}",
-                                    "type": "subscribe",
-                                    "payload": {
-                                        "query": CARD_SUB,
-                                        "variables": {"d": t.depot_id, "junk": junk},
-                                    },
-                                }
-                            )
-                        )
-                        reply = json.loads(await ws.recv())
-                        tally.outcomes[f"subscribe: {_reply(reply)}"] += 1
-                finally:
-                    await ws.close()
-        except TimeoutError:
-            tally.outcomes["subscribe: timeout"] += 1
-        except (websockets.ConnectionClosed, OSError, websockets.InvalidHandshake) as exc:
-            closed("subscribe", exc)
+                )
+                reply = json.loads(await ws.recv())
+                tally.outcomes[f"subscribe: {_reply(reply)}"] += 1
+
+        await exchange("subscribe", wait, talk)
 
     await asyncio.gather(senders(pre, deadline, before_ack), senders(post_ack, deadline, after_ack))
     return tally
