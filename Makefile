@@ -48,11 +48,11 @@ check: lint typecheck
 	$(BIN)/python ../shared/tools/check-contract
 
 bench: install
-	$(BIN)/python bench/run.py --quick
+	$(BIN)/python -m bench.run --quick
 
 ## /healthz latency while each class of hostile client attacks a local server.
 bench-hostile: install
-	$(BIN)/python bench/hostile.py --quick
+	$(BIN)/python -m bench.hostile --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache microgrid.db*

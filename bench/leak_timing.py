@@ -8,25 +8,20 @@ a device each, and a token scoped to the first. Then, for ``microgrid(id)`` and
 real id, fresh random id, own id) over one keep-alive connection and prints
 the medians and the hidden / missing ratio (1.00 = no difference).
 
-    .venv/bin/python bench/leak_timing.py --samples 200
+    .venv/bin/python -m bench.leak_timing --samples 200
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.serving import cli, serve  # noqa: E402
+from bench.serving import cli, serve
 
 MAX_SAMPLES = 2_000
 QUERIES = {

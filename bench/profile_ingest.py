@@ -1,6 +1,6 @@
 """Where one `recordCapabilityStatus` spends its time, measured in process.
 
-    .venv/bin/python bench/profile_ingest.py [--requests 500] [--html out.html]
+    .venv/bin/python -m bench.profile_ingest [--requests 500] [--html out.html]
 
 Builds the real ASGI app on a fresh PostgreSQL database (Redis broker when
 BENCH_REDIS_URL or the default local Redis answers), drives it directly with
@@ -12,22 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pyinstrument import Profiler
+from sqlalchemy import event
 
-from pyinstrument import Profiler  # noqa: E402
-from sqlalchemy import event  # noqa: E402
-
-from app.asgi import create_app  # noqa: E402
-from app.container import build_container  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from bench.run import INGEST, Database, _provisioned_depots, _redis_url, _status_body  # noqa: E402
+from app.asgi import create_app
+from app.container import build_container
+from app.settings import Settings
+from bench.depots import provisioned_depots
+from bench.statuses import ingest_request
+from bench.stores import Database, redis_url
 
 
 async def asgi_post(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:
@@ -70,10 +68,10 @@ async def asgi_post(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -
 
 async def main(requests: int, html: str | None) -> None:
     async with Database() as db:
-        [(_depot, microgrid_id)], token, _ = await _provisioned_depots(db)
+        [(_depot, microgrid_id)], token, _ = await provisioned_depots(db)
         settings = Settings(
             database_url=db.url,
-            redis_url=_redis_url(),
+            redis_url=redis_url(),
             redis_channel=f"bench:{uuid.uuid4().hex}",
         )
         container = build_container(settings)
@@ -92,9 +90,7 @@ async def main(requests: int, html: str | None) -> None:
         ]
 
         def body(n: int) -> bytes:
-            return json.dumps(
-                {"query": INGEST, "variables": {"input": _status_body(microgrid_id, n)}}
-            ).encode()
+            return json.dumps(ingest_request(microgrid_id, n)).encode()
 
         await container.start()
         try:

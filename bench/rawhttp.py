@@ -1,8 +1,8 @@
 """A minimal HTTP/1.1 keep-alive client for load generation.
 
-httpx costs ~3 ms of client CPU per request on this machine, which would make
-the load generator the bottleneck; this costs ~0.5 ms. It handles only what
-the benchmarks need: JSON POSTs and GETs with Content-Length responses."""
+httpx costs enough client CPU per request to make the load generator the
+bottleneck (bench/README.md, "Sizes and clients"). This handles only what the
+benchmarks need: JSON POSTs and GETs with Content-Length responses."""
 
 from __future__ import annotations
 

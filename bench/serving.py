@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent / "microgrid"
 HOST = "127.0.0.1"
 
@@ -32,6 +34,26 @@ def cli(database_url: str, *args: str) -> str:
         [str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=True
     )
     return result.stdout
+
+
+async def cli_together(database_url: str, *commands: list[str]) -> list[str]:
+    """The outputs of ``microgrid`` commands run side by side: each pays the
+    CLI's start-up (bench/README.md, "Sizes and clients"), which one after
+    another would add up."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            str(BIN), *command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for command in commands
+    ]
+    outputs = []
+    for command, process in zip(commands, processes, strict=True):
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"microgrid {' '.join(command)} failed: {err.decode()}")
+        outputs.append(out.decode())
+    return outputs
 
 
 @dataclass
@@ -63,6 +85,26 @@ def serve(database_url: str, log: Path | None = None, **env: str) -> Iterator[Ru
         yield RunningServer(port, base, f"{base}/graphql", f"ws://{HOST}:{port}/graphql", process)
     finally:
         stop(process)
+
+
+def start_baseline(
+    app: str,
+    port: int,
+    *options: str,
+    env: dict[str, str] | None = None,
+    stderr: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """A bench baseline app (``bench.raw_ingest:app``, ...) under uvicorn on
+    ``port``; the caller waits for it and stops it with :func:`stop`."""
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", app, "--port", str(port)),
+            *("--log-level", "warning", "--no-access-log", *options),
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=stderr,
+    )
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:

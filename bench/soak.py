@@ -2,7 +2,7 @@
 `microgrid serve` on PostgreSQL + Redis. Bounded in time and requests,
 loopback only.
 
-    .venv/bin/python bench/soak.py --seconds 60 --subscribers 500
+    .venv/bin/python -m bench.soak --seconds 60 --subscribers 500
 
 Reports errors (must be 0), lost updates (must be 0: every subscriber's last
 card equals the final database state) and the server's resident memory at
@@ -23,12 +23,10 @@ from pathlib import Path
 
 import websockets
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.rawhttp import RawHttpConnection  # noqa: E402
-from bench.run import Database, _provisioned_depots, _redis_url  # noqa: E402
-from bench.serving import serve  # noqa: E402
+from bench.depots import provisioned_depots
+from bench.rawhttp import RawHttpConnection
+from bench.serving import serve
+from bench.stores import Database, redis_url
 
 CARD_SUB = """subscription ($d: ID!) { microgridCard(depotId: $d) {
   reason card { revision der { status } peakShaving { status } } } }"""
@@ -87,8 +85,8 @@ class Subscriber:
 
 async def soak(seconds: float, subscribers: int, depots: int) -> dict[str, object]:
     async with Database() as db:
-        sites, integration, operator = await _provisioned_depots(db, depots)
-        env = {"REDIS_URL": _redis_url(), "REDIS_CHANNEL": f"soak:{uuid.uuid4().hex}"}
+        sites, integration, operator = await provisioned_depots(db, depots)
+        env = {"REDIS_URL": redis_url(), "REDIS_CHANNEL": f"soak:{uuid.uuid4().hex}"}
         with serve(db.url, **env) as server:
             ws_url = server.url.replace("http", "ws")
             pid = server.process.pid

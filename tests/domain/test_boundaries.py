@@ -60,3 +60,21 @@ def test_benchmarks_never_import_the_tests():
         str(p.relative_to(DOMAIN.parent)) for p in bench.rglob("*.py") if "tests" in _imports(p)
     )
     assert offenders == [], "bench/ imports tests/ (DESIGN §1): move the helper to bench/"
+
+
+def test_benchmarks_leave_sys_path_alone():
+    """bench/ scripts run as `python -m bench.x`; none reaches into the tree
+    by inserting paths (which is how it once imported tests/)."""
+    bench = DOMAIN.parent / "bench"
+    offenders = sorted(
+        str(p.relative_to(DOMAIN.parent))
+        for p in bench.rglob("*.py")
+        if any(
+            isinstance(node, ast.Attribute)
+            and node.attr == "path"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+            for node in ast.walk(ast.parse(p.read_text(), str(p)))
+        )
+    )
+    assert offenders == [], "bench/ changes sys.path: run it as `python -m bench.x` instead"

@@ -1,5 +1,10 @@
 """Schemathesis (GraphQL) against a live `microgrid serve` with an admin token:
-a fixed seed, a bounded number of examples, no 5xx and no unmasked error."""
+a fixed seed, a bounded number of examples, no 5xx and no unmasked error.
+
+Schemathesis keeps its state (crash cache, found examples) in `.schemathesis/`
+under its working directory; it runs in the test's temporary directory, so a
+run leaves nothing in the checkout and never replays what an earlier run
+cached: the seeded run is the same run every time."""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ def test_fuzzing_finds_no_server_error_and_no_unmasked_error(tmp_path):
             text=True,
             timeout=600,
             check=False,
-            cwd=ROOT,
+            cwd=tmp_path,
             env={
                 **os.environ,
                 "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
