@@ -17,7 +17,7 @@ from schema import graphql_core_fix, scalars, shared_events
 from schema import results as r
 from schema.access import RoleAllowed
 from schema.card_frames import SubscriptionAwareExecutor
-from schema.errors import ProblemErrors, log_client_errors
+from schema.errors import ProblemErrors, StorageCheck, log_client_errors, never_storage
 from schema.query_limits import ListLiteralLimit
 from schema.request_checks import Limits, RequestChecks
 from schema.result_budget import ListItemBudget
@@ -201,6 +201,7 @@ def build_schema(
     max_cost: int = 2000,
     max_response_bytes: int = 8 * 1024 * 1024,
     max_result_items: int = 10_000,
+    storage_unavailable: StorageCheck = never_storage,
 ) -> strawberry.Schema:
     # The validation cache is keyed by the rule classes: no fresh classes per request.
     rules: list[Any] = [ListLiteralLimit]
@@ -214,7 +215,10 @@ def build_schema(
         max_response_bytes=max_response_bytes,
         hide_suggestions=not introspection,
     )
-    extensions: list[Any] = [lambda: RequestChecks(rules, limits), ProblemErrors]
+    extensions: list[Any] = [
+        lambda: RequestChecks(rules, limits),
+        lambda: ProblemErrors(storage_unavailable),
+    ]
     return MicrogridSchema(
         query=Query,
         mutation=Mutation,
