@@ -20,8 +20,9 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
+from domain.live import FellBehind
 from graphql import GraphQLError, GraphQLSyntaxError
-from resolvers.errors import ServiceError, problem
+from resolvers.errors import ServiceError, SubscriberTooSlow, problem
 
 log = logging.getLogger("microgrid.errors")
 
@@ -77,7 +78,7 @@ _BAD_OPERATIONS: dict[type[Exception], str] = {
     CannotGetOperationTypeError: "operationName does not name an operation of the document.",
     MissingQueryError: "The message carries no GraphQL query.",
 }
-_CLIENT_ERRORS: tuple[type[Exception], ...] = (ServiceError, *_BAD_OPERATIONS)
+_CLIENT_ERRORS: tuple[type[Exception], ...] = (ServiceError, FellBehind, *_BAD_OPERATIONS)
 
 
 def describe(
@@ -92,6 +93,8 @@ def describe(
     bad_operation = _BAD_OPERATIONS.get(type(original))  # type: ignore[arg-type]
     if bad_operation is not None:
         original = BadOperation(bad_operation)
+    if isinstance(original, FellBehind):
+        original = SubscriberTooSlow()
     if isinstance(original, ServiceError):
         return original.detail, problem(
             original.code, original.title, original.status, original.detail

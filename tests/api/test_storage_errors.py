@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import InterfaceError
 
 from app.storage_errors import storage_unavailable
+from domain.live import FellBehind
 from graphql import GraphQLError
 from schema.errors import describe
 
@@ -50,3 +51,9 @@ def test_the_schema_knows_no_storage_until_the_app_hands_it_the_check():
     error = GraphQLError("failed", original_error=_raised_from(ConnectionResetError()))
     assert describe(error)[1]["code"] == "INTERNAL_SERVER_ERROR"
     assert describe(error, storage_unavailable)[1]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_a_subscriber_that_fell_behind_is_told_it_was_too_slow():
+    message, extensions = describe(GraphQLError("failed", original_error=FellBehind()))
+    assert extensions["code"] == "SUBSCRIBER_TOO_SLOW" and extensions["status"] == 429
+    assert "fell too far behind" in message
