@@ -12,7 +12,8 @@ from domain.packet_records import ActionOutcome as DomainActionOutcome
 from domain.packet_records import PacketRecord
 from domain.provisioning import MicrogridSync as DomainMicrogridSync
 from domain.provisioning import ProvisioningOutcome as DomainOutcome
-from schema.enums import ActionOutcome, SensorActionType
+from schema.enums import Outcome as ActionOutcome
+from schema.enums import SensorActionType
 from schema.problems import Conflict, NotFound, ProvisioningFailed, ValidationFailed
 from schema.types import (
     CapabilityStatus,

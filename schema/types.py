@@ -29,7 +29,6 @@ from schema.enums import (
     BessOperationalMode,
     CapabilityType,
     CapacitySource,
-    CardUpdateReason,
     Freshness,
     HeartbeatStatus,
     MicrogridNodeType,
@@ -38,6 +37,7 @@ from schema.enums import (
     SensorActionType,
     TopologyNodeKind,
 )
+from schema.enums import ChangeReason as CardUpdateReason
 
 Ctx = Info[RequestContext, None]
 
@@ -87,9 +87,7 @@ class Circuit:
             safe_capacity_w=c.safe_capacity_w,
             available_capacity_w=c.available_capacity_w,
             fail_safe_capacity_w=c.fail_safe_capacity_w,
-            heartbeat_status=HeartbeatStatus(c.heartbeat_status.upper())
-            if c.heartbeat_status
-            else None,
+            heartbeat_status=HeartbeatStatus(c.heartbeat_status) if c.heartbeat_status else None,
             capacity_updated_at=c.capacity_updated_at,
             _domain=c,
         )
