@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.changes import Change, ChangeReason
-from resolvers.errors import SubscriberTooSlow
+from domain.live import FellBehind
 
 log = logging.getLogger("microgrid.broker")
 CHANNEL = "microgrid:changes"
@@ -54,7 +54,7 @@ class LocalSubscription:
             item = await self.queue.get()
             if not self.overflowed:
                 return item if isinstance(item, Change) else None
-        raise SubscriberTooSlow()
+        raise FellBehind()
 
 
 class Hub:

@@ -32,6 +32,7 @@ from app import strict_json
 from app.auth import bearer_token
 from app.container import Container
 from app.problems import TransportProblem, from_http_exception
+from app.storage_errors import storage_unavailable
 from app.ws_frames import SizedFrames
 from domain.access import Principal
 from domain.ports import Dependencies
@@ -107,6 +108,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_cost=settings.max_query_cost,
                 max_response_bytes=settings.max_response_bytes,
                 max_result_items=settings.max_result_items,
+                storage_unavailable=storage_unavailable,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,

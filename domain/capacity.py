@@ -8,8 +8,17 @@ from enum import StrEnum
 
 from domain.model import Circuit
 
-HEARTBEAT_OK = "ok"
-HEARTBEAT_VALUES = ("ok", "connection_lost", "timeout", "error")
+
+class HeartbeatStatus(StrEnum):
+    """HEARTBEAT_STATUS as a controller reports it (the packet's own values)."""
+
+    OK = "ok"
+    CONNECTION_LOST = "connection_lost"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+HEARTBEAT_OK = HeartbeatStatus.OK
 
 
 class CapacitySource(StrEnum):

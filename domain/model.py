@@ -45,6 +45,12 @@ class Circuit:
         return self.parent_id is None
 
 
+class MicrogridNodeType(StrEnum):
+    """The kinds of persisted microgrid node."""
+
+    GRID_CONNECTION = "GRID_CONNECTION"
+
+
 @dataclass
 class GridConnection:
     """A persisted first-level microgrid node, one per top-level circuit."""
@@ -54,6 +60,10 @@ class GridConnection:
     circuit_id: UUID
     name: str
     position: int
+
+    @property
+    def node_type(self) -> MicrogridNodeType:
+        return MicrogridNodeType.GRID_CONNECTION
 
 
 @dataclass

@@ -16,14 +16,17 @@ from domain.reads import microgrid as read_microgrid
 from resolvers.context import RequestContext
 from resolvers.errors import NotFoundError, SubscriberTooSlow
 from resolvers.ids import parse_id
+from schema.capability import CapabilityStatusEvent
+from schema.card import MicrogridCardUpdate
 from schema.card_frames import frame_sink
+from schema.common import Ctx
+from schema.microgrid import Microgrid
 from schema.shared_events import share
-from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCardUpdate
 
 
 def shared_update(reason: ChangeReason, card: Card) -> MicrogridCardUpdate:
     """What the card broadcaster hands every local subscriber of one change."""
-    return share(MicrogridCardUpdate.of(reason, card))
+    return share(MicrogridCardUpdate.from_domain(reason, card))
 
 
 async def microgrid_card(
@@ -37,7 +40,7 @@ async def microgrid_card(
         if snapshot is None:
             raise NotFoundError(f"Microgrid {microgrid_id} no longer exists.")
         revision, generated_at = snapshot.revision, snapshot.generated_at
-        first = MicrogridCardUpdate.of(ChangeReason.SNAPSHOT, snapshot)
+        first = MicrogridCardUpdate.from_domain(ChangeReason.SNAPSHOT, snapshot)
         yield first
         # Executed and sent by now; graphql-core keeps the last payload referenced
         # until the next one, which (updates being written directly) never comes.
@@ -69,7 +72,7 @@ async def capability_status_events(
         async with ctx.deps.uow(write=False) as uow:
             start = await uow.events.last_sequence(found.id)
         async for event in live.follow_events(ctx.deps, feed, found.id, start):
-            yield CapabilityStatusEvent.of(event)
+            yield CapabilityStatusEvent.from_domain(event)
 
 
 async def microgrid_topology(
@@ -80,10 +83,10 @@ async def microgrid_topology(
     feeds: live.Feeds = ctx.hub
     async with feeds.subscribe(found.id) as feed:
         current = await _visible_microgrid(ctx, microgrid_id)  # re-read once subscribed
-        yield Microgrid.of(current)
+        yield Microgrid.from_domain(current)
         async for fresh in live.follow_topology(ctx.deps, feed, current):
             ctx.fresh_reads()
-            yield Microgrid.of(fresh)
+            yield Microgrid.from_domain(fresh)
 
 
 async def _visible_microgrid(ctx: RequestContext, microgrid_id: strawberry.ID) -> DomainMicrogrid:

@@ -1,101 +1,53 @@
-"""GraphQL enums of the contract."""
+"""GraphQL enums of the contract: the domain's own enums, exposed as they are.
+
+``strawberry.enum`` gives a domain enum its GraphQL definition (values by member
+name) without copying its members, so a new member needs no schema change.
+Schema code imports the enums from here, which makes sure each one is exposed
+before a type refers to it."""
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
-
-@strawberry.enum
-class PowerSourceKind(Enum):
-    BATTERY = "BATTERY"
-    SOLAR = "SOLAR"
-    GENERATOR = "GENERATOR"
-    GRID = "GRID"
-    OTHER = "OTHER"
-
-
-@strawberry.enum
-class TopologyNodeKind(Enum):
-    CIRCUIT = "CIRCUIT"
-    POWER_SOURCE = "POWER_SOURCE"
-    DEVICE = "DEVICE"
-
-
-@strawberry.enum
-class CapabilityType(Enum):
-    PEAK_SHAVING = "PEAK_SHAVING"
-    DER = "DER"
-
-
-@strawberry.enum(
-    description="Operational status shown to operators; UNKNOWN until a status has been recorded."
+from domain.capability import CapabilityType, Freshness, OperationalStatus
+from domain.capacity import CapacitySource, HeartbeatStatus
+from domain.changes import ChangeReason
+from domain.model import (
+    BessOperationalMode,
+    MicrogridNodeType,
+    PowerSourceKind,
+    SensorActionType,
 )
-class OperationalStatus(Enum):
-    ON = "ON"
-    OFF = "OFF"
-    UNKNOWN = "UNKNOWN"
+from domain.packet_records import Outcome
+from domain.topology import TopologyNodeKind
 
+__all__ = [
+    "BessOperationalMode",
+    "CapabilityType",
+    "CapacitySource",
+    "ChangeReason",
+    "Freshness",
+    "HeartbeatStatus",
+    "MicrogridNodeType",
+    "OperationalStatus",
+    "Outcome",
+    "PowerSourceKind",
+    "SensorActionType",
+    "TopologyNodeKind",
+]
 
-@strawberry.enum
-class Freshness(Enum):
-    FRESH = "FRESH"
-    STALE = "STALE"
-    NEVER_REPORTED = "NEVER_REPORTED"
-
-
-@strawberry.enum
-class MicrogridNodeType(Enum):
-    GRID_CONNECTION = "GRID_CONNECTION"
-
-
-@strawberry.enum
-class BessOperationalMode(Enum):
-    IDLE = "IDLE"
-    CHARGING = "CHARGING"
-    DISCHARGING = "DISCHARGING"
-    AUTOMATIC = "AUTOMATIC"
-    ERROR = "ERROR"
-
-
-@strawberry.enum
-class HeartbeatStatus(Enum):
-    OK = "OK"
-    CONNECTION_LOST = "CONNECTION_LOST"
-    TIMEOUT = "TIMEOUT"
-    ERROR = "ERROR"
-
-
-@strawberry.enum
-class CapacitySource(Enum):
-    CONTROLLER_AVAILABLE = "CONTROLLER_AVAILABLE"
-    CONTROLLER_FAIL_SAFE = "CONTROLLER_FAIL_SAFE"
-    CONFIGURED_SAFE = "CONFIGURED_SAFE"
-
-
-@strawberry.enum
-class SensorActionType(Enum):
-    UPDATE_MICROGRID_STATE = "UPDATE_MICROGRID_STATE"
-    UPDATE_POWER_SOURCE_STATE = "UPDATE_POWER_SOURCE_STATE"
-    UPDATE_POWER_SOURCE_LOAD = "UPDATE_POWER_SOURCE_LOAD"
-    UPDATE_CIRCUIT_CAPACITY = "UPDATE_CIRCUIT_CAPACITY"
-
-
-@strawberry.enum
-class ActionOutcome(Enum):
-    APPLIED = "APPLIED"
-    SKIPPED = "SKIPPED"
-    REMEDIATION_REQUIRED = "REMEDIATION_REQUIRED"
-    REJECTED = "REJECTED"
-
-
-@strawberry.enum
-class CardUpdateReason(Enum):
-    SNAPSHOT = "SNAPSHOT"
-    CAPABILITY_STATUS = "CAPABILITY_STATUS"
-    FRESHNESS = "FRESHNESS"
-    TOPOLOGY = "TOPOLOGY"
-    POWER_SOURCE = "POWER_SOURCE"
-    CAPACITY = "CAPACITY"
-    BINDING = "BINDING"
+strawberry.enum(PowerSourceKind)
+strawberry.enum(TopologyNodeKind)
+strawberry.enum(CapabilityType)
+strawberry.enum(
+    OperationalStatus,
+    description="Operational status shown to operators; UNKNOWN until a status has been recorded.",
+)
+strawberry.enum(Freshness)
+strawberry.enum(MicrogridNodeType)
+strawberry.enum(BessOperationalMode)
+strawberry.enum(HeartbeatStatus)
+strawberry.enum(CapacitySource)
+strawberry.enum(SensorActionType)
+strawberry.enum(Outcome, name="ActionOutcome")
+strawberry.enum(ChangeReason, name="CardUpdateReason")

@@ -4,23 +4,36 @@
 Logging (DESIGN §5): a request's client errors and denials make one short
 line, with the client's text truncated and never a traceback
 (:func:`log_client_errors`, the schema's ``process_errors``); an unexpected
-exception is logged once, with its traceback, where it is masked."""
+exception is logged once, with its traceback, where it is masked.
+
+Whether an exception means the storage is unreachable (a retryable 503) is the
+storage's knowledge: the composition root passes that check in
+(:data:`StorageCheck`), so the schema imports no storage library."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
+from domain.live import FellBehind
 from graphql import GraphQLError, GraphQLSyntaxError
-from persistence.postgres import connection_lost
-from resolvers.errors import ServiceError, problem
+from resolvers.errors import ServiceError, SubscriberTooSlow, problem
 
 log = logging.getLogger("microgrid.errors")
+
+StorageCheck = Callable[[BaseException], bool]
+"""Whether an unexpected exception says the storage is unreachable right now."""
+
+
+def never_storage(_error: BaseException) -> bool:
+    """The check of a schema built without storage (e.g. to export the SDL)."""
+    return False
+
 
 LOGGED_TEXT_CHARS = 200
 """Longest piece of client-supplied text (a message quoting the query or a
@@ -65,10 +78,12 @@ _BAD_OPERATIONS: dict[type[Exception], str] = {
     CannotGetOperationTypeError: "operationName does not name an operation of the document.",
     MissingQueryError: "The message carries no GraphQL query.",
 }
-_CLIENT_ERRORS: tuple[type[Exception], ...] = (ServiceError, *_BAD_OPERATIONS)
+_CLIENT_ERRORS: tuple[type[Exception], ...] = (ServiceError, FellBehind, *_BAD_OPERATIONS)
 
 
-def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
+def describe(
+    error: GraphQLError, storage_unavailable: StorageCheck = never_storage
+) -> tuple[str, dict[str, Any]]:
     """The message and extensions the client sees for ``error``."""
     if isinstance(error, GraphQLSyntaxError):
         return error.message, problem("GRAPHQL_PARSE_FAILED", "Invalid syntax", 400, error.message)
@@ -78,6 +93,8 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     bad_operation = _BAD_OPERATIONS.get(type(original))  # type: ignore[arg-type]
     if bad_operation is not None:
         original = BadOperation(bad_operation)
+    if isinstance(original, FellBehind):
+        original = SubscriberTooSlow()
     if isinstance(original, ServiceError):
         return original.detail, problem(
             original.code, original.title, original.status, original.detail
@@ -98,7 +115,7 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
         return error.message, problem(
             "GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, error.message
         )
-    if _storage_unavailable(original):
+    if storage_unavailable(original):
         log.warning("storage unavailable: %s", clip(repr(original)))
         detail = "The database is not reachable right now; retry the request."
         return detail, problem(
@@ -110,8 +127,9 @@ def describe(error: GraphQLError) -> tuple[str, dict[str, Any]]:
 
 
 class ProblemErrors(MaskErrors):
-    def __init__(self) -> None:
+    def __init__(self, storage_unavailable: StorageCheck = never_storage) -> None:
         super().__init__(should_mask_error=lambda _e: True)
+        self.storage_unavailable = storage_unavailable
 
     def _process_result(self, result: object) -> None:
         # Strawberry checks ``result`` against a runtime-checkable Protocol, which
@@ -121,7 +139,7 @@ class ProblemErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        message, extensions = describe(error)
+        message, extensions = describe(error, self.storage_unavailable)
         return GraphQLError(
             message=message,
             nodes=error.nodes,
@@ -131,10 +149,3 @@ class ProblemErrors(MaskErrors):
             original_error=None,
             extensions=extensions,
         )
-
-
-def _storage_unavailable(error: BaseException) -> bool:
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    # connection_lost covers OSError (ConnectionError, TimeoutError) and the driver's own.
-    return connection_lost(error) or isinstance(error, OperationalError)

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.circuits import KEEP, Keep
+from domain.depots import NewCircuit
 from schema.enums import CapabilityType, PowerSourceKind, SensorActionType
+
+T = TypeVar("T")
+
+
+def kept(value: T) -> T | Keep:
+    """A patch field as the domain takes it: left out (UNSET) is KEEP."""
+    return KEEP if value is strawberry.UNSET else value
 
 
 @strawberry.input
 class NewCircuitInput:
     name: str
     safe_capacity_w: float | None = None
+
+    def to_domain(self) -> NewCircuit:
+        return NewCircuit(self.name, self.safe_capacity_w)
 
 
 @strawberry.input

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -48,6 +49,16 @@ class ProvisioningFailed(Problem):
 
 
 ProblemType = NotFound | ValidationFailed | Conflict | ProvisioningFailed
+_DOMAIN_PROBLEMS = (p.NotFound, p.ValidationFailed, p.Conflict, p.ProvisioningFailed)
+T = TypeVar("T")
+
+
+def present(result: T | p.Problem, success: Callable[[T], object]) -> Any:
+    """A resolver's result as a member of its result union: a domain problem
+    as its Problem type, anything else through ``success``."""
+    if isinstance(result, _DOMAIN_PROBLEMS):
+        return to_problem(result)
+    return success(result)
 
 
 def to_problem(problem: p.Problem) -> Any:

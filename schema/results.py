@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated
 
 import strawberry
-from strawberry.scalars import JSON
 
-from domain.packet_records import ActionOutcome as DomainActionOutcome
-from domain.packet_records import PacketRecord
+from domain.backfill import BackfillReport as DomainBackfillReport
+from domain.circuits import CircuitChanged, CircuitDeleted
+from domain.depots import DepotCreated
 from domain.provisioning import MicrogridSync as DomainMicrogridSync
 from domain.provisioning import ProvisioningOutcome as DomainOutcome
-from schema.enums import ActionOutcome, SensorActionType
+from domain.resync import Resynced
+from domain.status_ingest import StatusRecorded
+from schema.binding import ControllerBinding
+from schema.capability import CapabilityStatus, CapabilityStatusEvent
+from schema.card import MicrogridCard
+from schema.circuit import Circuit
+from schema.common import gid, gid_or_none
+from schema.depot import Depot
+from schema.equipment import Device, Gateway, PowerSource, SensorAction
+from schema.microgrid import Microgrid, ResyncPlan
+from schema.packets import SensorPacketIngested
 from schema.problems import Conflict, NotFound, ProvisioningFailed, ValidationFailed
-from schema.types import (
-    CapabilityStatus,
-    CapabilityStatusEvent,
-    Circuit,
-    ControllerBinding,
-    Depot,
-    Device,
-    Gateway,
-    Microgrid,
-    MicrogridCard,
-    PageInfo,
-    PowerSource,
-    ResyncPlan,
-    SensorAction,
-    gid,
-)
 
 
 @strawberry.type
@@ -41,7 +34,7 @@ class ProvisioningOutcome:
     message: str
 
     @classmethod
-    def of(cls, outcome: DomainOutcome) -> ProvisioningOutcome:
+    def from_domain(cls, outcome: DomainOutcome) -> ProvisioningOutcome:
         return cls(
             provisioned=outcome.provisioned, code=outcome.code.value, message=outcome.message
         )
@@ -52,6 +45,15 @@ class CreateDepotSuccess:
     depot: Depot
     microgrid: Microgrid | None
     provisioning: ProvisioningOutcome
+
+    @classmethod
+    def from_domain(cls, created: DepotCreated) -> CreateDepotSuccess:
+        microgrid = created.sync.microgrid
+        return cls(
+            depot=Depot.from_domain(created.depot),
+            microgrid=Microgrid.from_domain(microgrid) if microgrid else None,
+            provisioning=ProvisioningOutcome.from_domain(created.sync.outcome),
+        )
 
 
 @strawberry.type(
@@ -64,13 +66,13 @@ class MicrogridSync:
     provisioning: ProvisioningOutcome
 
     @classmethod
-    def of(cls, sync: DomainMicrogridSync) -> MicrogridSync:
+    def from_domain(cls, sync: DomainMicrogridSync) -> MicrogridSync:
         m = sync.microgrid
         return cls(
-            microgrid_id=gid(m.id) if m else None,
+            microgrid_id=gid_or_none(m.id if m else None),
             changed=sync.changed,
             version=m.version if m else None,
-            provisioning=ProvisioningOutcome.of(sync.outcome),
+            provisioning=ProvisioningOutcome.from_domain(sync.outcome),
         )
 
 
@@ -79,11 +81,25 @@ class CircuitSuccess:
     circuit: Circuit
     microgrid_sync: MicrogridSync
 
+    @classmethod
+    def from_domain(cls, changed: CircuitChanged) -> CircuitSuccess:
+        return cls(
+            circuit=Circuit.from_domain(changed.circuit),
+            microgrid_sync=MicrogridSync.from_domain(changed.sync),
+        )
+
 
 @strawberry.type
 class DeleteCircuitSuccess:
     deleted_id: strawberry.ID
     microgrid_sync: MicrogridSync
+
+    @classmethod
+    def from_domain(cls, deleted: CircuitDeleted) -> DeleteCircuitSuccess:
+        return cls(
+            deleted_id=gid(deleted.circuit_id),
+            microgrid_sync=MicrogridSync.from_domain(deleted.sync),
+        )
 
 
 @strawberry.type
@@ -94,6 +110,16 @@ class ResyncSuccess:
     dry_run: bool
     plan: ResyncPlan
 
+    @classmethod
+    def from_domain(cls, resynced: Resynced) -> ResyncSuccess:
+        return cls(
+            microgrid=Microgrid.from_domain(resynced.microgrid),
+            changed=resynced.changed,
+            previous_version=resynced.previous_version,
+            dry_run=resynced.dry_run,
+            plan=ResyncPlan.from_domain(resynced.plan),
+        )
+
 
 @strawberry.type
 class BackfillReport:
@@ -102,6 +128,16 @@ class BackfillReport:
     already_provisioned: int
     skipped_no_top_level_circuits: int
     created_microgrid_ids: list[strawberry.ID]
+
+    @classmethod
+    def from_domain(cls, report: DomainBackfillReport) -> BackfillReport:
+        return cls(
+            dry_run=report.dry_run,
+            created=report.created,
+            already_provisioned=report.already_provisioned,
+            skipped_no_top_level_circuits=report.skipped_no_top_level_circuits,
+            created_microgrid_ids=[gid(i) for i in report.created_microgrid_ids],
+        )
 
 
 @strawberry.type
@@ -114,73 +150,13 @@ class CapabilityStatusRecorded:
         )
     )
 
-
-@strawberry.type
-class SensorActionOutcome:
-    sensor_action_id: strawberry.ID | None
-    action: SensorActionType
-    outcome: ActionOutcome
-    code: str = strawberry.field(
-        description="APPLIED, MEASURAND_ABSENT, NO_POWER_SOURCE, AMBIGUOUS_POWER_SOURCE, ..."
-    )
-    message: str
-    target_id: strawberry.ID | None = strawberry.field(
-        description="The microgrid, power source or circuit that the action wrote to."
-    )
-    measurands: list[str]
-
     @classmethod
-    def of(cls, o: DomainActionOutcome) -> SensorActionOutcome:
+    def from_domain(cls, recorded: StatusRecorded) -> CapabilityStatusRecorded:
         return cls(
-            sensor_action_id=gid(o.sensor_action_id) if o.sensor_action_id else None,
-            action=SensorActionType(o.action.value),
-            outcome=ActionOutcome(o.outcome.value),
-            code=o.code,
-            message=o.message,
-            target_id=gid(o.target_id) if o.target_id else None,
-            measurands=list(o.measurands),
+            event=CapabilityStatusEvent.from_domain(recorded.event),
+            latest=CapabilityStatus.from_domain(recorded.latest),
+            duplicate=recorded.duplicate,
         )
-
-
-@strawberry.type
-class SensorPacketIngested:
-    packet_id: strawberry.ID
-    device_id: strawberry.ID
-    received_at: datetime
-    outcomes: list[SensorActionOutcome]
-
-
-@strawberry.type
-class SensorPacketRecord:
-    id: strawberry.ID
-    device_id: strawberry.ID
-    observed_at: datetime = strawberry.field(description="The packet timestamp.")
-    received_at: datetime
-    packet: JSON
-    outcomes: list[SensorActionOutcome]
-
-    @classmethod
-    def of(cls, r: PacketRecord) -> SensorPacketRecord:
-        return cls(
-            id=gid(r.id),
-            device_id=gid(r.device_id),
-            observed_at=r.observed_at,
-            received_at=r.received_at,
-            packet=cast(JSON, r.packet),
-            outcomes=[SensorActionOutcome.of(o) for o in r.outcomes],
-        )
-
-
-@strawberry.type
-class SensorPacketEdge:
-    cursor: str
-    node: SensorPacketRecord
-
-
-@strawberry.type
-class SensorPacketConnection:
-    edges: list[SensorPacketEdge]
-    page_info: PageInfo
 
 
 MicrogridResult = Annotated[Microgrid | NotFound, strawberry.union("MicrogridResult")]

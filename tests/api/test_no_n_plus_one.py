@@ -45,7 +45,9 @@ query EveryList($deviceId: ID!, $depotId: ID!) {
     }
   } } }
   microgridCard(depotId: $depotId) {
-    ... on MicrogridCard { gridConnections { id circuit { id } } powerSources { id } }
+    ... on MicrogridCard {
+      gridConnections { id circuit { id } } powerSources { id } capabilities { capability }
+    }
   }
   sensorPackets(deviceId: $deviceId) {
     edges { node { id outcomes { outcome measurands } } }

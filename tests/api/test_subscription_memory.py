@@ -61,7 +61,7 @@ async def test_subfield_memos_do_not_grow_with_messages(
 async def test_an_idle_card_subscription_keeps_neither_its_snapshot_nor_its_query_copy(
     container, admin, clock, store
 ):
-    from schema.types import MicrogridCard
+    from schema.card import MicrogridCard
 
     depot = await new_depot(admin, "Idle", "F")
     token = (await container.tokens.issue(Role.OPERATOR, (), datetime.now(UTC))).token
