@@ -18,7 +18,16 @@ def module_name(action_type: SensorActionType) -> str:
 
 
 def _load(action_type: SensorActionType) -> ActionKind:
-    action = getattr(import_module(module_name(action_type)), "ACTION", None)
+    try:
+        module = import_module(module_name(action_type))
+    except ModuleNotFoundError as missing:
+        if missing.name != module_name(action_type):
+            raise
+        raise ImportError(
+            f"{action_type} has no action module: write {module_name(action_type)} "
+            "defining ACTION (see domain/sensor_actions/__init__.py)"
+        ) from missing
+    action = getattr(module, "ACTION", None)
     if not isinstance(action, ActionKind) or action.type is not action_type:
         raise TypeError(f"{module_name(action_type)}.ACTION must be the {action_type} ActionKind")
     return action
