@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.rawhttp import RawHttpConnection  # noqa: E402
 from bench.rawws import RawSubscriber  # noqa: E402
 from bench.serving import cli, free_port, serve, stop  # noqa: E402
-from persistence import migrations  # noqa: E402
+from persistence import schema_upgrade as migrations  # noqa: E402
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent / "microgrid"

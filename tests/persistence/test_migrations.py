@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from persistence import migrations
+from persistence import schema_upgrade
 from persistence.database import create_engine
 from persistence.tables import metadata
 
@@ -12,7 +12,7 @@ from persistence.tables import metadata
 async def test_migrated_database_is_at_head_with_every_table(database_url):
     engine = create_engine(database_url)
     try:
-        assert await migrations.current_revision(engine) == migrations.head_revision()
+        assert await schema_upgrade.current_revision(engine) == schema_upgrade.head_revision()
         async with engine.connect() as conn:
             tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
     finally:
@@ -26,12 +26,12 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path, store, request):
 
         url, name = services.create_postgres_database()
         try:
-            migrations.downgrade(url, "base")
-            migrations.upgrade(url)
+            schema_upgrade.downgrade(url, "base")
+            schema_upgrade.upgrade(url)
         finally:
             services.drop_postgres_database(name)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        migrations.upgrade(url)
-        migrations.downgrade(url, "base")
-        migrations.upgrade(url)
+        schema_upgrade.upgrade(url)
+        schema_upgrade.downgrade(url, "base")
+        schema_upgrade.upgrade(url)
