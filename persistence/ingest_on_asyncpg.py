@@ -1,0 +1,157 @@
+"""PostgreSQL: the statements of the capability-status ingest path (and the
+bindings a card read needs) sent straight to asyncpg, inside the unit of
+work's transaction.
+
+Through SQLAlchemy Core these statements cost a large share of an ingest's CPU
+time (bench/README.md, "Ingest"; bench/profile_ingest.py). These classes
+override only the hot methods; everything else, and the whole SQLite store,
+stays on SQLAlchemy. The repository contract tests run on every store, so both
+paths answer the same."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.access import EVERYWHERE, Scope
+from domain.capability import CapabilityType, StatusEvent
+from domain.model import SensorAction, SensorActionType
+from persistence.asyncpg_driver import AsyncpgDriver
+from persistence.event_store import (
+    CAPABILITY_STATUS_RECORDED,
+    SqlCapabilityEvents,
+    SqlLatestStatuses,
+    event_from_row,
+    event_payload,
+    latest_event_from_row,
+)
+from persistence.repositories import SqlMicrogrids
+from persistence.sensor_store import SqlSensorActions, action_from_row
+
+
+class _OnDriver:
+    """A repository whose hot methods use the unit of work's :class:`AsyncpgDriver`."""
+
+    def __init__(self, connection: AsyncConnection, driver: AsyncpgDriver) -> None:
+        super().__init__(connection)  # type: ignore[call-arg]
+        self._driver = driver
+
+
+class AsyncpgMicrogrids(_OnDriver, SqlMicrogrids):
+    async def depot_of(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> UUID | None:
+        depots = None if scope.depot_ids is None else sorted(scope.depot_ids)
+        depot_id: UUID | None = await self._driver.run(
+            "fetchval",
+            "SELECT depot_id FROM microgrids WHERE id = $1 AND retired_at IS NULL"
+            " AND ($2::uuid[] IS NULL OR depot_id = ANY($2::uuid[]))",
+            microgrid_id,
+            depots,
+        )
+        return depot_id
+
+    async def bump_revision(self, microgrid_id: UUID) -> int:
+        return int(
+            await self._driver.run(
+                "fetchval",
+                "UPDATE microgrids SET revision = revision + 1 WHERE id = $1 RETURNING revision",
+                microgrid_id,
+            )
+        )
+
+
+class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
+    async def reserve_sequence(self, microgrid_id: UUID) -> int:
+        return int(
+            await self._driver.run(
+                "fetchval",
+                "INSERT INTO event_streams (stream_id, last_sequence) VALUES ($1, 1) "
+                "ON CONFLICT (stream_id) DO UPDATE "
+                "SET last_sequence = event_streams.last_sequence + 1 RETURNING last_sequence",
+                microgrid_id,
+            )
+        )
+
+    async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
+        row = await self._driver.run(
+            "fetchrow",
+            "SELECT id, stream_id, sequence, payload, recorded_at FROM events "
+            "WHERE stream_id = $1 AND idempotency_key = $2",
+            microgrid_id,
+            idempotency_key,
+        )
+        return None if row is None else event_from_row(row)
+
+    async def append(self, event: StatusEvent) -> None:
+        o = event.observation
+        await self._driver.run(
+            "execute",
+            "INSERT INTO events (id, stream_id, sequence, event_type, subject, idempotency_key,"
+            " payload, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)",
+            event.id,
+            o.microgrid_id,
+            event.sequence,
+            CAPABILITY_STATUS_RECORDED,
+            o.capability.value,
+            o.idempotency_key,
+            json.dumps(event_payload(event)),
+            event.received_at,
+        )
+
+
+class AsyncpgLatestStatuses(_OnDriver, SqlLatestStatuses):
+    async def for_microgrids(
+        self, microgrid_ids: Collection[UUID]
+    ) -> dict[UUID, dict[CapabilityType, StatusEvent]]:
+        rows = await self._driver.run(
+            "fetch",
+            "SELECT * FROM capability_latest WHERE microgrid_id = ANY($1::uuid[])",
+            list(microgrid_ids),
+        )
+        found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
+        for r in rows:
+            event = latest_event_from_row(r)
+            found.setdefault(r["microgrid_id"], {})[event.observation.capability] = event
+        return found
+
+    async def put(self, event: StatusEvent) -> None:
+        o = event.observation
+        await self._driver.run(
+            "execute",
+            "INSERT INTO capability_latest (microgrid_id, capability, event_id, sequence, value,"
+            " observed_at, received_at, provider_event_ref, source_device_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (microgrid_id, capability) DO UPDATE SET"
+            " event_id = EXCLUDED.event_id, sequence = EXCLUDED.sequence,"
+            " value = EXCLUDED.value, observed_at = EXCLUDED.observed_at,"
+            " received_at = EXCLUDED.received_at,"
+            " provider_event_ref = EXCLUDED.provider_event_ref,"
+            " source_device_id = EXCLUDED.source_device_id",
+            o.microgrid_id,
+            o.capability.value,
+            event.id,
+            event.sequence,
+            o.value,
+            o.observed_at,
+            event.received_at,
+            o.provider_event_ref,
+            o.source_device_id,
+        )
+
+
+class AsyncpgSensorActions(_OnDriver, SqlSensorActions):
+    async def bindings_for_microgrids(
+        self, microgrid_ids: Collection[UUID]
+    ) -> dict[UUID, list[SensorAction]]:
+        rows = await self._driver.run(
+            "fetch",
+            "SELECT * FROM sensor_actions WHERE microgrid_id = ANY($1::uuid[]) AND type = $2",
+            list(microgrid_ids),
+            SensorActionType.UPDATE_MICROGRID_STATE.value,
+        )
+        grouped: dict[UUID, list[SensorAction]] = {}
+        for r in rows:
+            grouped.setdefault(r["microgrid_id"], []).append(action_from_row(r))
+        return grouped
