@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect
 
 from persistence import schema_upgrade
 from persistence.database import create_engine
 from persistence.tables import metadata
+
+pytestmark = pytest.mark.database_only("Alembic migrations of a database")
 
 
 async def test_migrated_database_is_at_head_with_every_table(database_url):

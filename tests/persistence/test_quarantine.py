@@ -17,6 +17,8 @@ from persistence.database import create_engine
 from tests.support import services
 from tests.test_cli import run
 
+pytestmark = pytest.mark.database_only("rows written with SQL before a migration")
+
 PLAUSIBLE_AT = "2026-01-01T00:00:00+00:00"
 
 
