@@ -37,13 +37,14 @@ async def test_writes_after_a_commit_need_a_commit_of_their_own(deps):
     committed, left, stream = Depot(uuid4(), "a", T), Depot(uuid4(), "b", T), uuid4()
     async with deps.uow() as uow:
         await uow.depots.add(committed)
+        assert await uow.events.reserve_sequence(stream) == 1
         await uow.commit()
+        assert await uow.events.reserve_sequence(stream) == 2  # the first statement after it
         await uow.depots.add(left)
-        await uow.events.reserve_sequence(stream)
     async with deps.uow(write=False) as uow:
         assert await uow.depots.get(committed.id) == committed
         assert await uow.depots.get(left.id) is None
-        assert await uow.events.last_sequence(stream) == 0
+        assert await uow.events.last_sequence(stream) == 1
 
 
 async def test_audit_entries_are_written_with_the_commit_and_read_newest_first(deps):
