@@ -32,7 +32,14 @@ async def test_an_announced_statement_reaches_the_engines_listeners(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     seen: list[tuple[object, ...]] = []
 
-    def listener(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def listener(
+        conn: Connection,
+        cursor: object,
+        statement: str,
+        parameters: object,
+        context: object,
+        executemany: bool,
+    ) -> None:
         seen.append((statement, parameters, cursor, context, executemany))
 
     event.listen(engine.sync_engine, "before_cursor_execute", listener)
