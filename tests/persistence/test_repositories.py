@@ -33,6 +33,16 @@ def _microgrid(depot: Depot, *circuits: Circuit) -> Microgrid:
     return m
 
 
+async def _committed(deps, depot: Depot, *circuits: Circuit, microgrids=()) -> None:
+    """The depot, its circuits and microgrids, written by one committed unit of work."""
+    async with deps.uow() as uow:
+        await uow.depots.add(depot)
+        for circuit in circuits:
+            await uow.circuits.add(circuit)
+        await uow.microgrids.add_if_absent(list(microgrids))
+        await uow.commit()
+
+
 async def test_depots_and_circuits_round_trip_with_aware_utc_times(deps):
     depot = _depot()
     top = Circuit(uuid4(), depot.id, "Top", None, 0, T, 1500.5)
@@ -61,10 +71,7 @@ async def test_leaving_without_commit_rolls_back(deps):
 async def test_add_if_absent_lets_only_one_active_microgrid_per_depot(deps):
     depot = _depot()
     top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.circuits.add(top)
-        await uow.commit()
+    await _committed(deps, depot, top)
     first, second = _microgrid(depot, top), _microgrid(depot, top)
 
     async with deps.uow() as uow:
@@ -83,12 +90,7 @@ async def test_save_replaces_grid_connections_and_version(deps):
     a = Circuit(uuid4(), depot.id, "A", None, 0, T)
     b = Circuit(uuid4(), depot.id, "B", None, 1, T)
     microgrid = _microgrid(depot, a)
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.circuits.add(a)
-        await uow.circuits.add(b)
-        await uow.microgrids.add_if_absent([microgrid])
-        await uow.commit()
+    await _committed(deps, depot, a, b, microgrids=[microgrid])
 
     microgrid.version = 2
     microgrid.grid_connections = [
@@ -180,11 +182,7 @@ async def test_save_counts_the_revision_on_from_the_stored_one(deps):
     """A caller holding an older copy still moves the revision forward by one."""
     depot = _depot()
     top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.circuits.add(top)
-        await uow.microgrids.add_if_absent([_microgrid(depot, top)])
-        await uow.commit()
+    await _committed(deps, depot, top, microgrids=[_microgrid(depot, top)])
     async with deps.uow() as uow:
         held = await uow.microgrids.for_depot(depot.id)
         bumped = await uow.microgrids.bump_revision(held.id)
@@ -201,12 +199,7 @@ async def test_grid_connections_come_back_in_position_order(deps):
     b = Circuit(uuid4(), depot.id, "B", None, 1, T)
     microgrid = _microgrid(depot, a, b)
     microgrid.grid_connections.reverse()
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.circuits.add(a)
-        await uow.circuits.add(b)
-        await uow.microgrids.add_if_absent([microgrid])
-        await uow.commit()
+    await _committed(deps, depot, a, b, microgrids=[microgrid])
     async with deps.uow(write=False) as uow:
         stored = await uow.microgrids.get(microgrid.id)
     assert [n.name for n in stored.grid_connections] == ["A", "B"]
@@ -215,11 +208,8 @@ async def test_grid_connections_come_back_in_position_order(deps):
 async def test_grouped_reads_leave_out_depots_without_rows(deps):
     depot, empty = _depot("with"), _depot("without")
     top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.depots.add(empty)
-        await uow.circuits.add(top)
-        await uow.commit()
+    await _committed(deps, depot, top)
+    await _committed(deps, empty)
     async with deps.uow(write=False) as uow:
         assert await uow.circuits.for_depots([depot.id, empty.id]) == {depot.id: [top]}
         assert await uow.circuits.top_level_for_depots([empty.id]) == {}
