@@ -4,13 +4,10 @@ transaction) of a SQLAlchemy ``AsyncConnection``.
 SQLAlchemy adds CPU time to every statement it sends (cache keys, the greenlet
 bridge, result wrapping); on the hottest paths that is most of a statement's
 cost, so they talk to the driver directly (bench/README.md, "Ingest"). The
-driver connection is reached through SQLAlchemy's public ``driver_connection``.
-
-SQLAlchemy's asyncpg adapter begins its transaction lazily, at its first
-statement: one sent to the driver first would run outside it. So while the
-connection is not in a transaction, a statement goes through SQLAlchemy
-(``exec_driver_sql``, same SQL, same parameters), which begins it; from then
-on, straight to the driver."""
+driver connection is SQLAlchemy's public ``driver_connection``; whether it is
+in a transaction, asyncpg's public ``is_in_transaction()``. Only beginning the
+adapter's transaction needs a SQLAlchemy internal
+(:mod:`persistence.sqlalchemy_internals`)."""
 
 from __future__ import annotations
 
@@ -21,7 +18,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.lost_connection import LOST_CONNECTION_ERRORS
-from persistence.sqlalchemy_internals import announce_statement
+from persistence.sqlalchemy_internals import announce_statement, begin_adapter_transaction
 
 Fetch = Literal["fetch", "fetchrow", "fetchval", "execute"]
 """asyncpg's ways to run a statement: all rows, the first row, its first value,
@@ -39,20 +36,24 @@ class AsyncpgDriver:
     async def _driver_connection(self) -> asyncpg.Connection:
         if self._driver is None:
             pooled = await self._connection.get_raw_connection()
-            self._driver = pooled.driver_connection
-            assert isinstance(self._driver, asyncpg.Connection)
+            driver = pooled.driver_connection
+            assert isinstance(driver, asyncpg.Connection)
+            self._driver = driver
         return self._driver
 
     async def run(self, fetch: Fetch, sql: str, *args: Any) -> Any:
-        """``fetch``/``fetchrow``/``fetchval``/``execute`` on the driver. A lost
-        or confused connection is dropped from the pool (SQLAlchemy's own error
-        handling does that for its statements, not for these) and reported as
-        ``ConnectionError``: a retryable SERVICE_UNAVAILABLE for the client."""
+        """``fetch``/``fetchrow``/``fetchval``/``execute`` on the driver, inside
+        the SQLAlchemy connection's transaction (begun first if it has not been:
+        the first statement of a unit of work, or the first after a commit).
+
+        A lost or confused connection is dropped from the pool (SQLAlchemy's own
+        error handling does that for its statements, not for these) and reported
+        as ``ConnectionError``: a retryable SERVICE_UNAVAILABLE for the client."""
         driver = await self._driver_connection()
-        if self._in_transaction and not driver.is_in_transaction():
-            return await self._through_sqlalchemy(fetch, sql, args)
         announce_statement(self._connection, sql, args)
         try:
+            if self._in_transaction and not driver.is_in_transaction():
+                await begin_adapter_transaction(self._connection)
             return await getattr(driver, fetch)(sql, *args)
         except LOST_CONNECTION_ERRORS as error:
             await self._connection.invalidate()
@@ -61,15 +62,3 @@ class AsyncpgDriver:
             # Interrupted mid-statement, the connection must not go back to the pool.
             await self._connection.invalidate()
             raise
-
-    async def _through_sqlalchemy(self, fetch: Fetch, sql: str, args: tuple[Any, ...]) -> Any:
-        """The statement sent by SQLAlchemy (which begins the transaction first),
-        answered in the shape the driver would have given."""
-        result = await self._connection.exec_driver_sql(sql, args)
-        if fetch == "fetchval":
-            return result.scalar()
-        if fetch == "fetchrow":
-            return result.mappings().first()
-        if fetch == "fetch":
-            return result.mappings().all()
-        return None
