@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.container import build_container
 from app.settings import Settings
 from domain.access import EVERYWHERE, Role
-from persistence import migrations
+from persistence import schema_upgrade as migrations
 from simulator.cli import sim_cli
 
 cli = typer.Typer(help="Depot Microgrid Service.", no_args_is_help=True, add_completion=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from persistence.postgres import connection_lost
+from persistence.lost_connection import connection_lost
 
 
 def storage_unavailable(error: BaseException) -> bool:

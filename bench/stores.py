@@ -8,7 +8,7 @@ import uuid
 
 import asyncpg
 
-from persistence import migrations
+from persistence import schema_upgrade
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -25,7 +25,7 @@ class Database:
         conn = await asyncpg.connect(ADMIN_DSN)
         await conn.execute(f'CREATE DATABASE "{self.name}"')
         await conn.close()
-        await migrations.upgrade_async(self.url)
+        await schema_upgrade.upgrade_async(self.url)
         return self
 
     async def __aexit__(self, *_: object) -> None:

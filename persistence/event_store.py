@@ -20,7 +20,7 @@ from persistence.repositories import _chunks, _Repository
 CAPABILITY_STATUS_RECORDED = "CapabilityStatusRecorded"
 
 
-def _payload(event: StatusEvent) -> dict[str, Any]:
+def event_payload(event: StatusEvent) -> dict[str, Any]:
     o = event.observation
     return {
         "capability": o.capability.value,
@@ -32,7 +32,7 @@ def _payload(event: StatusEvent) -> dict[str, Any]:
     }
 
 
-def _event(row: Mapping[Any, Any]) -> StatusEvent:
+def event_from_row(row: Mapping[Any, Any]) -> StatusEvent:
     """An event row (SQLAlchemy's ``row._mapping`` or an asyncpg record)."""
     p = row["payload"]
     return StatusEvent(
@@ -51,7 +51,7 @@ def _event(row: Mapping[Any, Any]) -> StatusEvent:
     )
 
 
-def _latest_event(r: Mapping[Any, Any]) -> StatusEvent:
+def latest_event_from_row(r: Mapping[Any, Any]) -> StatusEvent:
     """A ``capability_latest`` row (SQLAlchemy's ``row._mapping`` or an asyncpg record)."""
     return StatusEvent(
         id=r["event_id"],
@@ -115,7 +115,7 @@ class SqlCapabilityEvents(_Repository):
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
         params = {"stream_id": microgrid_id, "idempotency_key": idempotency_key}
         row = (await self._conn.execute(_FIND, params)).first()
-        return _event(row._mapping) if row else None
+        return event_from_row(row._mapping) if row else None
 
     async def append(self, event: StatusEvent) -> None:
         await self._conn.execute(
@@ -127,7 +127,7 @@ class SqlCapabilityEvents(_Repository):
                 "event_type": CAPABILITY_STATUS_RECORDED,
                 "subject": event.observation.capability.value,
                 "idempotency_key": event.observation.idempotency_key,
-                "payload": _payload(event),
+                "payload": event_payload(event),
                 "recorded_at": event.received_at,
             },
         )
@@ -161,7 +161,7 @@ class SqlCapabilityEvents(_Repository):
                 .order_by(ranked.c.stream_id, ranked.c.sequence.desc())
             )
             for row in await self._rows(statement):
-                found.setdefault(row.stream_id, []).append(_event(row._mapping))
+                found.setdefault(row.stream_id, []).append(event_from_row(row._mapping))
         return found
 
     async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:
@@ -175,7 +175,7 @@ class SqlCapabilityEvents(_Repository):
             .order_by(t.events.c.sequence)
             .limit(limit)
         )
-        return [_event(r._mapping) for r in await self._rows(statement)]
+        return [event_from_row(r._mapping) for r in await self._rows(statement)]
 
     async def last_sequence(self, microgrid_id: UUID) -> int:
         value = (
@@ -193,7 +193,7 @@ class SqlCapabilityEvents(_Repository):
             .where(t.events.c.event_type == CAPABILITY_STATUS_RECORDED)
             .order_by(t.events.c.stream_id, t.events.c.sequence)
         )
-        return [_event(r._mapping) for r in await self._rows(statement)]
+        return [event_from_row(r._mapping) for r in await self._rows(statement)]
 
 
 def _latest_row(event: StatusEvent) -> dict[str, Any]:
@@ -218,7 +218,7 @@ class SqlLatestStatuses(_Repository):
         found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
         for chunk in _chunks(microgrid_ids):
             for r in (await self._conn.execute(_LATEST_FOR, {"ids": chunk})).all():
-                event = _latest_event(r._mapping)
+                event = latest_event_from_row(r._mapping)
                 found.setdefault(r.microgrid_id, {})[event.observation.capability] = event
         return found
 

@@ -19,7 +19,7 @@ from persistence import tables as t
 from persistence.repositories import _chunks, _Repository, in_scope
 
 
-def _action(row: Mapping[Any, Any]) -> SensorAction:
+def action_from_row(row: Mapping[Any, Any]) -> SensorAction:
     """A ``sensor_actions`` row (SQLAlchemy's ``row._mapping`` or an asyncpg record)."""
     values = dict(row)
     values["type"] = SensorActionType(values["type"])
@@ -62,7 +62,7 @@ class SqlSensorActions(_Repository):
                 t.devices, t.devices.c.id == t.sensor_actions.c.device_id
             ).where(in_scope(t.devices.c.depot_id, scope))
         row = (await self._conn.execute(statement)).first()
-        return _action(row._mapping) if row else None
+        return action_from_row(row._mapping) if row else None
 
     async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]:
         grouped: dict[UUID, list[SensorAction]] = {}
@@ -70,7 +70,7 @@ class SqlSensorActions(_Repository):
             for row in await self._rows(
                 select(t.sensor_actions).where(t.sensor_actions.c.device_id.in_(chunk))
             ):
-                grouped.setdefault(row.device_id, []).append(_action(row._mapping))
+                grouped.setdefault(row.device_id, []).append(action_from_row(row._mapping))
         return grouped
 
     async def bindings_for_microgrids(
@@ -79,7 +79,7 @@ class SqlSensorActions(_Repository):
         grouped: dict[UUID, list[SensorAction]] = {}
         for chunk in _chunks(microgrid_ids):
             for row in (await self._conn.execute(_BINDINGS_FOR, {"ids": chunk})).all():
-                grouped.setdefault(row.microgrid_id, []).append(_action(row._mapping))
+                grouped.setdefault(row.microgrid_id, []).append(action_from_row(row._mapping))
         return grouped
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access import Principal, Role, Scope
 from persistence import tables as t
-from persistence.postgres import Driver
+from persistence.asyncpg_driver import AsyncpgDriver
 
 TOKEN_PREFIX = "mgs_"
 
@@ -85,7 +85,7 @@ class TokenStore:
         async with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # One statement on every request: straight to the driver, no transaction.
-                found = await Driver(conn, in_transaction=False).run(
+                found = await AsyncpgDriver(conn, in_transaction=False).run(
                     "fetchrow", _AUTHENTICATE_PG, token_hash, now
                 )
                 row = None if found is None else (found["id"], found["role"], found["depot_ids"])

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
 from domain.changes import Change, Publisher
-from persistence import postgres
+from persistence import ingest_on_asyncpg as on_asyncpg
+from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.audit_store import SqlAuditLog
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
@@ -60,11 +61,11 @@ class SqlUnitOfWork:
             self.latest = SqlLatestStatuses(connection)
             self.sensor_actions = SqlSensorActions(connection)
         else:
-            driver = postgres.Driver(connection)
-            self.microgrids = postgres.PgMicrogrids(connection, driver)
-            self.events = postgres.PgCapabilityEvents(connection, driver)
-            self.latest = postgres.PgLatestStatuses(connection, driver)
-            self.sensor_actions = postgres.PgSensorActions(connection, driver)
+            driver = AsyncpgDriver(connection)
+            self.microgrids = on_asyncpg.AsyncpgMicrogrids(connection, driver)
+            self.events = on_asyncpg.AsyncpgCapabilityEvents(connection, driver)
+            self.latest = on_asyncpg.AsyncpgLatestStatuses(connection, driver)
+            self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
         self.packets = SqlPacketRecords(connection)
         self.audit_log = SqlAuditLog(connection)
         return self

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from persistence import migrations
+from persistence import schema_upgrade as migrations
 from tests.e2e.private_postgres import PrivatePostgres
 from tests.e2e.server import cli, serve
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from persistence.database import create_engine
 
 
+@pytest.mark.database_only("the log lines of SQLAlchemy's connection pool")
 async def test_a_cancelled_reset_is_one_debug_line_and_other_errors_keep_their_traceback(
     database_url, caplog
 ):

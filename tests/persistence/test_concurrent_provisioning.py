@@ -25,6 +25,9 @@ from persistence.unit_of_work import SqlUnitOfWorkFactory
 
 
 @pytest.mark.stores("postgresql")
+@pytest.mark.database_only(
+    "concurrent connections, the depot row lock and the partial unique index"
+)
 async def test_twenty_concurrent_provisioning_attempts_make_one_microgrid(deps, store):
     engine = create_engine(
         deps.uow.engine.url.render_as_string(hide_password=False), pool_size=25, max_overflow=0

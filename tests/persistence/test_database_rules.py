@@ -1,4 +1,5 @@
-"""Rules the database itself enforces, and the same-transaction guarantee."""
+"""Rules the database itself enforces, and the same-transaction guarantee (on
+every store, the in-memory fakes included)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from domain.access import EVERYWHERE
 from domain.circuits import NewCircuitCommand, create_circuit
 from domain.depots import DepotCreated, NewCircuit, create_depot
 from persistence import tables as t
-from persistence.repositories import SqlMicrogrids
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@pytest.mark.database_only("the partial unique index is the database's own rule")
 async def test_a_second_active_microgrid_for_a_depot_is_refused_by_the_database(deps):
     created = await create_depot(deps, EVERYWHERE, "D", [NewCircuit("Top")])
     engine = deps.uow.engine
@@ -56,7 +57,9 @@ async def test_a_failing_microgrid_sync_leaves_the_circuit_change_unwritten(deps
     async def broken_save(self, microgrid):
         raise RuntimeError("crash between the circuit write and the microgrid sync")
 
-    monkeypatch.setattr(SqlMicrogrids, "save", broken_save)
+    async with deps.uow(write=False) as uow:
+        repository = type(uow.microgrids)  # the store's own: SQL, asyncpg or the fake
+    monkeypatch.setattr(repository, "save", broken_save)
     with pytest.raises(RuntimeError):
         await create_circuit(deps, EVERYWHERE, NewCircuitCommand(created.depot.id, "Second"))
 

@@ -1,16 +1,18 @@
-"""The event store on both backends: append-only, gap-free, idempotent, rebuildable."""
+"""The event store on every store: append-only, gap-free, idempotent, rebuildable."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from domain.access import EVERYWHERE
 from domain.capability import CapabilityType, Observation, StatusEvent
@@ -20,6 +22,10 @@ from domain.status_ingest import StatusRecorded, record_capability_status
 from persistence import tables as t
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.support.fakes import ConstraintViolation
+
+REFUSED_BY_A_CONSTRAINT = (IntegrityError, asyncpg.UniqueViolationError, ConstraintViolation)
+"""SQLAlchemy's error, the driver's (the asyncpg ingest path) or the fakes'."""
 
 
 async def _microgrid(deps):
@@ -61,6 +67,7 @@ async def test_an_append_that_is_not_committed_leaves_nothing_behind(deps):
     assert reread is not None and reread.revision == bumped - 1
 
 
+@pytest.mark.database_only("append-only is a trigger of the database; the fakes have no SQL")
 async def test_events_can_be_appended_but_never_updated_or_deleted(deps):
     microgrid = await _microgrid(deps)
     await _record(deps, microgrid, "r1")
@@ -109,7 +116,50 @@ async def test_history_of_many_streams_pages_each_stream_on_its_own(deps):
     assert quiet.id not in pages
 
 
+async def test_reserved_sequences_follow_each_other_and_count_once_committed(deps):
+    microgrid = await _microgrid(deps)
+    async with deps.uow() as uow:
+        assert [await uow.events.reserve_sequence(microgrid.id) for _ in range(2)] == [1, 2]
+        await uow.commit()
+    async with deps.uow() as uow:
+        assert await uow.events.last_sequence(microgrid.id) == 2
+        assert await uow.events.reserve_sequence(microgrid.id) == 3  # not committed
+    async with deps.uow(write=False) as uow:
+        assert await uow.events.last_sequence(microgrid.id) == 2
+
+
+async def test_a_taken_sequence_or_provider_event_ref_is_refused(deps):
+    microgrid = await _microgrid(deps)
+    await _record(deps, microgrid, "r1")
+    async with deps.uow(write=False) as uow:
+        (first,) = await uow.events.after(microgrid.id, 0, 10)
+    same_sequence = replace(
+        first, id=uuid4(), observation=replace(first.observation, provider_event_ref="r2")
+    )
+    same_ref = replace(first, id=uuid4(), sequence=2)
+    for refused in (same_sequence, same_ref):
+        with pytest.raises(REFUSED_BY_A_CONSTRAINT):
+            async with deps.uow() as uow:
+                await uow.events.append(refused)
+                await uow.commit()
+
+
+async def test_all_events_come_stream_by_stream_in_sequence_order(deps):
+    a, b = await _microgrid(deps), await _microgrid(deps)
+    for ref in ("a1", "a2"):
+        await _record(deps, a, ref)
+    await _record(deps, b, "b1")
+    await _record(deps, a, "a3")
+    async with deps.uow(write=False) as uow:
+        events = await uow.events.all_events()
+    expected = {a.id: [1, 2, 3], b.id: [1]}
+    assert [(e.observation.microgrid_id, e.sequence) for e in events] == [
+        (stream, sequence) for stream in sorted(expected) for sequence in expected[stream]
+    ]
+
+
 @pytest.mark.stores("postgresql")
+@pytest.mark.database_only("fifty connections racing for the stream's row lock")
 async def test_fifty_concurrent_identical_posts_make_one_event(deps, store):
     microgrid = await _microgrid(deps)
     engine = create_engine(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -117,6 +118,9 @@ async def _fingerprint(engine) -> tuple:
     return tuple(counts), tuple(revisions), tuple(states)
 
 
+@pytest.mark.database_only(
+    "it counts rows in the tables; a fake commits whole copies, so it cannot half-write"
+)
 @settings(
     max_examples=40,
     deadline=None,

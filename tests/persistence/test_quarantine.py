@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from persistence import migrations
+from persistence import schema_upgrade
 from persistence.database import create_engine
 from tests.support import services
 from tests.test_cli import run
+
+pytestmark = pytest.mark.database_only("rows written with SQL before a migration")
 
 PLAUSIBLE_AT = "2026-01-01T00:00:00+00:00"
 
@@ -25,12 +27,12 @@ def fresh_url(store: str, tmp_path: Any) -> Iterator[str]:
     """A database of the store at revision 0004, before the quarantine."""
     if store == "postgresql":
         url, name = services.create_postgres_database()
-        migrations.downgrade(url, "0004")
+        schema_upgrade.downgrade(url, "0004")
         yield url
         services.drop_postgres_database(name)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"
-        migrations.upgrade(url, "0004")
+        schema_upgrade.upgrade(url, "0004")
         yield url
 
 
@@ -146,7 +148,7 @@ def _seed(url: str, store: str) -> dict[str, Any]:
 def test_the_migration_quarantines_and_repairs_what_breaks_the_rules(fresh_url, store):
     ids = _seed(fresh_url, store)
 
-    migrations.upgrade(fresh_url)
+    schema_upgrade.upgrade(fresh_url)
 
     latest, quarantined, packet, name = asyncio.run(
         _sql(
@@ -175,7 +177,7 @@ def test_the_migration_quarantines_and_repairs_what_breaks_the_rules(fresh_url, 
 
 def test_projections_rebuild_skips_and_reports_implausible_events(fresh_url, store, monkeypatch):
     ids = _seed(fresh_url, store)
-    migrations.upgrade(fresh_url)
+    schema_upgrade.upgrade(fresh_url)
 
     result = run(fresh_url, "projections", "rebuild")
 

@@ -1,4 +1,5 @@
-"""Repository contract: the same behaviour on SQLite and PostgreSQL."""
+"""Repository contract: the same behaviour on SQLite, PostgreSQL and the
+in-memory fakes (tests/persistence/conftest.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def _microgrid(depot: Depot, *circuits: Circuit) -> Microgrid:
     return m
 
 
+async def _committed(deps, depot: Depot, *circuits: Circuit, microgrids=()) -> None:
+    """The depot, its circuits and microgrids, written by one committed unit of work."""
+    async with deps.uow() as uow:
+        await uow.depots.add(depot)
+        for circuit in circuits:
+            await uow.circuits.add(circuit)
+        await uow.microgrids.add_if_absent(list(microgrids))
+        await uow.commit()
+
+
 async def test_depots_and_circuits_round_trip_with_aware_utc_times(deps):
     depot = _depot()
     top = Circuit(uuid4(), depot.id, "Top", None, 0, T, 1500.5)
@@ -60,10 +71,7 @@ async def test_leaving_without_commit_rolls_back(deps):
 async def test_add_if_absent_lets_only_one_active_microgrid_per_depot(deps):
     depot = _depot()
     top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.circuits.add(top)
-        await uow.commit()
+    await _committed(deps, depot, top)
     first, second = _microgrid(depot, top), _microgrid(depot, top)
 
     async with deps.uow() as uow:
@@ -82,12 +90,7 @@ async def test_save_replaces_grid_connections_and_version(deps):
     a = Circuit(uuid4(), depot.id, "A", None, 0, T)
     b = Circuit(uuid4(), depot.id, "B", None, 1, T)
     microgrid = _microgrid(depot, a)
-    async with deps.uow() as uow:
-        await uow.depots.add(depot)
-        await uow.circuits.add(a)
-        await uow.circuits.add(b)
-        await uow.microgrids.add_if_absent([microgrid])
-        await uow.commit()
+    await _committed(deps, depot, a, b, microgrids=[microgrid])
 
     microgrid.version = 2
     microgrid.grid_connections = [
@@ -143,3 +146,71 @@ async def test_equipment_round_trips(deps):
         assert await uow.equipment.power_sources([depot.id]) == {depot.id: [source]}
         assert await uow.equipment.gateways([depot.id]) == {depot.id: [gateway]}
         assert await uow.equipment.devices([depot.id]) == {depot.id: [device]}
+
+
+async def test_what_a_repository_hands_out_is_a_copy(deps):
+    """Changing a returned object changes nothing until it is written back."""
+    depot = _depot()
+    top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
+    gateway = Gateway(uuid4(), depot.id, "gw", None, {"battery": "x"}, T)
+    device = Device(uuid4(), depot.id, "meter", gateway.id, top.id, T)
+    microgrid = _microgrid(depot, top)
+    async with deps.uow() as uow:
+        await uow.depots.add(depot)
+        await uow.circuits.add(top)
+        await uow.equipment.add_gateway(gateway)
+        await uow.equipment.add_device(device)
+        await uow.microgrids.add_if_absent([microgrid])
+        await uow.commit()
+    depot.name, top.name, device.name = "changed", "changed", "changed"
+
+    async with deps.uow(write=False) as uow:
+        (await uow.depots.get(depot.id)).name = "changed"
+        (await uow.circuits.get(top.id)).name = "changed"
+        (await uow.equipment.gateway(gateway.id)).output_translation["battery"] = "changed"
+        (await uow.equipment.device(device.id)).name = "changed"
+        (await uow.microgrids.get(microgrid.id)).grid_connections[0].name = "changed"
+    async with deps.uow(write=False) as uow:
+        assert (await uow.depots.get(depot.id)).name == "D"
+        assert (await uow.circuits.get(top.id)).name == "Top"
+        assert (await uow.equipment.gateway(gateway.id)).output_translation == {"battery": "x"}
+        assert (await uow.equipment.device(device.id)).name == "meter"
+        assert (await uow.microgrids.get(microgrid.id)).grid_connections[0].name == "Top"
+
+
+async def test_save_counts_the_revision_on_from_the_stored_one(deps):
+    """A caller holding an older copy still moves the revision forward by one."""
+    depot = _depot()
+    top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
+    await _committed(deps, depot, top, microgrids=[_microgrid(depot, top)])
+    async with deps.uow() as uow:
+        held = await uow.microgrids.for_depot(depot.id)
+        bumped = await uow.microgrids.bump_revision(held.id)
+        await uow.microgrids.save(held)
+        await uow.commit()
+    assert held.revision == bumped + 1
+    async with deps.uow(write=False) as uow:
+        assert (await uow.microgrids.get(held.id)).revision == bumped + 1
+
+
+async def test_grid_connections_come_back_in_position_order(deps):
+    depot = _depot()
+    a = Circuit(uuid4(), depot.id, "A", None, 0, T)
+    b = Circuit(uuid4(), depot.id, "B", None, 1, T)
+    microgrid = _microgrid(depot, a, b)
+    microgrid.grid_connections.reverse()
+    await _committed(deps, depot, a, b, microgrids=[microgrid])
+    async with deps.uow(write=False) as uow:
+        stored = await uow.microgrids.get(microgrid.id)
+    assert [n.name for n in stored.grid_connections] == ["A", "B"]
+
+
+async def test_grouped_reads_leave_out_depots_without_rows(deps):
+    depot, empty = _depot("with"), _depot("without")
+    top = Circuit(uuid4(), depot.id, "Top", None, 0, T)
+    await _committed(deps, depot, top)
+    await _committed(deps, empty)
+    async with deps.uow(write=False) as uow:
+        assert await uow.circuits.for_depots([depot.id, empty.id]) == {depot.id: [top]}
+        assert await uow.circuits.top_level_for_depots([empty.id]) == {}
+        assert await uow.equipment.devices([depot.id, empty.id]) == {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from persistence import migrations
+from persistence import schema_upgrade
 from persistence.tables import metadata
 
 POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -48,7 +48,7 @@ def create_postgres_database() -> tuple[str, str]:
         unavailable("PostgreSQL at " + POSTGRES_DSN, error)
     base = POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{name}"
-    migrations.upgrade(url)
+    schema_upgrade.upgrade(url)
     return url, name
 
 
@@ -58,7 +58,7 @@ def drop_postgres_database(name: str) -> None:
 
 def create_sqlite_database(directory: Path) -> str:
     url = f"sqlite+aiosqlite:///{directory / 'test.db'}"
-    migrations.upgrade(url)
+    schema_upgrade.upgrade(url)
     return url
 
 

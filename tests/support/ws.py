@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 
 
 class WsClient:
@@ -17,7 +18,8 @@ class WsClient:
     @classmethod
     async def connect(cls, url: str, token: str) -> WsClient:
         ws = await websockets.connect(
-            url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+            url.replace("http", "ws") + "/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
         )
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})

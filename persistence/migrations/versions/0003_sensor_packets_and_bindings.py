@@ -7,6 +7,7 @@ Revises: 0002
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +17,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-def circuit_columns() -> list[sa.Column]:
+def circuit_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("available_capacity_w", sa.Float(), nullable=True),
         sa.Column("fail_safe_capacity_w", sa.Float(), nullable=True),
@@ -26,7 +27,7 @@ def circuit_columns() -> list[sa.Column]:
     ]
 
 
-def power_source_columns() -> list[sa.Column]:
+def power_source_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("power_state", sa.String(length=16), nullable=True),
         sa.Column("operational_mode", sa.String(length=16), nullable=True),

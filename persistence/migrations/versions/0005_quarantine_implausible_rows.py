@@ -69,7 +69,7 @@ def downgrade() -> None:
     op.drop_table("quarantined_rows")
 
 
-def _quarantine_table() -> sa.Table:
+def _quarantine_table() -> sa.TableClause:
     return sa.table(
         "quarantined_rows",
         sa.column("id", sa.Uuid()),

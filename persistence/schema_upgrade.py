@@ -1,4 +1,6 @@
-"""Applying the Alembic migrations programmatically (used by the CLI and tests)."""
+"""Upgrading (and downgrading) the database schema with the Alembic revisions
+under ``persistence/migrations/``, and reading which revision a database is at.
+Used by the CLI, the tests and the benchmarks."""
 
 from __future__ import annotations
 

@@ -1,113 +1,46 @@
-"""PostgreSQL: the capability-status append path sent straight to asyncpg,
-inside the unit of work's transaction.
+"""PostgreSQL: the statements of the capability-status ingest path (and the
+bindings a card read needs) sent straight to asyncpg, inside the unit of
+work's transaction.
 
-Through SQLAlchemy Core each of these statements cost ~150 µs of CPU more than
-through the driver (cache keys, the greenlet bridge, result wrapping); the nine
-of one ingest took ~1.7 ms of its ~4.7 (bench/profile_ingest.py). These
-classes override only the hot methods; everything else, and the whole SQLite
-store, stays on SQLAlchemy. The repository contract tests run on both stores,
-so both paths answer the same."""
+Through SQLAlchemy Core these statements cost a large share of an ingest's CPU
+time (bench/README.md, "Ingest"; bench/profile_ingest.py). These classes
+override only the hot methods; everything else, and the whole SQLite store,
+stays on SQLAlchemy. The repository contract tests run on every store, so both
+paths answer the same."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Collection
-from typing import Any
 from uuid import UUID
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType, StatusEvent
 from domain.model import SensorAction, SensorActionType
+from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.event_store import (
     CAPABILITY_STATUS_RECORDED,
     SqlCapabilityEvents,
     SqlLatestStatuses,
-    _event,
-    _latest_event,
-    _payload,
+    event_from_row,
+    event_payload,
+    latest_event_from_row,
 )
 from persistence.repositories import SqlMicrogrids
-from persistence.sensor_store import SqlSensorActions, _action
-
-_LOST = (
-    asyncpg.PostgresConnectionError,  # the connection broke
-    asyncpg.exceptions.OperatorInterventionError,  # the server is shutting down or restarting
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,  # the protocol is in an unknown state
-    OSError,
-)
-
-
-def connection_lost(error: BaseException) -> bool:
-    """Whether ``error``, or an error it was raised from (SQLAlchemy wraps the
-    driver's), says the database connection broke or the server is restarting."""
-    cause: BaseException | None = error
-    for _ in range(8):
-        if cause is None:
-            return False
-        if isinstance(cause, _LOST):
-            return True
-        cause = cause.__cause__
-    return False
-
-
-class Driver:
-    """The asyncpg connection under one unit of work's SQLAlchemy connection."""
-
-    def __init__(self, connection: AsyncConnection, in_transaction: bool = True) -> None:
-        self._connection = connection
-        self._in_transaction = in_transaction
-        self._driver: asyncpg.Connection | None = None
-
-    async def _get(self) -> asyncpg.Connection:
-        if self._driver is None:
-            raw = await self._connection.get_raw_connection()
-            adapted: Any = raw.dbapi_connection
-            # SQLAlchemy's asyncpg adapter begins its transaction lazily, at its
-            # first statement: one sent to the driver first would run outside it.
-            if self._in_transaction and adapted._transaction is None:
-                await adapted._start_transaction()
-            self._driver = adapted._connection
-        return self._driver
-
-    def _announce(self, sql: str, args: tuple[Any, ...]) -> None:
-        """Listeners of SQLAlchemy's ``before_cursor_execute`` (the /metrics
-        statement counter, the N+1 test) see these statements too."""
-        sync = self._connection.sync_connection
-        if sync is not None and sync.dispatch.before_cursor_execute:
-            sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
-
-    async def run(self, method: str, sql: str, *args: Any) -> Any:
-        """``fetch``/``fetchrow``/``fetchval``/``execute`` on the driver. A lost
-        or confused connection is dropped from the pool (SQLAlchemy's own error
-        handling does that for its statements, not for these) and reported as
-        ``ConnectionError``: a retryable SERVICE_UNAVAILABLE for the client."""
-        driver = await self._get()
-        self._announce(sql, args)
-        try:
-            return await getattr(driver, method)(sql, *args)
-        except _LOST as error:
-            await self._connection.invalidate()
-            raise ConnectionError("the database connection was lost") from error
-        except asyncio.CancelledError:
-            # Interrupted mid-statement, the connection must not go back to the pool.
-            await self._connection.invalidate()
-            raise
+from persistence.sensor_store import SqlSensorActions, action_from_row
 
 
 class _OnDriver:
-    """A repository whose hot methods use the unit of work's :class:`Driver`."""
+    """A repository whose hot methods use the unit of work's :class:`AsyncpgDriver`."""
 
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
+    def __init__(self, connection: AsyncConnection, driver: AsyncpgDriver) -> None:
         super().__init__(connection)  # type: ignore[call-arg]
         self._driver = driver
 
 
-class PgMicrogrids(_OnDriver, SqlMicrogrids):
+class AsyncpgMicrogrids(_OnDriver, SqlMicrogrids):
     async def depot_of(self, microgrid_id: UUID, scope: Scope = EVERYWHERE) -> UUID | None:
         depots = None if scope.depot_ids is None else sorted(scope.depot_ids)
         depot_id: UUID | None = await self._driver.run(
@@ -129,7 +62,7 @@ class PgMicrogrids(_OnDriver, SqlMicrogrids):
         )
 
 
-class PgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
+class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
     async def reserve_sequence(self, microgrid_id: UUID) -> int:
         return int(
             await self._driver.run(
@@ -149,7 +82,7 @@ class PgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
             microgrid_id,
             idempotency_key,
         )
-        return None if row is None else _event(row)
+        return None if row is None else event_from_row(row)
 
     async def append(self, event: StatusEvent) -> None:
         o = event.observation
@@ -163,12 +96,12 @@ class PgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
             CAPABILITY_STATUS_RECORDED,
             o.capability.value,
             o.idempotency_key,
-            json.dumps(_payload(event)),
+            json.dumps(event_payload(event)),
             event.received_at,
         )
 
 
-class PgLatestStatuses(_OnDriver, SqlLatestStatuses):
+class AsyncpgLatestStatuses(_OnDriver, SqlLatestStatuses):
     async def for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, dict[CapabilityType, StatusEvent]]:
@@ -179,7 +112,7 @@ class PgLatestStatuses(_OnDriver, SqlLatestStatuses):
         )
         found: dict[UUID, dict[CapabilityType, StatusEvent]] = {}
         for r in rows:
-            event = _latest_event(r)
+            event = latest_event_from_row(r)
             found.setdefault(r["microgrid_id"], {})[event.observation.capability] = event
         return found
 
@@ -208,7 +141,7 @@ class PgLatestStatuses(_OnDriver, SqlLatestStatuses):
         )
 
 
-class PgSensorActions(_OnDriver, SqlSensorActions):
+class AsyncpgSensorActions(_OnDriver, SqlSensorActions):
     async def bindings_for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, list[SensorAction]]:
@@ -220,5 +153,5 @@ class PgSensorActions(_OnDriver, SqlSensorActions):
         )
         grouped: dict[UUID, list[SensorAction]] = {}
         for r in rows:
-            grouped.setdefault(r["microgrid_id"], []).append(_action(r))
+            grouped.setdefault(r["microgrid_id"], []).append(action_from_row(r))
         return grouped
