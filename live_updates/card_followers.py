@@ -56,17 +56,15 @@ Item = CardUpdate | BaseException | None
 class Listener:
     """One subscriber's view of a shared card follower (``domain.live.CardListener``)."""
 
-    __slots__ = ("_direct_for", "_items", "_since", "_size", "_waiter", "direct")
+    __slots__ = ("_items", "_since", "_size", "_waiter", "direct")
 
-    def __init__(
-        self, queue_size: int, direct_for: Callable[[], DirectDelivery | None] = _no_direct_delivery
-    ) -> None:
+    def __init__(self, queue_size: int, direct: DirectDelivery | None = None) -> None:
         self._items: list[Item] = []
         self._size = queue_size
         self._waiter: asyncio.Future[None] | None = None
         self._since: tuple[int, datetime] | None = None
-        self._direct_for = direct_for
-        self.direct: DirectDelivery | None = None
+        self.direct = direct
+        """Takes updates once :meth:`after` waits for them."""
 
     def takes_direct(self) -> DirectDelivery | None:
         """``direct``, when the next update may go to it."""
@@ -99,9 +97,8 @@ class Listener:
     async def after(self, revision: int, generated_at: datetime) -> AsyncIterator[CardUpdate]:
         """The updates newer than a snapshot of this ``revision`` read at
         ``generated_at``, until the stream ends. From here on, updates may go
-        to the consuming task's direct delivery."""
+        to ``direct``."""
         self._since = (revision, generated_at)
-        self.direct = self._direct_for()
         while True:
             while not self._items:
                 self._waiter = asyncio.get_running_loop().create_future()
@@ -151,7 +148,7 @@ class CardFollowers:
         if follower is None or follower.task.done():
             follower = _Follower(self, microgrid_id)
             self._followers[microgrid_id] = follower
-        listener = Listener(self._queue_size, self._direct_for)
+        listener = Listener(self._queue_size, self._direct_for())
         follower.listeners.add(listener)
         try:
             await asyncio.shield(follower.ready)

@@ -3,8 +3,8 @@ results it yields."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 import strawberry
@@ -14,6 +14,8 @@ from resolvers import live
 from schema.access import RoleAllowed
 from schema.types import CapabilityStatusEvent, Ctx, Microgrid, MicrogridCardUpdate
 
+T = TypeVar("T")
+U = TypeVar("U")
 _PRESENTED: WeakKeyDictionary[CardUpdate, MicrogridCardUpdate] = WeakKeyDictionary()
 
 
@@ -27,38 +29,67 @@ def card_update(update: CardUpdate) -> MicrogridCardUpdate:
     return presented
 
 
-async def _microgrid_card(
-    info: Ctx, depot_id: strawberry.ID
-) -> AsyncGenerator[MicrogridCardUpdate, None]:
-    updates = live.microgrid_card(info.context, depot_id)
-    async with aclosing(updates):
-        first = await anext(updates)
-        snapshot = MicrogridCardUpdate.of(first.reason, first.card)
-        del first
-        yield snapshot
-        # Executed and sent by now; graphql-core keeps the last payload referenced
-        # until the next one, which (updates being written straight to the socket)
-        # may never come: an idle subscription keeps no card.
-        vars(snapshot).clear()
-        del snapshot
-        async for update in updates:
-            yield card_update(update)
+class _Mapped(Generic[T, U]):
+    """A resolver's domain results, each mapped to the schema's object. An
+    iterator rather than a generator: there is one per open subscription."""
+
+    __slots__ = ("_map", "_results")
+
+    def __init__(self, results: AsyncGenerator[T, None], map_result: Callable[[T], U]) -> None:
+        self._results = results
+        self._map = map_result
+
+    def __aiter__(self) -> _Mapped[T, U]:
+        return self
+
+    async def __anext__(self) -> U:
+        return self._map(await self._results.__anext__())
+
+    async def aclose(self) -> None:
+        await self._results.aclose()
 
 
-async def _capability_status_events(
+class _CardMessages(_Mapped[CardUpdate, MicrogridCardUpdate]):
+    """The snapshot, then each update as every subscriber of it receives it.
+
+    The snapshot's object is emptied when the next message is asked for: it
+    has been executed and sent by then, but graphql-core keeps the last payload
+    referenced until the next one, which (updates being written straight to
+    the socket) may never come. So an idle subscription keeps no card."""
+
+    __slots__ = ("_snapshot", "_started")
+
+    def __init__(self, updates: AsyncGenerator[CardUpdate, None]) -> None:
+        super().__init__(updates, card_update)
+        self._started = False
+        self._snapshot: MicrogridCardUpdate | None = None
+
+    async def __anext__(self) -> MicrogridCardUpdate:
+        if not self._started:
+            self._started = True
+            first = await self._results.__anext__()
+            self._snapshot = MicrogridCardUpdate.of(first.reason, first.card)
+            return self._snapshot
+        if self._snapshot is not None:
+            vars(self._snapshot).clear()
+            self._snapshot = None
+        return await super().__anext__()
+
+
+def _microgrid_card(info: Ctx, depot_id: strawberry.ID) -> AsyncIterator[MicrogridCardUpdate]:
+    return _CardMessages(live.microgrid_card(info.context, depot_id))
+
+
+def _capability_status_events(
     info: Ctx, microgrid_id: strawberry.ID
-) -> AsyncGenerator[CapabilityStatusEvent, None]:
-    async with aclosing(live.capability_status_events(info.context, microgrid_id)) as events:
-        async for event in events:
-            yield CapabilityStatusEvent.of(event)
+) -> AsyncIterator[CapabilityStatusEvent]:
+    return _Mapped(
+        live.capability_status_events(info.context, microgrid_id), CapabilityStatusEvent.of
+    )
 
 
-async def _microgrid_topology(
-    info: Ctx, microgrid_id: strawberry.ID
-) -> AsyncGenerator[Microgrid, None]:
-    async with aclosing(live.microgrid_topology(info.context, microgrid_id)) as microgrids:
-        async for microgrid in microgrids:
-            yield Microgrid.of(microgrid)
+def _microgrid_topology(info: Ctx, microgrid_id: strawberry.ID) -> AsyncIterator[Microgrid]:
+    return _Mapped(live.microgrid_topology(info.context, microgrid_id), Microgrid.of)
 
 
 @strawberry.type

@@ -159,7 +159,7 @@ class Direct:
 
 
 class Directs:
-    """Hands each subscriber, as its stream starts, the next of these deliveries."""
+    """Hands each subscriber, as it starts listening, the next of these deliveries."""
 
     def __init__(self, *directs: Direct) -> None:
         self.directs = list(directs)
@@ -179,7 +179,6 @@ async def test_a_waiting_subscriber_gets_its_update_directly_a_declined_one_thro
         direct_next = asyncio.ensure_future(
             direct.after(snapshot.revision, snapshot.generated_at).__anext__()
         )
-        await asyncio.sleep(0)
         other_stream = other.after(snapshot.revision, snapshot.generated_at)
         other_next = asyncio.ensure_future(other_stream.__anext__())
         await asyncio.sleep(0.01)
@@ -226,7 +225,7 @@ async def test_direct_delivery_skips_what_the_snapshot_already_holds():
     store, clock, deps, microgrid = await _setup()
     card = await card_for_microgrid(deps, microgrid.id)
     sink = Direct()
-    listener = Listener(8, Directs(sink))
+    listener = Listener(8, sink)
     stream = listener.after(card.revision, card.generated_at)
     waiting = asyncio.ensure_future(stream.__anext__())
     await asyncio.sleep(0)  # waiting, nothing queued
@@ -245,7 +244,7 @@ async def test_an_update_never_overtakes_one_still_queued_for_the_same_subscribe
     store, clock, deps, microgrid = await _setup()
     card = await card_for_microgrid(deps, microgrid.id)
     sink = Direct(accept=False)
-    listener = Listener(8, Directs(sink))
+    listener = Listener(8, sink)
     stream = listener.after(card.revision - 2, card.generated_at)
     first = asyncio.ensure_future(stream.__anext__())
     await asyncio.sleep(0)  # waiting, nothing queued
