@@ -60,7 +60,7 @@ def create_app(container: Container | None = None) -> Starlette:
     async def favicon(_request: Request) -> Response:
         return Response(status_code=204)
 
-    metrics = metrics_endpoint(container.statements, container.card_broadcasts, container.hub)
+    metrics = metrics_endpoint(container.statements, container.card_followers, container.hub)
     graphql = BodySizeLimit(
         BearerAuth(MicrogridGraphQL(container), container), container.settings.max_body_bytes
     )

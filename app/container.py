@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,10 +13,9 @@ from app.metrics import StatementCounter
 from app.revocation import RevocationWatch
 from app.settings import Settings
 from app.silence_check import SilenceCheck
-from domain.card import Card
-from domain.changes import ChangeReason
-from domain.live import CardBroadcasts
+from domain.live import CardUpdate
 from domain.ports import Clock, Dependencies
+from live_updates.card_followers import CardFollowers, DirectDelivery
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -31,7 +29,7 @@ class Container:
     tokens: TokenStore
     hub: Hub
     broker: Broker
-    card_broadcasts: CardBroadcasts[Any]
+    card_followers: CardFollowers
     revocations: RevocationWatch
     statements: StatementCounter
     silence_check: SilenceCheck | None = None
@@ -50,11 +48,19 @@ class Container:
         await self.engine.dispose()
 
 
-def _graphql_update(reason: ChangeReason, card: Card) -> Any:
-    """Imported on first use: CLI commands that never serve skip the schema's imports."""
-    from resolvers.live import shared_update
+# Imported on first use: CLI commands that never serve skip the schema's imports.
 
-    return shared_update(reason, card)
+
+def _card_payload(update: CardUpdate) -> object:
+    from live_updates.card_payloads import card_payload
+
+    return card_payload(update)
+
+
+def _frame_sink() -> DirectDelivery | None:
+    from live_updates.card_frames import frame_sink
+
+    return frame_sink()
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
@@ -66,11 +72,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         new_id=uuid4,
         stale_after_seconds=settings.stale_after_seconds,
     )
-    card_broadcasts: CardBroadcasts[Any] = CardBroadcasts(deps, hub, _graphql_update)
+    card_followers = CardFollowers(deps, hub, present=_card_payload, direct_for=_frame_sink)
     silence_check = None
     if settings.redis_url:
         silence_check = SilenceCheck(
-            engine, card_broadcasts, hub, settings.broker_silence_check_seconds
+            engine, card_followers, hub, settings.broker_silence_check_seconds
         )
     return Container(
         settings=settings,
@@ -79,7 +85,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenStore(engine),
         hub=hub,
         broker=broker,
-        card_broadcasts=card_broadcasts,
+        card_followers=card_followers,
         revocations=RevocationWatch(engine, deps.clock),
         statements=StatementCounter(engine),
         silence_check=silence_check,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import weakref
 from dataclasses import replace
 from datetime import timedelta
@@ -21,10 +20,6 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -36,47 +31,29 @@ from app.storage_errors import storage_unavailable
 from app.ws_frames import SizedFrames
 from domain.access import Principal
 from domain.ports import Dependencies
+from live_updates.executor import LiveExecutor
+from live_updates.shared_executions import encode_next_message
+from live_updates.ws_handler import LiveOperationsHandler
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
 from resolvers.errors import problem
-from schema.card_frames import running_operation
-from schema.shared_events import encode_next_message
 
 
-class _LeanOperationsHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
-    """graphql-transport-ws, with what an open screen keeps kept small: card
-    updates are written from the card follower (``schema.card_frames``), so an
-    idle subscription holds only its own state. Together with the resolver
-    releasing its snapshot, ~3.8 KiB less per subscription (bench/README.md)."""
+class _OperationsHandler(LiveOperationsHandler):
+    """Live delivery's handler, with the service's transport limits: frames
+    may be as large as a request body once the connection is acknowledged."""
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged and isinstance(self.websocket, SizedFrames):
             self.websocket.frame_limit = cast(MicrogridGraphQL, self.view).max_body_bytes
 
-    async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
-        running_operation.set(operation)  # this task's own: see schema.card_frames
-        await super().run_operation(operation)
-
-    async def handle_subscribe(self, message: Any) -> None:
-        """Screens send the same document: one copy of its text, not one each."""
-        payload = message.get("payload")
-        if isinstance(payload, dict) and isinstance(payload.get("query"), str):
-            payload["query"] = sys.intern(payload["query"])
-        await super().handle_subscribe(message)
-
     async def send_message(self, message: Any) -> None:
-        """A sent result stays referenced by the operation's stream until the
-        next one: empty it once sent (shared data, still being sent to other
-        subscribers, is left alone). An error the protocol handler writes
-        itself (the subscription limit) gets its code like every other."""
+        """An error the protocol handler writes itself (the subscription limit)
+        gets its code like every other."""
         if message.get("type") == "error":
             message = {**message, "payload": [_coded(e) for e in message.get("payload") or ()]}
         await super().send_message(message)
-        if message.get("type") == "next":
-            data = message["payload"].get("data")
-            if type(data) is dict:
-                data.clear()
 
 
 def _coded(error: Any) -> Any:
@@ -92,7 +69,7 @@ def _coded(error: Any) -> Any:
 
 
 class MicrogridGraphQL(GraphQL[RequestContext, None]):
-    graphql_transport_ws_handler_class = _LeanOperationsHandler
+    graphql_transport_ws_handler_class = _OperationsHandler
     websocket_adapter_class = SizedFrames
 
     def __init__(self, container: Container, **kwargs: Any) -> None:
@@ -109,6 +86,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_response_bytes=settings.max_response_bytes,
                 max_result_items=settings.max_result_items,
                 storage_unavailable=storage_unavailable,
+                executor=LiveExecutor,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
@@ -222,7 +200,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
         return RequestContext(
             deps=self.container.deps,
             hub=self.container.hub,
-            card_broadcasts=self.container.card_broadcasts,
+            card_updates=self.container.card_followers,
         )
 
     async def get_context(

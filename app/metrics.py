@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.broker import Hub
-from domain.live import CardBroadcasts
+from live_updates.card_followers import CardFollowers
 
 
 class StatementCounter:
@@ -22,7 +22,7 @@ class StatementCounter:
         self.count += 1
 
 
-def metrics_endpoint(statements: StatementCounter, cards: CardBroadcasts[Any], hub: Hub) -> Any:
+def metrics_endpoint(statements: StatementCounter, cards: CardFollowers, hub: Hub) -> Any:
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.broker import Hub
-from domain.live import CardBroadcasts
+from live_updates.card_followers import CardFollowers
 from persistence.revisions import card_revisions
 
 log = logging.getLogger("microgrid.broker")
@@ -25,7 +24,7 @@ class SilenceCheck:
     check is retried at the next period."""
 
     def __init__(
-        self, engine: AsyncEngine, broadcasts: CardBroadcasts[Any], hub: Hub, period: float
+        self, engine: AsyncEngine, broadcasts: CardFollowers, hub: Hub, period: float
     ) -> None:
         self._engine = engine
         self._broadcasts = broadcasts

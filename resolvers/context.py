@@ -13,7 +13,7 @@ from domain import reads
 from domain.access import Principal
 from domain.capability import CapabilityType, StatusEvent
 from domain.circuit_tree import children_by_parent
-from domain.live import CardBroadcasts
+from domain.live import CardUpdates, Feeds
 from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
 from domain.reads import DepotEquipment
@@ -89,8 +89,10 @@ class Loaders:
 @dataclass
 class RequestContext:
     deps: Dependencies
-    hub: Any
-    card_broadcasts: CardBroadcasts[Any] | None = None
+    hub: Feeds
+    """Change notices, for subscriptions that follow them one by one."""
+    card_updates: CardUpdates
+    """The process's card followers, shared by every card subscriber."""
     principal: Principal | None = None
     request: Any = None
     response: Any = None

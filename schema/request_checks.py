@@ -51,6 +51,7 @@ from schema.query_limits import (
 )
 from schema.response_size import larger_than
 from schema.result_budget import budget_error, too_large
+from schema.strawberry_internals import graphql_schema
 from schema.variable_limits import first_long_list
 
 CACHE_SIZE = 256
@@ -124,7 +125,7 @@ class RequestChecks(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        schema = context.schema._schema
+        schema = graphql_schema(context.schema)
         errors = _limit_errors(schema, document, self.limits) or _validate(
             schema, document, context.validation_rules, self.limits.hide_suggestions
         )
@@ -135,7 +136,8 @@ class RequestChecks(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        found = _operation(context.schema._schema, context.graphql_document, context.operation_name)
+        schema = graphql_schema(context.schema)
+        found = _operation(schema, context.graphql_document, context.operation_name)
         if found is not None:
             refused = self._refusal(*found)
             if refused is not None and found[0].operation is OperationType.SUBSCRIPTION:
@@ -156,7 +158,7 @@ class RequestChecks(SchemaExtension):
         self, operation: OperationDefinitionNode, variable_cost: bool
     ) -> ExecutionResult | None:
         context = self.execution_context
-        schema = context.schema._schema
+        schema = graphql_schema(context.schema)
         principal = getattr(context.context, "principal", None)
         if principal is not None:
             forbidden = _forbidden(schema, operation, context.graphql_document, principal)

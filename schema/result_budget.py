@@ -12,38 +12,27 @@ from __future__ import annotations
 from collections.abc import Sized
 from typing import Any
 
-from graphql.execution.executor import Executor
-
-from graphql import GraphQLError, OperationType
+from graphql import GraphQLError, GraphQLResolveInfo, OperationType
+from schema.graphql_core_internals import ListCompletion
 from schema.query_limits import coded_error
 
 CODE = "RESPONSE_TOO_LARGE"
 
 
-class ListItemBudget(Executor[Any]):
+class ListItemBudget(ListCompletion):
     max_items = 10_000
     _items = 0
     _spent = False
 
-    def complete_list_value(
-        self,
-        return_type: Any,
-        field_details_list: Any,
-        info: Any,
-        path: Any,
-        result: Any,
-        position_context: Any,
-    ) -> Any:
-        if isinstance(result, Sized) and info.operation.operation is not OperationType.SUBSCRIPTION:
+    def list_to_complete(self, items: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        if isinstance(items, Sized) and info.operation.operation is not OperationType.SUBSCRIPTION:
             if self._spent:
                 return []
-            self._items += len(result)
+            self._items += len(items)
             if self._items > self.max_items:
                 self._spent = True
                 raise too_many_items(self.max_items)
-        return super().complete_list_value(
-            return_type, field_details_list, info, path, result, position_context
-        )
+        return items
 
 
 def too_many_items(limit: int) -> GraphQLError:

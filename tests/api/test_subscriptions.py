@@ -283,7 +283,7 @@ async def test_many_screens_on_one_card_share_one_read_and_each_gets_its_own_sel
             await ws.subscribe(query, {"depotId" if query is CARD_SUB else "d": depot_id})
             await ws.data()  # snapshot
             screens.append(ws)
-        reads_before = container.card_broadcasts.reads
+        reads_before = container.card_followers.reads
         direct_before = await _metric(url, "microgrid_card_updates_direct_total")
 
         await integration.execute(RECORD, _status(microgrid_id, clock.current, "shared"))
@@ -297,7 +297,7 @@ async def test_many_screens_on_one_card_share_one_read_and_each_gets_its_own_sel
             "reason": "CAPABILITY_STATUS",
             "card": {"revision": full[0]["card"]["revision"]},
         }
-        assert container.card_broadcasts.reads - reads_before == 1
+        assert container.card_followers.reads - reads_before == 1
         # Every screen's frame was written in the follower's one pass.
         assert await _metric(url, "microgrid_card_updates_direct_total") - direct_before == 6
         for ws in screens:

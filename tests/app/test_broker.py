@@ -148,7 +148,7 @@ async def test_a_card_behind_the_database_is_brought_up_to_date_by_the_silence_c
     created = await new_depot(admin, "Silent", "Feeder")
     depot_id, microgrid_id = created["depot"]["id"], created["microgrid"]["id"]
     operator = (await container.tokens.issue(Role.OPERATOR, (), clock.now())).token
-    check = SilenceCheck(container.engine, container.card_broadcasts, container.hub, period=60)
+    check = SilenceCheck(container.engine, container.card_followers, container.hub, period=60)
     async with live_server(container) as url:
         ws = await WsClient.connect(url, operator)
         await ws.subscribe(CARD_SUB, {"depotId": depot_id})

@@ -1,6 +1,6 @@
 """Writing a frame at once, and finishing it later when the socket must wait;
 what a subscriber's frame sink writes and what it leaves to the subscriber's
-own task (schema/card_frames.py). The sink's collaborators are small fakes
+own task (live_updates/card_frames.py). The sink's collaborators are small fakes
 here; tests/api/test_subscriptions.py runs it through the real app."""
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import json
 
 import pytest
 
-from schema.card_frames import FrameSink, send_eagerly
-from schema.shared_events import SharedData, SharedResult, key_of, memo_of, share
+from graphql import ExecutionResult
+from live_updates.card_frames import FrameSink, send_now
+from live_updates.shared_executions import SharedData, key_of, memo_of, share
 
 
-async def test_a_send_that_need_not_wait_is_done_before_send_eagerly_returns():
+async def test_a_send_that_need_not_wait_is_done_before_send_now_returns():
     written: list[str] = []
 
     async def send(frame: str) -> None:
         written.append(frame)
 
-    assert send_eagerly(send("one")) is None
+    assert send_now(send("one")) is None
     assert written == ["one"]
 
 
@@ -32,7 +33,7 @@ async def test_a_send_that_must_wait_finishes_in_order_once_the_socket_is_writab
         await writable.wait()
         written.append(frame)
 
-    pending = send_eagerly(send("first"))
+    pending = send_now(send("first"))
     assert pending is not None and written == []
 
     async def later() -> None:
@@ -50,7 +51,7 @@ async def test_what_a_send_raises_before_waiting_reaches_the_caller():
         raise RuntimeError("closed")
 
     with pytest.raises(RuntimeError, match="closed"):
-        send_eagerly(send())
+        send_now(send())
 
 
 async def test_a_send_waiting_when_its_task_is_cancelled_sees_the_cancellation():
@@ -63,7 +64,7 @@ async def test_a_send_waiting_when_its_task_is_cancelled_sees_the_cancellation()
             seen.append("cancelled")
             raise
 
-    pending = send_eagerly(send())
+    pending = send_now(send())
     assert pending is not None
     await asyncio.sleep(0)
     pending.cancel()
@@ -114,7 +115,7 @@ def _executed_update(executor: _Executor, revision: int) -> _Update:
     memo = memo_of(update)
     assert memo is not None
     data = SharedData({"microgridCard": {"card": {"revision": revision}}})
-    memo[key_of(executor)] = (executor.operation, SharedResult(data, None))  # type: ignore[arg-type]
+    memo[key_of(executor)] = (executor.operation, ExecutionResult(data, None))  # type: ignore[arg-type]
     return update
 
 
