@@ -78,7 +78,7 @@ async def _run(given: Given, facts: Facts, writer: _Writer) -> ActionOutcome:
     return decision.outcome
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _UnitOfWorkFacts:
     """The actions' reads, one statement each, inside the packet's transaction."""
 
@@ -97,7 +97,7 @@ class _UnitOfWorkFacts:
         return await self.uow.events.find(microgrid_id, idempotency_key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Writer:
     uow: UnitOfWork
     deps: Dependencies
@@ -108,23 +108,24 @@ class _Writer:
         (the decision's later writes are then dropped)."""
         uow = self.uow
         match write:
-            case AppendObservations(observations, if_all_recorded):
+            case AppendObservations():
                 results = [
-                    await append_observation(uow, self.deps, o, self.now) for o in observations
+                    await append_observation(uow, self.deps, o, self.now)
+                    for o in write.observations
                 ]
                 if all(isinstance(r, StatusRecorded) and r.duplicate for r in results):
-                    return if_all_recorded
-            case UpdateSensorAction(action):
-                await uow.sensor_actions.update(action)
-            case UpdatePowerSource(power_source):
-                await uow.equipment.update_power_source(power_source)
-            case UpdateCircuit(circuit):
-                await uow.circuits.update(circuit)
-            case AnnounceChange(depot_id, reason):
-                microgrid = await uow.microgrids.for_depot(depot_id)
+                    return write.if_all_recorded
+            case UpdateSensorAction():
+                await uow.sensor_actions.update(write.action)
+            case UpdatePowerSource():
+                await uow.equipment.update_power_source(write.power_source)
+            case UpdateCircuit():
+                await uow.circuits.update(write.circuit)
+            case AnnounceChange():
+                microgrid = await uow.microgrids.for_depot(write.depot_id)
                 if microgrid is not None:
                     revision = await uow.microgrids.bump_revision(microgrid.id)
-                    uow.notify(Change(microgrid.id, reason, revision))
+                    uow.notify(Change(microgrid.id, write.reason, revision))
             case _:
                 assert_never(write)
         return None

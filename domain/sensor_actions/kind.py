@@ -33,7 +33,7 @@ class Facts(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Given:
     """What one configured action runs on: its record, the device, the packet."""
 
@@ -59,7 +59,7 @@ class Given:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The action's outcome and what to write for it, in order."""
 

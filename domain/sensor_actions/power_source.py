@@ -15,8 +15,8 @@ from domain.routing import Unroutable, route
 from domain.sensor_actions.kind import ActionKind, Decision, Facts, Given
 from domain.sensor_actions.writes import AnnounceChange, UpdatePowerSource
 
-Setter = Callable[[PowerSource, Value], PowerSource]
-"""The power source with one measurand's value written into it."""
+Setter = Callable[[PowerSource, Value], None]
+"""Writes one measurand's value into the action's own copy of the power source."""
 
 
 class PowerSourceAction(ActionKind):
@@ -58,7 +58,7 @@ class PowerSourceAction(ActionKind):
             )
         updated = replace(source, updated_at=packet.observed_at)
         for key in present:
-            updated = self._setters[key](updated, packet.measurands[key])
+            self._setters[key](updated, packet.measurands[key])
         return Decision(
             given.outcome(
                 Outcome.APPLIED,

@@ -75,7 +75,7 @@ class UpdateCircuitCapacity(ActionKind):
             capacity_updated_at=given.now,
         )
         if "FAIL_SAFE_CAPACITY" in present:
-            updated = replace(updated, fail_safe_capacity_w=number(values["FAIL_SAFE_CAPACITY"]))
+            updated.fail_safe_capacity_w = number(values["FAIL_SAFE_CAPACITY"])
         return Decision(
             given.outcome(
                 Outcome.APPLIED, "APPLIED", "Circuit capacity updated.", circuit.id, present

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from domain.model import SensorActionType
+from domain.model import PowerSource, SensorActionType
+from domain.plausible.measurands import Value
 from domain.sensor_actions.kind import number
 from domain.sensor_actions.power_source import PowerSourceAction
 
-ACTION = PowerSourceAction(
-    SensorActionType.UPDATE_POWER_SOURCE_LOAD,
-    {"TOTAL_POWER_LOAD": lambda source, value: replace(source, load_w=number(value))},
-)
+
+def _load(source: PowerSource, value: Value) -> None:
+    source.load_w = number(value)
+
+
+ACTION = PowerSourceAction(SensorActionType.UPDATE_POWER_SOURCE_LOAD, {"TOTAL_POWER_LOAD": _load})

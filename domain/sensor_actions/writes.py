@@ -15,7 +15,7 @@ from domain.model import Circuit, PowerSource, SensorAction
 from domain.packet_records import ActionOutcome
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppendObservations:
     """Append each observation through the capability-status path (event
     store, latest projection, revision, notice). When every one of them was
@@ -26,22 +26,22 @@ class AppendObservations:
     if_all_recorded: ActionOutcome
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdateSensorAction:
     action: SensorAction
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdatePowerSource:
     power_source: PowerSource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdateCircuit:
     circuit: Circuit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnnounceChange:
     """Bump the revision of the depot's microgrid (if it has one) and tell its
     live cards why, after commit."""
