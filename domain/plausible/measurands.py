@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from domain.plausible.text import SHORT, check_text
 from domain.problems import FieldError
+from domain.sensor_actions.update_microgrid_state import CAPABILITY_KEYS
 
 KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 MAX_POWER_W = 1e9
@@ -47,8 +48,7 @@ NUMBER_KEYS: dict[str, NumberKey] = {
 STATUS_VALUES: dict[str, frozenset[str]] = {
     "HEARTBEAT_STATUS": frozenset({"ok", "connection_lost", "timeout", "error"}),
     "DISPATCH_STATE": frozenset({"on", "off"}),
-    "LIMIT_DER_EXPORT": frozenset({"true", "false"}),
-    "LIMIT_PEAK_SHAVING": frozenset({"true", "false"}),
+    **dict.fromkeys(CAPABILITY_KEYS.values(), frozenset({"true", "false"})),
     "DEVICE_POWER_STATE": frozenset({"on", "off"}),
     "BESS_OPERATIONAL_MODE": frozenset({"idle", "charging", "discharging", "automatic", "error"}),
 }

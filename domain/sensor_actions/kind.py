@@ -12,14 +12,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from domain.capability import StatusEvent
 from domain.model import Circuit, Device, Gateway, PowerSource, SensorAction, SensorActionType
 from domain.packet_records import ActionOutcome, Outcome
-from domain.packets import Packet
 from domain.sensor_actions.writes import Write
+
+if TYPE_CHECKING:
+    # Only for annotations: the packet contract takes the capability keys from
+    # update_microgrid_state, which imports this module.
+    from domain.packets import Packet
 
 
 class Facts(Protocol):

@@ -18,7 +18,9 @@ CAPABILITY_KEYS: dict[CapabilityType, str] = {
     CapabilityType.PEAK_SHAVING: "LIMIT_PEAK_SHAVING",
     CapabilityType.DER: "LIMIT_DER_EXPORT",
 }
-"""The packet key that reports each capability ("true" -> ON, "false" -> OFF)."""
+"""The packet key that reports each capability ("true" -> ON, "false" -> OFF);
+the packet contract (domain/plausible/measurands.py) takes its status values
+from here, so a new capability type needs only its line here."""
 
 
 class UpdateMicrogridState(ActionKind):
