@@ -7,12 +7,10 @@ tests/api/test_subscription_memory.py (the subfield memo)."""
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 from graphql import Executor, build_schema, parse
 from schema.graphql_core_internals import ListCompletion, OwnSubfieldMemo
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.internals import modules_naming
 
 
 def _params(function: object) -> list[str]:
@@ -53,12 +51,4 @@ def test_the_public_methods_the_executors_override_keep_their_shape():
 
 def test_no_other_module_uses_these_names():
     names = ("_relevant_sub_fields", "complete_list_value")
-    allowed = {"schema/graphql_core_internals.py"}
-    offenders = sorted(
-        str(path.relative_to(ROOT))
-        for package in ("app", "domain", "live_updates", "persistence", "resolvers", "schema")
-        for path in (ROOT / package).rglob("*.py")
-        if str(path.relative_to(ROOT)) not in allowed
-        and any(name in path.read_text() for name in names)
-    )
-    assert offenders == []
+    assert modules_naming(names, "schema/graphql_core_internals.py") == []

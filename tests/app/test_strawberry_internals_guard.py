@@ -10,7 +10,6 @@ tests/api/test_transport_limits.py and tests/api/test_subscriptions.py."""
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import strawberry
 from strawberry.asgi import GraphQL
@@ -26,8 +25,7 @@ from schema.strawberry_internals import (
     graphql_schema,
     still_open,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.internals import modules_naming
 
 
 def _params(owner: type, name: str) -> list[str]:
@@ -106,12 +104,4 @@ def test_no_other_module_imports_these_names():
         "_handle_execution_result",
         "_process_result",
     )
-    allowed = {"schema/strawberry_internals.py"}
-    offenders = sorted(
-        str(path.relative_to(ROOT))
-        for package in ("app", "domain", "live_updates", "persistence", "resolvers", "schema")
-        for path in (ROOT / package).rglob("*.py")
-        if str(path.relative_to(ROOT)) not in allowed
-        and any(name in path.read_text() for name in names)
-    )
-    assert offenders == []
+    assert modules_naming(names, "schema/strawberry_internals.py") == []

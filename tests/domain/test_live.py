@@ -9,39 +9,15 @@ from datetime import timedelta
 from domain.access import EVERYWHERE
 from domain.capability import CapabilityType, Freshness, Observation
 from domain.card import card_for_microgrid
-from domain.changes import Change, ChangeReason
+from domain.changes import ChangeReason
 from domain.circuits import NewCircuitCommand, create_circuit
-from domain.depots import NewCircuit, create_depot
 from domain.live import CardUpdate, follow_card, follow_events, follow_topology, is_newer
 from domain.status_ingest import record_capability_status
-from tests.support.clock import FakeClock
-from tests.support.fakes import Store, fake_dependencies
-
-
-class QueueFeed:
-    """Delivers what the fake store published, like the hub does after commit."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.seen = len(store.published)
-        self.wake = asyncio.Event()
-
-    async def next(self) -> Change | None:
-        while self.seen >= len(self.store.published):
-            await asyncio.sleep(0.001)
-        self.seen += 1
-        return self.store.published[self.seen - 1]
-
-
-async def _setup(stale_after=60):
-    store, clock = Store(), FakeClock(tick=timedelta(0))
-    deps = fake_dependencies(store, clock, stale_after_seconds=stale_after)
-    created = await create_depot(deps, EVERYWHERE, "D", [NewCircuit("Top")])
-    return store, clock, deps, created.sync.microgrid
+from tests.support.live import QueueFeed, one_microgrid_site
 
 
 async def test_status_topology_and_freshness_updates_in_order():
-    store, clock, deps, microgrid = await _setup(stale_after=60)
+    store, clock, deps, microgrid = await one_microgrid_site(stale_after=60)
     feed = QueueFeed(store)
     snapshot = await card_for_microgrid(deps, microgrid.id)
     updates = follow_card(deps, feed, snapshot)
@@ -70,7 +46,7 @@ async def test_status_topology_and_freshness_updates_in_order():
 
 
 async def test_a_notice_already_covered_by_an_earlier_read_is_not_pushed_twice():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     feed = QueueFeed(store)
     snapshot = await card_for_microgrid(deps, microgrid.id)
     for ref in ("a", "b"):
@@ -89,7 +65,7 @@ async def test_a_notice_already_covered_by_an_earlier_read_is_not_pushed_twice()
 
 
 async def test_a_resync_notice_pushes_only_when_something_changed():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
 
     class Feed:
         def __init__(self):
@@ -115,7 +91,7 @@ async def test_a_resync_notice_pushes_only_when_something_changed():
 
 
 async def test_event_and_topology_followers():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     events = follow_events(deps, QueueFeed(store), microgrid.id, 0)
     topology = follow_topology(deps, QueueFeed(store), microgrid)
 
@@ -137,7 +113,7 @@ def _pair(update: CardUpdate):
 
 
 async def test_a_subscriber_gets_what_its_snapshot_does_not_hold():
-    _store, clock, deps, microgrid = await _setup()
+    _store, clock, deps, microgrid = await one_microgrid_site()
     card = await card_for_microgrid(deps, microgrid.id)
     newer = replace(card, microgrid=replace(card.microgrid, revision=card.revision + 1))
     later = replace(card, generated_at=card.generated_at + timedelta(seconds=1))

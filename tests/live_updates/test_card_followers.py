@@ -6,41 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
 from domain.access import EVERYWHERE
 from domain.capability import CapabilityType, Observation
 from domain.card import card_for_microgrid
-from domain.changes import Change, ChangeReason
-from domain.depots import NewCircuit, create_depot
+from domain.changes import ChangeReason
 from domain.live import CardUpdate, FellBehind
 from domain.status_ingest import record_capability_status
 from live_updates.card_followers import CardFollowers, Listener
-from tests.support.clock import FakeClock
-from tests.support.fakes import Store, fake_dependencies
-
-
-class QueueFeed:
-    """Delivers what the fake store published, like the hub does after commit."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.seen = len(store.published)
-
-    async def next(self) -> Change | None:
-        while self.seen >= len(self.store.published):
-            await asyncio.sleep(0.001)
-        self.seen += 1
-        return self.store.published[self.seen - 1]
-
-
-async def _setup(stale_after=60):
-    store, clock = Store(), FakeClock(tick=timedelta(0))
-    deps = fake_dependencies(store, clock, stale_after_seconds=stale_after)
-    created = await create_depot(deps, EVERYWHERE, "D", [NewCircuit("Top")])
-    return store, clock, deps, created.sync.microgrid
+from tests.support.fakes import Store
+from tests.support.live import QueueFeed, one_microgrid_site
 
 
 class QueueFeeds:
@@ -79,7 +56,7 @@ async def _record(deps, clock, microgrid, ref):
 
 
 async def test_every_local_subscriber_gets_one_shared_read_and_one_presented_update():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     feeds, present = QueueFeeds(store), Presenter()
     followers = CardFollowers(deps, feeds, present)
     async with contextlib.AsyncExitStack() as stack:
@@ -106,7 +83,7 @@ async def test_every_local_subscriber_gets_one_shared_read_and_one_presented_upd
 
 
 async def test_a_late_subscriber_gets_nothing_its_snapshot_already_holds():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     followers = CardFollowers(deps, QueueFeeds(store))
     async with followers.listen(microgrid.id) as early:
         early_snapshot = await card_for_microgrid(deps, microgrid.id)
@@ -125,7 +102,7 @@ async def test_a_late_subscriber_gets_nothing_its_snapshot_already_holds():
 
 
 async def test_a_subscriber_that_never_reads_falls_behind_and_others_keep_receiving():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     followers = CardFollowers(deps, QueueFeeds(store), queue_size=3)
     async with followers.listen(microgrid.id) as stalled, followers.listen(microgrid.id) as live:
         snapshot = await card_for_microgrid(deps, microgrid.id)
@@ -169,7 +146,7 @@ class Directs:
 
 
 async def test_a_waiting_subscriber_gets_its_update_directly_a_declined_one_through_its_stream():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     accepting, declining = Direct(), Direct(accept=False)
     followers = CardFollowers(
         deps, QueueFeeds(store), Presenter(), direct_for=Directs(accepting, declining)
@@ -194,7 +171,7 @@ async def test_a_waiting_subscriber_gets_its_update_directly_a_declined_one_thro
 
 
 async def test_updates_queued_before_a_subscriber_waits_come_first_and_in_order():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     sink = Direct()
     followers = CardFollowers(deps, QueueFeeds(store), Presenter(), direct_for=Directs(sink))
     async with followers.listen(microgrid.id) as listener:
@@ -222,7 +199,7 @@ async def test_updates_queued_before_a_subscriber_waits_come_first_and_in_order(
 async def test_direct_delivery_skips_what_the_snapshot_already_holds():
     """The follower may offer a change its read saw before the subscriber's
     snapshot did: a waiting subscriber must not get it twice."""
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     card = await card_for_microgrid(deps, microgrid.id)
     sink = Direct()
     listener = Listener(8, sink)
@@ -241,7 +218,7 @@ async def test_direct_delivery_skips_what_the_snapshot_already_holds():
 
 
 async def test_an_update_never_overtakes_one_still_queued_for_the_same_subscriber():
-    store, clock, deps, microgrid = await _setup()
+    store, clock, deps, microgrid = await one_microgrid_site()
     card = await card_for_microgrid(deps, microgrid.id)
     sink = Direct(accept=False)
     listener = Listener(8, sink)
