@@ -45,7 +45,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT).")] = None,
 ) -> None:
-    """Apply migrations, then serve /graphql, /healthz and /readyz."""
+    """Apply migrations, then serve /graphql, the console at /, /healthz, /readyz and /metrics."""
     import uvicorn
 
     from app.asgi import create_app
@@ -227,7 +227,10 @@ def tokens_list() -> None:
             now = container.deps.clock.now()
         finally:
             await container.close()
-        table = Table("id", "role", "depots", "label", "created", "expires", "state")
+        table = Table()
+        table.add_column("id", no_wrap=True, min_width=36)  # `tokens revoke` takes it whole
+        for heading in ("role", "depots", "label", "created", "expires", "state"):
+            table.add_column(heading)
         for info in tokens:
             table.add_row(
                 str(info.id),

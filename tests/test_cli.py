@@ -23,8 +23,10 @@ from persistence import tables as t
 BIN = Path(sys.executable).parent / "microgrid"
 
 
-def run(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "120"}
+def run(
+    database_url: str, *args: str, check: bool = True, columns: int = 120
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": str(columns)}
     result = subprocess.run(
         [str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=False
     )
@@ -150,6 +152,8 @@ def test_tokens_list_revoke_and_expiry(sqlite_file_url):
         expires = conn.execute(text("SELECT expires_at FROM api_tokens")).scalar_one()
     assert expires is not None
     token_id = str(uuid.UUID(hex=str(token_id).replace("-", "")))
+    narrow = run(sqlite_file_url, "tokens", "list", columns=80).stdout
+    assert token_id in narrow, "an 80-column terminal shows the whole id that revoke takes"
     assert run(sqlite_file_url, "tokens", "revoke", token_id).returncode == 0
     assert "revoked" in run(sqlite_file_url, "tokens", "list").stdout
     assert run(sqlite_file_url, "tokens", "revoke", token_id, check=False).returncode == 1
