@@ -15,7 +15,7 @@ from domain.model import Microgrid
 from domain.problems import NotFound
 from domain.reads import microgrid as read_microgrid
 from resolvers.context import RequestContext
-from resolvers.errors import NotFoundError, SubscriberTooSlow
+from resolvers.errors import NotFoundError
 from resolvers.ids import parse_id
 
 
@@ -30,12 +30,11 @@ async def microgrid_card(ctx: RequestContext, depot_id: str) -> AsyncGenerator[C
         revision, generated_at = snapshot.revision, snapshot.generated_at
         yield CardUpdate(ChangeReason.SNAPSHOT, snapshot)
         del snapshot  # one per open subscription: keep only what the comparison needs
-        try:
-            async for update in listener.after(revision, generated_at):
-                ctx.fresh_reads()
-                yield update
-        except live.FellBehind as error:
-            raise SubscriberTooSlow() from error
+        # A subscriber that falls behind gets the domain's FellBehind, which the
+        # schema's error shaping answers as SUBSCRIBER_TOO_SLOW.
+        async for update in listener.after(revision, generated_at):
+            ctx.fresh_reads()
+            yield update
 
 
 async def _card_microgrid(ctx: RequestContext, depot_id: str) -> UUID:
