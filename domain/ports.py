@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -15,6 +15,7 @@ from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
+from domain.readings import Bucket, CapacityReport, Reading
 
 
 class Clock(Protocol):
@@ -119,6 +120,22 @@ class CapabilityEvents(Protocol):
 
     async def all_events(self) -> list[StatusEvent]: ...
 
+    async def status_changes(
+        self,
+        microgrid_id: UUID,
+        start: datetime,
+        end: datetime,
+        stale_after: Mapping[CapabilityType, int],
+    ) -> list[StatusEvent]:
+        """What a chart of ``[start, end)`` needs, in one statement, ordered by
+        (observedAt, sequence) per capability: the latest event observed before
+        ``start``, and each event observed in the range that begins or ends a
+        run — a run being consecutive events (in that order) of one status, each
+        observed before the previous one went stale (``observedAt +
+        stale_after``). The events in the middle of a run change nothing the
+        chart shows and are left out."""
+        ...
+
 
 class LatestStatuses(Protocol):
     """The projection: one latest event per (microgrid, capability)."""
@@ -176,6 +193,29 @@ class PacketRecords(Protocol):
         ...
 
 
+class Readings(Protocol):
+    """Load-chart readings and capacity reports (append-only)."""
+
+    async def add(self, readings: Collection[Reading], reports: Collection[CapacityReport]) -> None:
+        """Append, in one round trip per table."""
+        ...
+
+    async def buckets(
+        self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
+    ) -> list[Bucket]:
+        """Every non-empty bucket of every series of the depot in ``[start, end)``:
+        bucket ``i`` holds readings with ``start + i*w <= observedAt < start + (i+1)*w``.
+        Computed by the store in one statement, whatever the range."""
+        ...
+
+    async def capacity_reports(
+        self, depot_id: UUID, start: datetime, end: datetime
+    ) -> list[CapacityReport]:
+        """Per circuit, the newest report before ``start`` and every report in
+        ``[start, end)``; ordered by observedAt. One statement."""
+        ...
+
+
 class AuditLog(Protocol):
     async def page(
         self, scope: Scope, first: int, before: tuple[datetime, UUID] | None
@@ -203,6 +243,8 @@ class UnitOfWork(Protocol):
     def sensor_actions(self) -> SensorActions: ...
     @property
     def packets(self) -> PacketRecords: ...
+    @property
+    def readings(self) -> Readings: ...
 
     def notify(self, change: Change) -> None:
         """Publish ``change`` once this unit of work has committed."""

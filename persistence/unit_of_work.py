@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
 from domain.changes import Change, Publisher
+from domain.ports import Readings
 from persistence import ingest_on_asyncpg as on_asyncpg
 from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.audit_store import SqlAuditLog
@@ -83,6 +84,10 @@ class SqlUnitOfWork:
         finally:
             await self._connection.close()
             self._connection = None
+
+    @property
+    def readings(self) -> Readings:
+        raise NotImplementedError("branch i15-readings adds the readings store")
 
     def notify(self, change: Change) -> None:
         self._changes.append(change)

@@ -14,9 +14,9 @@ a database would: the fakes are for one use case at a time."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 from uuid import UUID, uuid4
@@ -28,6 +28,7 @@ from domain.changes import Change, Publisher
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
 from domain.ports import Dependencies
+from domain.readings import Bucket, CapacityReport, Reading, ReadingKind
 from tests.support.clock import FakeClock
 
 
@@ -52,6 +53,8 @@ class Store:
     sensor_actions: dict[UUID, SensorAction] = field(default_factory=dict)
     packets: list[PacketRecord] = field(default_factory=list)
     audit_log: list[AuditRecord] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+    capacity_reports: list[CapacityReport] = field(default_factory=list)
     commits: int = 0
     published: list[Change] = field(default_factory=list)
 
@@ -239,6 +242,41 @@ class FakeEvents:
         """Stream by stream (in id order), each in sequence order."""
         return [e for stream_id in sorted(self.s.events) for e in self.s.events[stream_id]]
 
+    async def status_changes(
+        self,
+        microgrid_id: UUID,
+        start: datetime,
+        end: datetime,
+        stale_after: Mapping[CapabilityType, int],
+    ) -> list[StatusEvent]:
+        stream = self.s.events.get(microgrid_id, [])
+        kept: list[StatusEvent] = []
+        for capability in CapabilityType:
+            mine = sorted(
+                (e for e in stream if e.observation.capability == capability),
+                key=lambda e: e.order_key,
+            )
+            before = [e for e in mine if e.observation.observed_at < start]
+            inside = [e for e in mine if start <= e.observation.observed_at < end]
+            chain = before[-1:] + inside
+            window = timedelta(seconds=stale_after[capability])
+
+            def joined(a: StatusEvent, b: StatusEvent, window: timedelta = window) -> bool:
+                return (
+                    a.observation.value == b.observation.value
+                    and b.observation.observed_at < a.observation.observed_at + window
+                )
+
+            for i, e in enumerate(chain):
+                if before and i == 0:
+                    kept.append(e)
+                    continue
+                starts = i == 0 or not joined(chain[i - 1], e)
+                ends = i == len(chain) - 1 or not joined(e, chain[i + 1])
+                if starts or ends:
+                    kept.append(e)
+        return sorted(kept, key=lambda e: (e.observation.capability, e.order_key))
+
 
 class FakeLatest:
     def __init__(self, s: Store) -> None:
@@ -371,6 +409,51 @@ class FakePackets:
         )
 
 
+class FakeReadings:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add(self, readings: Collection[Reading], reports: Collection[CapacityReport]) -> None:
+        self.s.readings.extend(readings)
+        self.s.capacity_reports.extend(reports)
+
+    async def buckets(
+        self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
+    ) -> list[Bucket]:
+        grouped: dict[tuple[UUID, ReadingKind, int], list[Reading]] = {}
+        for r in self.s.readings:
+            if r.depot_id == depot_id and start <= r.observed_at < end:
+                index = int((r.observed_at - start).total_seconds() // bucket_seconds)
+                grouped.setdefault((r.subject_id, r.kind, index), []).append(r)
+        return [
+            Bucket(
+                subject_id,
+                kind,
+                index,
+                min(r.value for r in rs),
+                sum(r.value for r in rs) / len(rs),
+                max(r.value for r in rs),
+                max(enumerate(rs), key=lambda p: (p[1].observed_at, p[0]))[1].value,
+            )
+            for (subject_id, kind, index), rs in sorted(
+                grouped.items(), key=lambda kv: (str(kv[0][0]), kv[0][1], kv[0][2])
+            )
+        ]
+
+    async def capacity_reports(
+        self, depot_id: UUID, start: datetime, end: datetime
+    ) -> list[CapacityReport]:
+        mine = [r for r in self.s.capacity_reports if r.depot_id == depot_id]
+        before: dict[UUID, CapacityReport] = {}
+        for r in mine:
+            if r.observed_at < start and (
+                r.circuit_id not in before or r.observed_at >= before[r.circuit_id].observed_at
+            ):
+                before[r.circuit_id] = r
+        inside = [r for r in mine if start <= r.observed_at < end]
+        return sorted([*before.values(), *inside], key=lambda r: r.observed_at)
+
+
 class FakeAuditLog:
     def __init__(self, s: Store) -> None:
         self.s = s
@@ -399,6 +482,7 @@ class FakeUnitOfWork:
     sensor_actions: FakeSensorActions
     packets: FakePackets
     audit_log: FakeAuditLog
+    readings: FakeReadings
 
     def __init__(self, store: Store, publisher: Publisher | None = None) -> None:
         self._store = store
@@ -417,6 +501,7 @@ class FakeUnitOfWork:
         self.sensor_actions = FakeSensorActions(work)
         self.packets = FakePackets(work)
         self.audit_log = FakeAuditLog(work)
+        self.readings = FakeReadings(work)
         return self
 
     def notify(self, change: Change) -> None:
