@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 from domain import chart_intervals
@@ -34,9 +35,9 @@ UNITS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One bucket; every value is None when it holds no reading."""
+class Point(NamedTuple):
+    """One bucket; every value is None when it holds no reading. (A tuple: a
+    chart holds tens of thousands, and a tuple is the cheapest to make.)"""
 
     at: datetime
     min: float | None
@@ -51,7 +52,7 @@ class Series:
     subject_id: UUID
     name: str
     unit: str
-    points: list[Point]
+    points: Sequence[Point]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,27 +167,28 @@ def series_of(
     for b in buckets:
         if 0 <= b.index < chart_range.buckets:
             found.setdefault((b.subject_id, b.kind), {})[b.index] = b
-    starts = [chart_range.bucket_start(i) for i in range(chart_range.buckets)]
+    empty = tuple(
+        Point(chart_range.bucket_start(i), None, None, None, None)
+        for i in range(chart_range.buckets)
+    )
     subjects: list[tuple[UUID, str, tuple[ReadingKind, ...]]] = [
         *((p.id, p.name, POWER_SOURCE_KINDS) for p in sorted(sources, key=_name_order)),
         *((c.id, c.name, CIRCUIT_KINDS) for c in sorted(circuits, key=_name_order)),
     ]
     return [
-        Series(kind, subject_id, name, UNITS[kind], _points(starts, found.get((subject_id, kind))))
+        Series(kind, subject_id, name, UNITS[kind], _points(empty, found.get((subject_id, kind))))
         for subject_id, name, kinds in subjects
         for kind in kinds
     ]
 
 
-def _points(starts: list[datetime], found: dict[int, Bucket] | None) -> list[Point]:
+def _points(empty: tuple[Point, ...], found: dict[int, Bucket] | None) -> Sequence[Point]:
+    """The empty points (shared: they are immutable) with the found buckets filled in."""
     if not found:
-        return [Point(at, None, None, None, None) for at in starts]
-    points = []
-    for i, at in enumerate(starts):
-        b = found.get(i)
-        points.append(
-            Point(at, b.min, b.avg, b.max, b.last) if b else Point(at, None, None, None, None)
-        )
+        return empty
+    points = list(empty)
+    for i, b in found.items():
+        points[i] = Point(empty[i].at, b.min, b.avg, b.max, b.last)
     return points
 
 

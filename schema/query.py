@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 
 from domain.access import Principal
 from resolvers import audit, bindings, card, depots, equipment, packets, viewer
+from resolvers import load_chart as load_chart_cases
 from resolvers import microgrid as microgrid_cases
 from schema import results as r
 from schema.access import RoleAllowed
@@ -18,6 +20,7 @@ from schema.card import MicrogridCard
 from schema.common import Ctx
 from schema.depot import Depot, DepotConnection
 from schema.equipment import Device
+from schema.load_chart import LoadChart, LoadChartResult
 from schema.microgrid import Microgrid
 from schema.packets import SensorPacketConnection
 from schema.problems import present
@@ -96,6 +99,17 @@ async def _sensor_packets(
     return SensorPacketConnection.from_domain(page)
 
 
+async def _load_chart(
+    info: Ctx,
+    depot_id: strawberry.ID,
+    from_: Annotated[datetime, strawberry.argument(name="from")],
+    to: datetime,
+    max_points: int = 1000,
+) -> LoadChartResult:
+    found = await load_chart_cases.load_chart(info.context, depot_id, from_, to, max_points)
+    return present(found, LoadChart.from_domain)
+
+
 @strawberry.type
 class Query:
     viewer: Viewer = guarded(_viewer)
@@ -115,4 +129,8 @@ class Query:
     sensor_packets: SensorPacketConnection = guarded(
         _sensor_packets,
         "Inbound packets with the outcome of each sensor action, newest first.",
+    )
+    load_chart: LoadChartResult = guarded(
+        _load_chart,
+        "The load page's chart for a time range, in at most maxPoints buckets per series.",
     )
