@@ -23,9 +23,12 @@ from bench.measure import metrics, p99
 from bench.report import Row, Show
 from bench.serving import cli_together, serve
 from bench.stores import Database
+from domain import chart_intervals
 from domain.access import EVERYWHERE
 from domain.equipment import NewPowerSource, create_power_source
+from domain.load_chart import bucket_seconds, check_range, load_chart, series_of
 from domain.model import PowerSourceKind
+from domain.problems import NotFound, ValidationFailed
 from domain.readings import CapacityReport, Reading, ReadingKind
 
 STEP = timedelta(seconds=10)
@@ -135,6 +138,50 @@ async def stored_bytes(dsn: str) -> dict[str, int]:
     return sizes
 
 
+async def where_the_time_goes(
+    database_url: str, depot: str, start: datetime, end: datetime, points: int, repeat: int
+) -> dict[str, float]:
+    """In-process medians (ms) of the use case and of its parts on the same
+    store: the bucket statement, the capacity-report statement, the
+    capacity-source intervals over those reports, and the series built."""
+    container = build_container(Settings(database_url=database_url))
+    depot_id = uuid.UUID(depot)
+    width = bucket_seconds(end - start, points)
+    parts: dict[str, list[float]] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        parts.setdefault(name, []).append((now - since) * 1000)
+        return now
+
+    try:
+        for _ in range(repeat):
+            t = time.perf_counter()
+            chart = await load_chart(container.deps, EVERYWHERE, depot_id, start, end, points)
+            t = lap("use case", t)
+            assert not isinstance(chart, NotFound | ValidationFailed), chart
+            async with container.deps.uow(write=False) as uow:
+                circuits = await uow.circuits.for_depot(depot_id)
+                t = time.perf_counter()
+                buckets = await uow.readings.buckets(depot_id, start, end, width)
+                t = lap("buckets statement", t)
+                reports = await uow.readings.capacity_reports(depot_id, start, end)
+                t = lap("capacity reports statement", t)
+            chart_intervals.capacity_source_intervals(
+                reports, circuits, start, end, end, container.deps.stale_after_seconds
+            )
+            t = lap("capacity-source intervals", t)
+            chart_range = check_range(start, end, points)
+            assert not isinstance(chart_range, ValidationFailed)
+            series_of(chart_range, [], circuits, buckets)
+            lap("series from buckets", t)
+            parts.setdefault("buckets", []).append(len(buckets))
+            parts.setdefault("capacity reports", []).append(len(reports))
+    finally:
+        await container.close()
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
 async def timed(
     client: httpx.AsyncClient, url: str, body: dict[str, object], n: int
 ) -> list[float]:
@@ -171,6 +218,7 @@ async def bench_load_chart(days: int, points: int, requests: int) -> dict[str, o
                 chart = sorted(await timed(client, server.url, body, requests))
                 after = await metrics(server.url)
                 response_bytes = len((await client.post(server.url, json=body)).content)
+        parts = await where_the_time_goes(db.url, depot, start, end, points, 5)
     statements = (
         after["microgrid_db_statements_total"] - before["microgrid_db_statements_total"]
     ) / requests
@@ -193,6 +241,7 @@ async def bench_load_chart(days: int, points: int, requests: int) -> dict[str, o
         / max(1, sizes["capacity_reports_rows"]),
         "reading_rows": sizes["readings_rows"],
         "load_seconds": load_s,
+        "in_process_ms": parts,
     }
 
 
