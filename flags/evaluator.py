@@ -14,7 +14,7 @@ from openfeature.provider.no_op_provider import NoOpProvider
 
 from domain.feature_flags import KNOWN_FLAGS, FeatureFlag, FlagEvaluation, FlagSource
 from domain.ports import UnitOfWorkFactory
-from flags.provider import SOURCE, DatabaseFlagProvider, read_failures
+from flags.provider import SOURCE, DatabaseFlagProvider, shared_read
 
 
 class FlagSettingsUnreadable(RuntimeError):
@@ -40,9 +40,7 @@ class OpenFeatureFlags:
     ) -> dict[UUID | None, list[FlagEvaluation]]:
         targets = list(dict.fromkeys(depot_ids))
         flags = list(KNOWN_FLAGS.values())
-        with read_failures() as failures:
-            # One gather of every evaluation: the provider's lookups all start in
-            # this turn of the loop and share one query.
+        with shared_read(targets) as read:
             details = await asyncio.gather(
                 *(
                     self.client.get_boolean_details_async(
@@ -52,8 +50,8 @@ class OpenFeatureFlags:
                     for flag in flags
                 )
             )
-        if failures:
-            raise FlagSettingsUnreadable("feature-flag settings could not be read") from failures[0]
+        if read.failure is not None:
+            raise FlagSettingsUnreadable("flag settings could not be read") from read.failure
         found: dict[UUID | None, list[FlagEvaluation]] = {d: [] for d in targets}
         for i, detail in enumerate(details):
             depot_id, flag = targets[i // len(flags)], flags[i % len(flags)]

@@ -2,19 +2,18 @@
 
 A flag's value for a depot (the evaluation context's targeting key; no key:
 the global value) follows the domain's rule, DEPOT > GLOBAL > DEFAULT, from
-the settings admins stored. Lookups made in the same turn of the event loop
-share one query, so evaluating every flag of a page of depots costs one
-statement. Only the asynchronous methods read the database: the synchronous
+the settings admins stored. Evaluations started together for known depots
+(:func:`shared_read`) share one query, so every flag of a page of depots
+costs one statement. Only the asynchronous methods read the database: the synchronous
 ones answer the built-in default with an error rather than block the loop."""
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
@@ -36,70 +35,64 @@ SOURCE = "source"
 
 T = TypeVar("T")
 
-_failures: ContextVar[list[BaseException] | None] = ContextVar("flag_read_failures", default=None)
+
+@dataclass
+class SharedRead:
+    """One read of the settings for every evaluation started inside :func:`shared_read`."""
+
+    depot_ids: frozenset[UUID]
+    pending: asyncio.Future[list[FlagSetting]] | None = None
+    failure: BaseException | None = None
+    """What reading raised (OpenFeature answers a provider's error with the default
+    value; the caller decides what the error means)."""
+
+
+_shared: ContextVar[SharedRead | None] = ContextVar("shared_flag_read", default=None)
 
 
 @contextmanager
-def read_failures() -> Iterator[list[BaseException]]:
-    """The errors reading settings raised during evaluations started in this block
-    (OpenFeature turns a provider's error into a default value; the caller decides)."""
-    failures: list[BaseException] = []
-    token = _failures.set(failures)
+def shared_read(depot_ids: Iterable[UUID | None]) -> Iterator[SharedRead]:
+    """Evaluations started in this block (tasks copy the context) for these depots
+    share one query, made by the first of them."""
+    read = SharedRead(frozenset(d for d in depot_ids if d is not None))
+    token = _shared.set(read)
     try:
-        yield failures
+        yield read
     finally:
-        _failures.reset(token)
+        _shared.reset(token)
 
 
-@dataclass
-class _Batch:
-    done: asyncio.Future[list[FlagSetting]]
-    depot_ids: set[UUID] = field(default_factory=set)
-
-
-class CoalescedSettings:
-    """Settings lookups made in one turn of the event loop, answered by one query."""
-
+class SettingsReader:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
-        self._open: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._reads: set[asyncio.Task[None]] = set()
 
     async def load(self, depot_id: UUID | None) -> list[FlagSetting]:
-        """The global settings and those of ``depot_id``."""
-        loop = asyncio.get_running_loop()
-        batch = self._open.get(loop)
-        if batch is None:
-            batch = self._open[loop] = _Batch(loop.create_future())
-            loop.call_soon(self._dispatch, loop, batch)
-        if depot_id is not None:
-            batch.depot_ids.add(depot_id)
-        # Shielded: one cancelled caller must not cancel the others' shared read.
-        return await asyncio.shield(batch.done)
+        """The global settings and those of ``depot_id``: from the shared read when
+        one covers the depot, else with a query of its own."""
+        read = _shared.get()
+        if read is None or (depot_id is not None and depot_id not in read.depot_ids):
+            return await self._read({depot_id} if depot_id else set())
+        if read.pending is None:
+            read.pending = asyncio.ensure_future(self._read(read.depot_ids))
+            read.pending.add_done_callback(_retrieve)
+        # Shielded: one cancelled evaluation must not cancel the others' read.
+        return await asyncio.shield(read.pending)
 
-    def _dispatch(self, loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
-        if self._open.get(loop) is batch:
-            del self._open[loop]
-        task = loop.create_task(self._read(batch))
-        self._reads.add(task)
-        task.add_done_callback(self._reads.discard)
+    async def _read(self, depot_ids: Collection[UUID]) -> list[FlagSetting]:
+        async with self._uow(write=False) as uow:
+            return await uow.flags.for_depots(depot_ids)
 
-    async def _read(self, batch: _Batch) -> None:
-        try:
-            async with self._uow(write=False) as uow:
-                settings = await uow.flags.for_depots(batch.depot_ids)
-        except Exception as error:
-            batch.done.set_exception(error)
-        else:
-            batch.done.set_result(settings)
+
+def _retrieve(read: asyncio.Future[list[FlagSetting]]) -> None:
+    """Mark a failure as seen even when every evaluation waiting for it was cancelled."""
+    if not read.cancelled():
+        read.exception()
 
 
 class DatabaseFlagProvider(AbstractProvider):
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         super().__init__()
-        self.settings = CoalescedSettings(uow)
+        self.settings = SettingsReader(uow)
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="depot-microgrid-database")
@@ -122,9 +115,9 @@ class DatabaseFlagProvider(AbstractProvider):
         try:
             settings = await self.settings.load(depot_id)
         except Exception as error:
-            sink = _failures.get()
-            if sink is not None:
-                sink.append(error)
+            read = _shared.get()
+            if read is not None:
+                read.failure = error
             return _error(default_value, ErrorCode.GENERAL, "flag settings could not be read")
         found = evaluate(flag, depot_id, settings)
         return FlagResolutionDetails(
