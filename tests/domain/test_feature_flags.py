@@ -144,7 +144,9 @@ async def test_every_setting_is_audited_in_its_transaction():
     ]
 
 
-@pytest.mark.parametrize("key", ["", "new-microgrid-fields-load-chart ", "NEW-MICROGRID", "x" * 500])
+@pytest.mark.parametrize(
+    "key", ["", "new-microgrid-fields-load-chart ", "NEW-MICROGRID", "x" * 500]
+)
 async def test_an_unknown_key_is_a_field_error_and_writes_nothing(key):
     store, deps, (a, _b) = await _site()
     commits = store.commits
