@@ -3,7 +3,6 @@ client, with the depot id as the evaluation context's targeting key."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from uuid import UUID, uuid4
 
@@ -41,15 +40,15 @@ class OpenFeatureFlags:
         targets = list(dict.fromkeys(depot_ids))
         flags = list(KNOWN_FLAGS.values())
         with shared_read(targets) as read:
-            details = await asyncio.gather(
-                *(
-                    self.client.get_boolean_details_async(
-                        flag.key, flag.default, EvaluationContext(str(d) if d else None)
-                    )
-                    for d in targets
-                    for flag in flags
+            # One after the other: the first evaluation reads for all of them
+            # (tasks per evaluation cost more than the evaluations themselves).
+            details = [
+                await self.client.get_boolean_details_async(
+                    flag.key, flag.default, EvaluationContext(str(d) if d else None)
                 )
-            )
+                for d in targets
+                for flag in flags
+            ]
         if read.failure is not None:
             raise FlagSettingsUnreadable("flag settings could not be read") from read.failure
         found: dict[UUID | None, list[FlagEvaluation]] = {d: [] for d in targets}

@@ -8,17 +8,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
 
+from app.storage_errors import storage_unavailable
 from domain.access import EVERYWHERE
 from domain.depots import NewCircuit, create_depot
 from domain.feature_flags import NEW_MICROGRID_FIELDS_LOAD_CHART, FlagSource
 from domain.flag_settings import set_depot_flag, set_global_flag
 from flags.evaluator import FlagSettingsUnreadable, OpenFeatureFlags
+from graphql import GraphQLError
+from schema.errors import describe
 from tests.support.fakes import Store, fake_dependencies
 
 KEY = NEW_MICROGRID_FIELDS_LOAD_CHART.key
@@ -131,3 +135,19 @@ async def test_each_evaluator_has_its_own_domain_and_leaves_it_on_close():
     for flags in (one, other):
         flags.close()
         assert api.get_provider_metadata(flags.domain).name != "depot-microgrid-database"
+
+
+async def test_a_lost_database_is_a_retryable_503_not_a_default(site):
+    """What the schema's error shaping makes of a read the provider could not do."""
+    deps, depots, _uow, _flags = site
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+    broken = OpenFeatureFlags(CountingUow(deps.uow, fail=lost))
+    try:
+        with pytest.raises(FlagSettingsUnreadable) as raised:
+            await broken.evaluate(depots[:1])
+    finally:
+        broken.close()
+    _message, extensions = describe(
+        GraphQLError("failed", original_error=raised.value), storage_unavailable
+    )
+    assert (extensions["code"], extensions["retryable"]) == ("SERVICE_UNAVAILABLE", True)
