@@ -5,10 +5,11 @@ Imports point one way: ``app -> schema -> resolvers -> domain <- persistence``;
 ``live_updates`` sits beside ``schema`` (it may use ``schema``, ``resolvers`` and
 ``domain``, never the reverse); ``flags`` (the OpenFeature provider and evaluator)
 sits beside ``persistence``: it uses ``domain`` only, and no other layer imports
-``openfeature``; only ``app``, the composition root, knows every piece. The simulator talks to the service over HTTP only, the console is static
-files, and ``bench/`` never imports ``tests/``; ``graphql_documents`` reads the
-``graphql/`` files for anyone and imports nothing of ours. A failure names each forbidden
-arrow as ``file -> module``."""
+``openfeature``; only ``app``, the composition root, knows every piece. The
+simulator talks to the service over HTTP only, the console is static files,
+and ``bench/`` never imports ``tests/``; ``graphql_documents`` reads the
+``graphql/`` files for anyone and imports nothing of ours. A failure names each
+forbidden arrow as ``file -> module``."""
 
 from __future__ import annotations
 

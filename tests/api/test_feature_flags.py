@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import event
 
 from domain.access import Role
 from tests.api.helpers import new_depot
+from tests.support.graphql import GraphQLClient
+from tests.support.live_server import live_server
 
 KEY = "new-microgrid-fields-load-chart"
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -192,3 +195,12 @@ async def test_a_flag_never_hides_the_data_it_gates(admin, operator, integration
     assert card["der"]["status"] == "ON"
     await _set(admin, key=KEY, enabled=True, depotId=depot)
     assert (await operator.execute(CARD, {"d": depot}))["microgridCard"] == card
+
+
+async def test_flags_over_a_real_http_connection(admin, container):
+    depot = (await new_depot(admin, "North", "F"))["depot"]["id"]
+    async with live_server(container) as url, httpx.AsyncClient(base_url=url) as http:
+        client = GraphQLClient(http, admin.token)
+        changed = await _set(client, key=KEY, enabled=True, depotId=depot)
+        assert (changed["enabled"], changed["source"]) == (True, "DEPOT")
+        assert _value(await _flags(client, depot)) == (True, "DEPOT")
