@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -13,6 +13,7 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
+from domain.feature_flags import FlagEvaluation, FlagSetting
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
 from domain.readings import Bucket, CapacityReport, Reading
@@ -224,6 +225,38 @@ class AuditLog(Protocol):
         ...
 
 
+class FlagSettings(Protocol):
+    """Admins' feature-flag settings: at most one global setting per key and one per
+    (key, depot), which the database enforces."""
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> list[FlagSetting]:
+        """Every global setting and every setting of these depots, in one statement."""
+        ...
+
+    async def get(self, key: str, depot_id: UUID | None) -> FlagSetting | None: ...
+
+    async def put(self, key: str, depot_id: UUID | None, enabled: bool, at: datetime) -> None:
+        """Insert or replace the setting of (key, depot) in one statement, so two
+        concurrent puts cannot both insert; ``updated_by`` is the unit of work's acting
+        token, as in the audit log."""
+        ...
+
+    async def remove(self, key: str, depot_id: UUID | None) -> bool:
+        """Whether there was a setting to remove."""
+        ...
+
+
+class FlagEvaluator(Protocol):
+    """Evaluates every known flag (the service evaluates through OpenFeature)."""
+
+    async def evaluate(
+        self, depot_ids: Sequence[UUID | None]
+    ) -> dict[UUID | None, list[FlagEvaluation]]:
+        """Every known flag for each depot (None: the global values), in the order of
+        ``KNOWN_FLAGS``. No scope check: callers pass depots the reader may see."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -245,6 +278,8 @@ class UnitOfWork(Protocol):
     def packets(self) -> PacketRecords: ...
     @property
     def readings(self) -> Readings: ...
+    @property
+    def flags(self) -> FlagSettings: ...
 
     def notify(self, change: Change) -> None:
         """Publish ``change`` once this unit of work has committed."""
@@ -281,3 +316,5 @@ class Dependencies:
     clock: Clock
     new_id: Callable[[], UUID]
     stale_after_seconds: int = 300
+    flags: FlagEvaluator | None = None
+    """Feature-flag evaluation; the composition root wires the OpenFeature one."""

@@ -233,3 +233,36 @@ quarantined_rows = Table(
     Column("original", Text, nullable=True),
     Column("quarantined_at", UtcDateTime, nullable=False),
 )
+
+feature_flag_settings = Table(
+    "feature_flag_settings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("key", String(100), nullable=False),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", Uuid, nullable=True),
+)
+"""Admins' flag settings; ``depot_id`` NULL is the global setting. One per (key,
+depot) and one global per key: two partial unique indexes, as NULLs never collide
+in a plain unique constraint."""
+
+GLOBAL_FLAG_SETTING = feature_flag_settings.c.depot_id.is_(None)
+DEPOT_FLAG_SETTING = feature_flag_settings.c.depot_id.is_not(None)
+
+Index(
+    "uq_feature_flag_settings_global_key",
+    feature_flag_settings.c.key,
+    unique=True,
+    sqlite_where=GLOBAL_FLAG_SETTING,
+    postgresql_where=GLOBAL_FLAG_SETTING,
+)
+Index(
+    "uq_feature_flag_settings_depot_key",
+    feature_flag_settings.c.depot_id,
+    feature_flag_settings.c.key,
+    unique=True,
+    sqlite_where=DEPOT_FLAG_SETTING,
+    postgresql_where=DEPOT_FLAG_SETTING,
+)

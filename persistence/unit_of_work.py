@@ -16,6 +16,7 @@ from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.audit_store import SqlAuditLog
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
+from persistence.flag_store import SqlFlagSettings
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
 from persistence.sensor_store import SqlPacketRecords, SqlSensorActions
 
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
     sensor_actions: SqlSensorActions
     packets: SqlPacketRecords
     audit_log: SqlAuditLog
+    flags: SqlFlagSettings
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
             self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
         self.packets = SqlPacketRecords(connection)
         self.audit_log = SqlAuditLog(connection)
+        self.flags = SqlFlagSettings(connection, self._actor)
         return self
 
     async def __aexit__(

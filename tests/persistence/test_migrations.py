@@ -26,6 +26,7 @@ TABLES = {
     "devices",
     "event_streams",
     "events",
+    "feature_flag_settings",
     "gateways",
     "microgrid_nodes",
     "microgrids",
@@ -46,6 +47,8 @@ INDEXES = {
         False,
     ),
     "ix_audit_log_at_id": ("audit_log", ["at", "id"], False),
+    "uq_feature_flag_settings_global_key": ("feature_flag_settings", ["key"], True),
+    "uq_feature_flag_settings_depot_key": ("feature_flag_settings", ["depot_id", "key"], True),
 }
 """The lookups and orderings the repositories page by, and the one-active-
 microgrid-per-depot rule (partial: only rows with ``retired_at IS NULL``)."""
@@ -103,6 +106,13 @@ async def test_upgrade_head_leaves_the_named_tables_indexes_and_rules(database_u
     options = found["indexes"]["uq_microgrids_active_depot"][1]["dialect_options"]
     (where,) = (str(v) for k, v in options.items() if k.endswith("_where"))
     assert "retired_at IS NULL" in where, where
+    for name, rule in [
+        ("uq_feature_flag_settings_global_key", "depot_id IS NULL"),
+        ("uq_feature_flag_settings_depot_key", "depot_id IS NOT NULL"),
+    ]:
+        options = found["indexes"][name][1]["dialect_options"]
+        (where,) = (str(v) for k, v in options.items() if k.endswith("_where"))
+        assert rule in where, (name, where)
     missing = UNIQUE - found["unique"]
     assert not missing, f"unique rules missing: {sorted(missing)}"
     assert found["triggers"] == APPEND_ONLY
