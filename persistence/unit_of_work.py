@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
 from domain.changes import Change, Publisher
-from domain.ports import Readings
 from persistence import ingest_on_asyncpg as on_asyncpg
 from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.audit_store import SqlAuditLog
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
+from persistence.reading_store import SqlReadings
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
 from persistence.sensor_store import SqlPacketRecords, SqlSensorActions
 
@@ -30,6 +30,7 @@ class SqlUnitOfWork:
     sensor_actions: SqlSensorActions
     packets: SqlPacketRecords
     audit_log: SqlAuditLog
+    readings: SqlReadings
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
             self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
         self.packets = SqlPacketRecords(connection)
         self.audit_log = SqlAuditLog(connection)
+        self.readings = SqlReadings(connection)
         return self
 
     async def __aexit__(
@@ -84,10 +86,6 @@ class SqlUnitOfWork:
         finally:
             await self._connection.close()
             self._connection = None
-
-    @property
-    def readings(self) -> Readings:
-        raise NotImplementedError("branch i15-readings adds the readings store")
 
     def notify(self, change: Change) -> None:
         self._changes.append(change)

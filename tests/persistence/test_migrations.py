@@ -21,6 +21,7 @@ TABLES = {
     "api_tokens",
     "audit_log",
     "capability_latest",
+    "capacity_reports",
     "circuits",
     "depots",
     "devices",
@@ -31,6 +32,7 @@ TABLES = {
     "microgrids",
     "power_sources",
     "quarantined_rows",
+    "readings",
     "sensor_actions",
     "sensor_packets",
 }
@@ -46,6 +48,16 @@ INDEXES = {
         False,
     ),
     "ix_audit_log_at_id": ("audit_log", ["at", "id"], False),
+    "ix_readings_depot_subject_observed": (
+        "readings",
+        ["depot_id", "subject_id", "observed_us"],
+        False,
+    ),
+    "ix_capacity_reports_depot_circuit_observed": (
+        "capacity_reports",
+        ["depot_id", "circuit_id", "observed_us"],
+        False,
+    ),
 }
 """The lookups and orderings the repositories page by, and the one-active-
 microgrid-per-depot rule (partial: only rows with ``retired_at IS NULL``)."""
