@@ -56,6 +56,12 @@ def _typed(sql: str) -> TextClause:
     )
 
 
+BUCKETS_WORK_MEM = text("SELECT set_config('work_mem', '32MB', true)")
+"""PostgreSQL, for the rest of the transaction: the planner overestimates the
+groups ~8x (it cannot know how many buckets the range holds) and, at the
+default 4 MB, sorts the range's rows on disk instead of hashing the groups in
+memory; 32 MB lets it hash them (bench/README.md, "Issue 15: readings storage")."""
+
 _RANGE = "depot_id = :depot AND observed_us >= :start AND observed_us < :end"
 
 BUCKETS_POSTGRESQL = _typed(
@@ -212,15 +218,18 @@ class SqlReadings(_Repository):
     async def buckets(
         self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
     ) -> list[Bucket]:
-        statement = BUCKETS_POSTGRESQL if self._dialect == "postgresql" else BUCKETS_SQLITE
+        statement = BUCKETS_SQLITE
+        if self._dialect == "postgresql":
+            statement = BUCKETS_POSTGRESQL
+            await self._conn.execute(BUCKETS_WORK_MEM)
+        if bucket_seconds < 1:
+            raise ValueError("buckets are at least one second wide")
+        low, high = epoch_us(start), epoch_us(end)
+        # A bucket wider than the range puts every reading in bucket 0, as the
+        # range's own width does, and stays within 64-bit integers.
+        width = min(bucket_seconds * 1_000_000, max(high - low, 1))
         result = await self._conn.execute(
-            statement,
-            {
-                "depot": depot_id,
-                "start": epoch_us(start),
-                "end": epoch_us(end),
-                "width": bucket_seconds * 1_000_000,
-            },
+            statement, {"depot": depot_id, "start": low, "end": high, "width": width}
         )
         return buckets_from_rows(result.all())
 
