@@ -35,6 +35,8 @@ COLUMN_OF: dict[ReadingKind, str] = {
 KINDS_IN_ORDER = sorted(ReadingKind, key=lambda k: k.value)
 """The order buckets come in within a subject (the kinds' names)."""
 _COLUMNS = [COLUMN_OF[k] for k in KINDS_IN_ORDER]
+READING_COLUMNS = tuple(_COLUMNS)
+"""The value columns, in the order the bucket statements aggregate them."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ROWS_PER_INSERT = 1000
 """Under SQLite's bound-parameter limit."""

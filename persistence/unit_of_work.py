@@ -62,15 +62,16 @@ class SqlUnitOfWork:
             self.events = SqlCapabilityEvents(connection)
             self.latest = SqlLatestStatuses(connection)
             self.sensor_actions = SqlSensorActions(connection)
+            self.readings = SqlReadings(connection)
         else:
             driver = AsyncpgDriver(connection)
             self.microgrids = on_asyncpg.AsyncpgMicrogrids(connection, driver)
             self.events = on_asyncpg.AsyncpgCapabilityEvents(connection, driver)
             self.latest = on_asyncpg.AsyncpgLatestStatuses(connection, driver)
             self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
+            self.readings = on_asyncpg.AsyncpgReadings(connection, driver)
         self.packets = SqlPacketRecords(connection)
         self.audit_log = SqlAuditLog(connection)
-        self.readings = SqlReadings(connection)
         return self
 
     async def __aexit__(
