@@ -19,6 +19,7 @@ from app.container import build_container
 from app.settings import Settings
 from domain.access import EVERYWHERE, Role
 from persistence import schema_upgrade as migrations
+from persistence.partitions import ensure_partitions_at
 from simulator.cli import sim_cli
 
 cli = typer.Typer(help="Depot Microgrid Service.", no_args_is_help=True, add_completion=False)
@@ -58,6 +59,7 @@ def serve(
 
     settings = Settings()
     migrations.upgrade(settings.database_url)
+    ensure_partitions_at(settings.database_url)
     app = create_app(build_container(settings))
     # Everything loaded so far lives as long as the process: keep it out of the
     # collector. And collect less often: with 1,000 open card subscriptions a

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -265,4 +266,41 @@ Index(
     unique=True,
     sqlite_where=DEPOT_FLAG_SETTING,
     postgresql_where=DEPOT_FLAG_SETTING,
+)
+
+# Load-chart readings and capacity reports (DESIGN §7): append-only; on
+# PostgreSQL partitioned by RANGE (observed_us), see persistence/partitions.py.
+# observed_us is the observation instant in microseconds since the Unix epoch:
+# bucket arithmetic on it is exact integer arithmetic on both stores. seq is
+# the write order (ties on observed_us: the row written last is the newer);
+# on SQLite it is the rowid. One row carries the readings of one subject
+# (power source or circuit) at one instant, one nullable column per kind
+# (bench/README.md, "Issue 15: readings storage": the wide row measured
+# faster and smaller than one row per reading).
+readings = Table(
+    "readings",
+    metadata,
+    Column("depot_id", Uuid, nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("observed_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default=FetchedValue()),
+    Column("load_w", Float, nullable=True),
+    Column("soc_percent", Float, nullable=True),
+    Column("available_w", Float, nullable=True),
+    Column("fail_safe_w", Float, nullable=True),
+    Column("effective_w", Float, nullable=True),
+    Index("ix_readings_depot_subject_observed", "depot_id", "subject_id", "observed_us"),
+)
+
+capacity_reports = Table(
+    "capacity_reports",
+    metadata,
+    Column("depot_id", Uuid, nullable=False),
+    Column("circuit_id", Uuid, nullable=False),
+    Column("observed_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default=FetchedValue()),
+    Column("available_w", Float, nullable=True),
+    Column("fail_safe_w", Float, nullable=True),
+    Column("heartbeat", String(256), nullable=True),
+    Index("ix_capacity_reports_depot_circuit_observed", "depot_id", "circuit_id", "observed_us"),
 )

@@ -21,6 +21,7 @@ TABLES = {
     "api_tokens",
     "audit_log",
     "capability_latest",
+    "capacity_reports",
     "circuits",
     "depots",
     "devices",
@@ -32,6 +33,7 @@ TABLES = {
     "microgrids",
     "power_sources",
     "quarantined_rows",
+    "readings",
     "sensor_actions",
     "sensor_packets",
 }
@@ -49,6 +51,16 @@ INDEXES = {
     "ix_audit_log_at_id": ("audit_log", ["at", "id"], False),
     "uq_feature_flag_settings_global_key": ("feature_flag_settings", ["key"], True),
     "uq_feature_flag_settings_depot_key": ("feature_flag_settings", ["depot_id", "key"], True),
+    "ix_readings_depot_subject_observed": (
+        "readings",
+        ["depot_id", "subject_id", "observed_us"],
+        False,
+    ),
+    "ix_capacity_reports_depot_circuit_observed": (
+        "capacity_reports",
+        ["depot_id", "circuit_id", "observed_us"],
+        False,
+    ),
 }
 """The lookups and orderings the repositories page by, and the one-active-
 microgrid-per-depot rule (partial: only rows with ``retired_at IS NULL``)."""
