@@ -128,12 +128,19 @@ class CapabilityEvents(Protocol):
         stale_after: Mapping[CapabilityType, int],
     ) -> list[StatusEvent]:
         """What a chart of ``[start, end)`` needs, in one statement, ordered by
-        (observedAt, sequence) per capability: the latest event observed before
-        ``start``, and each event observed in the range that begins or ends a
-        run — a run being consecutive events (in that order) of one status, each
-        observed before the previous one went stale (``observedAt +
-        stale_after``). The events in the middle of a run change nothing the
-        chart shows and are left out."""
+        capability, then (observedAt, sequence): per capability, of the latest
+        event observed before ``start`` and the events observed in the range
+        (in that order), each one that is first or last, differs in status
+        from a neighbour, or is the first or last of its slice of the range
+        (slice ``i`` holds ``start + i*s <= observedAt < start + (i+1)*s``,
+        ``s = stale_after[capability]``; the event before ``start`` is a slice
+        of its own). So every run's first and last event are kept (a run:
+        consecutive events of one status, each observed before the previous
+        went stale), and two consecutive kept events of one run lie within
+        ``s`` of each other: ``domain.chart_intervals.capability_intervals``
+        shows the same from these as from all events. (The first and last of
+        a run alone would not do: the chart cannot tell a run's first and last
+        event, more than ``s`` apart, from two runs.)"""
         ...
 
 

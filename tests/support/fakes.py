@@ -261,19 +261,16 @@ class FakeEvents:
             chain = before[-1:] + inside
             window = timedelta(seconds=stale_after[capability])
 
-            def joined(a: StatusEvent, b: StatusEvent, window: timedelta = window) -> bool:
-                return (
-                    a.observation.value == b.observation.value
-                    and b.observation.observed_at < a.observation.observed_at + window
-                )
+            def slice_of(e: StatusEvent, window: timedelta = window) -> int:
+                observed = e.observation.observed_at
+                return -1 if observed < start else (observed - start) // window
 
             for i, e in enumerate(chain):
-                if before and i == 0:
-                    kept.append(e)
-                    continue
-                starts = i == 0 or not joined(chain[i - 1], e)
-                ends = i == len(chain) - 1 or not joined(e, chain[i + 1])
-                if starts or ends:
+                neighbours = chain[max(i - 1, 0) : i] + chain[i + 1 : i + 2]
+                if len(neighbours) < 2 or any(
+                    n.observation.value != e.observation.value or slice_of(n) != slice_of(e)
+                    for n in neighbours
+                ):
                     kept.append(e)
         return sorted(kept, key=lambda e: (e.observation.capability, e.order_key))
 
