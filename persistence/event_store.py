@@ -6,17 +6,18 @@ key, JSON payload); this module maps capability-status events in and out."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import JSON, Uuid, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
 from domain.plausible.instants import readable_instant, readable_instant_text
 from persistence import tables as t
 from persistence.repositories import _chunks, _Repository
+from persistence.types import UtcDateTime
 
 CAPABILITY_STATUS_RECORDED = "CapabilityStatusRecorded"
 
@@ -130,6 +131,7 @@ class SqlCapabilityEvents(_Repository):
                 "idempotency_key": event.observation.idempotency_key,
                 "payload": event_payload(event),
                 "recorded_at": event.received_at,
+                "observed_at": event.observation.observed_at,
             },
         )
 
@@ -203,7 +205,89 @@ class SqlCapabilityEvents(_Repository):
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
     ) -> list[StatusEvent]:
-        raise NotImplementedError("branch i15-intervals adds the chart's event read")
+        params: dict[str, Any] = {
+            "stream_id": microgrid_id,
+            "event_type": CAPABILITY_STATUS_RECORDED,
+            "start": start,
+            "end": end,
+            "start_us": _micros(start),
+        }
+        for i, capability in enumerate(CapabilityType):
+            params[f"subject_{i}"] = capability.value
+            params[f"slice_us_{i}"] = stale_after[capability] * 1_000_000
+        rows = (await self._conn.execute(_STATUS_CHANGES[self._dialect], params)).all()
+        return [event_from_row(r._mapping) for r in rows]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+_MICROS = {
+    "postgresql": "CAST(extract(epoch FROM observed_at) * 1000000 AS BIGINT)",
+    # SQLite holds the column as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
+    "sqlite": "(CAST(strftime('%s', observed_at) AS INTEGER) * 1000000"
+    " + CAST(substr(observed_at, 21, 6) AS INTEGER))",
+}
+
+
+def _status_changes(dialect: str) -> Any:
+    """The statement behind ``status_changes`` (its docstring in domain/ports.py
+    is the rule): per capability, the latest event before the range and the
+    events in it, each with its slice (the one before the range: -1); an event
+    is kept when it is first or last, or differs in status or slice from a
+    neighbour."""
+    columns = "id, stream_id, sequence, payload, recorded_at, subject, observed_at"
+    value = (
+        "COALESCE(payload->>'value' = 'true', false)"
+        if dialect == "postgresql"
+        else "COALESCE(json_extract(payload, '$.value') = 1, 0)"
+    )
+    of_stream = "stream_id = :stream_id AND event_type = :event_type"
+    branches = []
+    for i, _ in enumerate(CapabilityType):
+        branches.append(
+            f"SELECT * FROM (SELECT {columns}, {value} AS on_value, -1 AS slice FROM events"
+            f" WHERE {of_stream} AND subject = :subject_{i} AND observed_at < :start"
+            " ORDER BY observed_at DESC, sequence DESC LIMIT 1) AS before_range"
+        )
+        branches.append(
+            f"SELECT {columns}, {value} AS on_value,"
+            f" ({_MICROS[dialect]} - :start_us) / :slice_us_{i} AS slice FROM events"
+            f" WHERE {of_stream} AND subject = :subject_{i}"
+            " AND observed_at >= :start AND observed_at < :end"
+        )
+    chain = " UNION ALL ".join(branches)
+    differs = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    neighbours = "OVER (PARTITION BY subject ORDER BY observed_at, sequence)"
+    statement = text(
+        f"""SELECT id, stream_id, sequence, payload, recorded_at FROM (
+            SELECT id, stream_id, sequence, payload, recorded_at, subject, observed_at,
+                on_value, slice,
+                lag(sequence) {neighbours} AS previous_sequence,
+                lead(sequence) {neighbours} AS next_sequence,
+                lag(on_value) {neighbours} AS previous_value,
+                lead(on_value) {neighbours} AS next_value,
+                lag(slice) {neighbours} AS previous_slice,
+                lead(slice) {neighbours} AS next_slice
+            FROM ({chain}) AS chain
+        ) AS marked
+        WHERE previous_sequence IS NULL OR next_sequence IS NULL
+            OR on_value {differs} previous_value OR on_value {differs} next_value
+            OR slice {differs} previous_slice OR slice {differs} next_slice
+        ORDER BY subject, observed_at, sequence"""
+    )
+    return statement.bindparams(
+        bindparam("start", type_=UtcDateTime),
+        bindparam("end", type_=UtcDateTime),
+        bindparam("stream_id", type_=Uuid),
+    ).columns(payload=JSON, recorded_at=UtcDateTime, id=Uuid, stream_id=Uuid)
+
+
+_STATUS_CHANGES = {dialect: _status_changes(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def _latest_row(event: StatusEvent) -> dict[str, Any]:

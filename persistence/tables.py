@@ -162,9 +162,12 @@ events = Table(
     Column("idempotency_key", String(300), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    # the payload's observedAt as readable_instant_text reads it: the chart orders by it
+    Column("observed_at", UtcDateTime, nullable=False),
     UniqueConstraint("stream_id", "sequence"),
     UniqueConstraint("stream_id", "idempotency_key"),
     Index("ix_events_stream_subject_sequence", "stream_id", "subject", "sequence"),
+    Index("ix_events_stream_subject_observed", "stream_id", "subject", "observed_at", "sequence"),
 )
 
 capability_latest = Table(
