@@ -25,6 +25,21 @@ _Shown = TypeVar("_Shown", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
+class StatusRun:
+    """Consecutive events of one capability (in (observedAt, sequence) order)
+    with one status, each observed before the previous one went stale: the
+    chart shows the status FRESH from ``first`` until ``last`` goes stale (or
+    the next run begins). The events between the two change nothing."""
+
+    first: StatusEvent
+    last: StatusEvent
+
+    @property
+    def capability(self) -> CapabilityType:
+        return self.first.observation.capability
+
+
+@dataclass(frozen=True, slots=True)
 class CapabilityInterval:
     capability: CapabilityType
     status: OperationalStatus
@@ -50,8 +65,37 @@ class _Span:
     """None: for ever."""
 
 
+def status_runs(
+    events: Sequence[StatusEvent], stale_after: Mapping[CapabilityType, int]
+) -> list[StatusRun]:
+    """``events`` as runs, ordered by capability, then observed order (as
+    ``CapabilityEvents.status_changes`` answers)."""
+    runs: list[StatusRun] = []
+    for capability in sorted(CapabilityType):
+        window = timedelta(seconds=stale_after[capability])
+        first: StatusEvent | None = None
+        last: StatusEvent | None = None
+        for event in sorted(
+            (e for e in events if e.observation.capability is capability),
+            key=lambda e: e.order_key,
+        ):
+            if (
+                first is None
+                or last is None
+                or event.status is not last.status
+                or event.observation.observed_at >= last.observation.observed_at + window
+            ):
+                if first is not None and last is not None:
+                    runs.append(StatusRun(first, last))
+                first = event
+            last = event
+        if first is not None and last is not None:
+            runs.append(StatusRun(first, last))
+    return runs
+
+
 def capability_intervals(
-    events: Sequence[StatusEvent],
+    runs: Sequence[StatusRun],
     stale_after: Mapping[CapabilityType, int],
     start: datetime,
     end: datetime,
@@ -65,31 +109,31 @@ def capability_intervals(
     FRESH while ``t < observedAt + stale_after[capability]``, then STALE with
     the status unchanged; before any event UNKNOWN / NEVER_REPORTED.
 
-    ``events``: all of the capabilities' events, or any subset that keeps,
-    per capability, the latest one observed before ``start`` and every one
-    whose absence would change the chart (``CapabilityEvents.status_changes``)."""
+    ``runs``: as ``CapabilityEvents.status_changes`` answers (the runs from
+    the latest event observed before ``start`` on), or ``status_runs`` of all
+    the events."""
     found: list[CapabilityInterval] = []
     for capability in CapabilityType:
         mine = sorted(
-            (e for e in events if e.observation.capability is capability),
-            key=lambda e: e.order_key,
+            (r for r in runs if r.capability is capability), key=lambda r: r.first.order_key
         )
         window = timedelta(seconds=stale_after[capability])
         pieces: list[tuple[_Span, tuple[OperationalStatus, Freshness]]] = [
             (
-                _Span(None, mine[0].observation.observed_at if mine else None),
+                _Span(None, mine[0].first.observation.observed_at if mine else None),
                 (OperationalStatus.UNKNOWN, Freshness.NEVER_REPORTED),
             )
         ]
-        for i, event in enumerate(mine):
-            observed = event.observation.observed_at
-            following = mine[i + 1].observation.observed_at if i + 1 < len(mine) else None
-            stale_at = observed + window
+        for i, run in enumerate(mine):
+            begins = run.first.observation.observed_at
+            following = mine[i + 1].first.observation.observed_at if i + 1 < len(mine) else None
+            stale_at = run.last.observation.observed_at + window
+            status = run.first.status
             if following is None or stale_at < following:
-                pieces.append((_Span(observed, stale_at), (event.status, Freshness.FRESH)))
-                pieces.append((_Span(stale_at, following), (event.status, Freshness.STALE)))
+                pieces.append((_Span(begins, stale_at), (status, Freshness.FRESH)))
+                pieces.append((_Span(stale_at, following), (status, Freshness.STALE)))
             else:
-                pieces.append((_Span(observed, following), (event.status, Freshness.FRESH)))
+                pieces.append((_Span(begins, following), (status, Freshness.FRESH)))
         found.extend(
             CapabilityInterval(capability, status, freshness, span_start, span_end)
             for (status, freshness), span_start, span_end in _clipped(pieces, start, end, now)

@@ -13,6 +13,7 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
+from domain.chart_intervals import StatusRun
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
 from domain.readings import Bucket, CapacityReport, Reading
@@ -126,21 +127,15 @@ class CapabilityEvents(Protocol):
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
-        """What a chart of ``[start, end)`` needs, in one statement, ordered by
-        capability, then (observedAt, sequence): per capability, of the latest
-        event observed before ``start`` and the events observed in the range
-        (in that order), each one that is first or last, differs in status
-        from a neighbour, or is the first or last of its slice of the range
-        (slice ``i`` holds ``start + i*s <= observedAt < start + (i+1)*s``,
-        ``s = stale_after[capability]``; the event before ``start`` is a slice
-        of its own). So every run's first and last event are kept (a run:
-        consecutive events of one status, each observed before the previous
-        went stale), and two consecutive kept events of one run lie within
-        ``s`` of each other: ``domain.chart_intervals.capability_intervals``
-        shows the same from these as from all events. (The first and last of
-        a run alone would not do: the chart cannot tell a run's first and last
-        event, more than ``s`` apart, from two runs.)"""
+    ) -> list[StatusRun]:
+        """What a chart of ``[start, end)`` needs, in one statement: per
+        capability, the runs (``domain.chart_intervals.StatusRun``) of the
+        latest event observed before ``start`` and the events observed in the
+        range, in (observedAt, sequence) order; ordered by capability, then
+        observed order. Only each run's first and last event are read back;
+        the events in the middle of a run change nothing the chart shows.
+        (Not the bare list of those events: a chart cannot tell a run's first
+        and last, more than stale_after apart, from two runs of one event.)"""
         ...
 
 

@@ -5,8 +5,8 @@ key, JSON payload); this module maps capability-status events in and out."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Uuid, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
+from domain.chart_intervals import StatusRun
 from domain.plausible.instants import readable_instant, readable_instant_text
 from persistence import tables as t
 from persistence.repositories import _chunks, _Repository
@@ -132,6 +133,7 @@ class SqlCapabilityEvents(_Repository):
                 "payload": event_payload(event),
                 "recorded_at": event.received_at,
                 "observed_at": event.observation.observed_at,
+                "value": event.observation.value,
             },
         )
 
@@ -204,82 +206,112 @@ class SqlCapabilityEvents(_Repository):
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
+    ) -> list[StatusRun]:
         params: dict[str, Any] = {
             "stream_id": microgrid_id,
             "event_type": CAPABILITY_STATUS_RECORDED,
             "start": start,
             "end": end,
-            "start_us": _micros(start),
         }
         for i, capability in enumerate(CapabilityType):
             params[f"subject_{i}"] = capability.value
-            params[f"slice_us_{i}"] = stale_after[capability] * 1_000_000
+            params[f"stale_{i}"] = stale_after[capability]
         rows = (await self._conn.execute(_STATUS_CHANGES[self._dialect], params)).all()
-        return [event_from_row(r._mapping) for r in rows]
+        return runs_from_rows([r._mapping for r in rows])
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+def runs_from_rows(rows: Sequence[Mapping[Any, Any]]) -> list[StatusRun]:
+    """Rows of run ends in order, each flagged ``starts``/``ends``, as runs."""
+    runs: list[StatusRun] = []
+    first: StatusEvent | None = None
+    for row in rows:
+        event = event_from_row(row)
+        if row["starts"] or first is None:
+            first = event
+        if row["ends"]:
+            runs.append(StatusRun(first, event))
+    return runs
 
 
-def _micros(value: datetime) -> int:
-    return (value - _EPOCH) // timedelta(microseconds=1)
+_STALE = {
+    "postgresql": ("observed_at", "{observed} + :stale_{i} * INTERVAL '1 second'"),
+    # SQLite holds the column as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole microseconds
+    "sqlite": (
+        "CAST(strftime('%s', observed_at) AS INTEGER) * 1000000"
+        " + CAST(substr(observed_at, 21, 6) AS INTEGER)",
+        "{observed} + :stale_{i} * 1000000",
+    ),
+}
 
 
-_MICROS = {
-    "postgresql": "CAST(extract(epoch FROM observed_at) * 1000000 AS BIGINT)",
-    # SQLite holds the column as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
-    "sqlite": "(CAST(strftime('%s', observed_at) AS INTEGER) * 1000000"
-    " + CAST(substr(observed_at, 21, 6) AS INTEGER))",
+_WHOLE = {
+    # The run ends' sequences as arrays (one row), then one index scan of
+    # (stream_id, sequence) for them: with a join, the planner, which cannot
+    # know how few rows the flags keep, costs the lookups so high that JIT
+    # compilation starts and takes longer than the whole read.
+    "postgresql": """
+        SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at,
+            e.sequence = ANY(kept.starts) AS starts, e.sequence = ANY(kept.ends) AS ends
+        FROM (
+            SELECT array_agg(sequence) FILTER (WHERE starts) AS starts,
+                array_agg(sequence) FILTER (WHERE ends) AS ends
+            FROM ({flagged}) AS flagged WHERE starts OR ends
+        ) AS kept
+        JOIN events AS e
+            ON e.stream_id = :stream_id AND e.sequence = ANY(kept.starts || kept.ends)
+        ORDER BY e.subject, e.observed_at, e.sequence""",
+    "sqlite": """
+        SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at,
+            flagged.starts AS starts, flagged.ends AS ends
+        FROM ({flagged}) AS flagged
+        JOIN events AS e ON e.stream_id = :stream_id AND e.sequence = flagged.sequence
+        WHERE flagged.starts OR flagged.ends
+        ORDER BY e.subject, e.observed_at, e.sequence""",
 }
 
 
 def _status_changes(dialect: str) -> Any:
-    """The statement behind ``status_changes`` (its docstring in domain/ports.py
-    is the rule): per capability, the latest event before the range and the
-    events in it, each with its slice (the one before the range: -1); an event
-    is kept when it is first or last, or differs in status or slice from a
-    neighbour."""
-    columns = "id, stream_id, sequence, payload, recorded_at, subject, observed_at"
-    value = (
-        "COALESCE(payload->>'value' = 'true', false)"
-        if dialect == "postgresql"
-        else "COALESCE(json_extract(payload, '$.value') = 1, 0)"
+    """The statement behind ``status_changes``. Per capability: from the latest
+    event before ``start`` (the one index lookup of each bound) to ``end``,
+    the events in (observed_at, sequence) order, read from the index alone,
+    each flagged as starting a run (first, another value than the previous,
+    or observed once the previous went stale) and ending one (last, or the
+    next starts one); then the flagged events are read whole."""
+    instant, stale_at = _STALE[dialect]
+    of_capability = "stream_id = :stream_id AND subject = :subject_{i} AND event_type = :event_type"
+    before = (
+        "SELECT {column} FROM events WHERE " + of_capability + " AND observed_at < :start"
+        " ORDER BY observed_at DESC, sequence DESC LIMIT 1"
     )
-    of_stream = "stream_id = :stream_id AND event_type = :event_type"
     branches = []
     for i, _ in enumerate(CapabilityType):
+        mine = of_capability.format(i=i)
+        since_observed = before.format(column="observed_at", i=i)
+        since_sequence = before.format(column="sequence", i=i)
+        stale = stale_at.format(i=i, observed="{observed}")
         branches.append(
-            f"SELECT * FROM (SELECT {columns}, {value} AS on_value, -1 AS slice FROM events"
-            f" WHERE {of_stream} AND subject = :subject_{i} AND observed_at < :start"
-            " ORDER BY observed_at DESC, sequence DESC LIMIT 1) AS before_range"
+            f"""SELECT sequence,
+                previous_instant IS NULL OR value <> previous_value
+                    OR instant >= {stale.format(observed="previous_instant")} AS starts,
+                next_instant IS NULL OR value <> next_value
+                    OR next_instant >= {stale.format(observed="instant")} AS ends
+            FROM (
+                SELECT sequence, value, instant,
+                    lag(value) OVER w AS previous_value,
+                    lag(instant) OVER w AS previous_instant,
+                    lead(value) OVER w AS next_value,
+                    lead(instant) OVER w AS next_instant
+                FROM (
+                    SELECT sequence, value, observed_at, {instant} AS instant FROM events
+                    WHERE {mine} AND observed_at < :end
+                        AND (observed_at, sequence) >= (
+                            COALESCE(({since_observed}), :start),
+                            COALESCE(({since_sequence}), -1))
+                ) AS chain
+                WINDOW w AS (ORDER BY observed_at, sequence)
+            ) AS neighbours"""
         )
-        branches.append(
-            f"SELECT {columns}, {value} AS on_value,"
-            f" ({_MICROS[dialect]} - :start_us) / :slice_us_{i} AS slice FROM events"
-            f" WHERE {of_stream} AND subject = :subject_{i}"
-            " AND observed_at >= :start AND observed_at < :end"
-        )
-    chain = " UNION ALL ".join(branches)
-    differs = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    neighbours = "OVER (PARTITION BY subject ORDER BY observed_at, sequence)"
-    statement = text(
-        f"""SELECT id, stream_id, sequence, payload, recorded_at FROM (
-            SELECT id, stream_id, sequence, payload, recorded_at, subject, observed_at,
-                on_value, slice,
-                lag(sequence) {neighbours} AS previous_sequence,
-                lead(sequence) {neighbours} AS next_sequence,
-                lag(on_value) {neighbours} AS previous_value,
-                lead(on_value) {neighbours} AS next_value,
-                lag(slice) {neighbours} AS previous_slice,
-                lead(slice) {neighbours} AS next_slice
-            FROM ({chain}) AS chain
-        ) AS marked
-        WHERE previous_sequence IS NULL OR next_sequence IS NULL
-            OR on_value {differs} previous_value OR on_value {differs} next_value
-            OR slice {differs} previous_slice OR slice {differs} next_slice
-        ORDER BY subject, observed_at, sequence"""
-    )
+    statement = text(_WHOLE[dialect].format(flagged=" UNION ALL ".join(branches)))
     return statement.bindparams(
         bindparam("start", type_=UtcDateTime),
         bindparam("end", type_=UtcDateTime),

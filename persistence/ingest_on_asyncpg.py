@@ -89,7 +89,8 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
         await self._driver.run(
             "execute",
             "INSERT INTO events (id, stream_id, sequence, event_type, subject, idempotency_key,"
-            " payload, recorded_at, observed_at) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9)",
+            " payload, recorded_at, observed_at, value)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10)",
             event.id,
             o.microgrid_id,
             event.sequence,
@@ -99,6 +100,7 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
             json.dumps(event_payload(event)),
             event.received_at,
             o.observed_at,
+            o.value,
         )
 
 

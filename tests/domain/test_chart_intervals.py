@@ -26,8 +26,10 @@ from domain.capacity import CapacitySource, effective_capacity
 from domain.chart_intervals import (
     CapabilityInterval,
     CapacitySourceInterval,
+    StatusRun,
     capability_intervals,
     capacity_source_intervals,
+    status_runs,
 )
 from domain.model import Circuit
 from domain.readings import CapacityReport
@@ -72,7 +74,9 @@ def never(capability=PS, lo: float = 0, hi: float | None = None) -> list:
 
 
 def chart(events, start=0.0, end=1000.0, now=1000.0, stale_after=None):
-    return capability_intervals(events, stale_after or STALE_AFTER, at(start), at(end), at(now))
+    stale_after = stale_after or STALE_AFTER
+    runs = status_runs(events, stale_after)
+    return capability_intervals(runs, stale_after, at(start), at(end), at(now))
 
 
 # -- capability intervals, by hand --------------------------------------------------------
@@ -164,6 +168,30 @@ def test_each_capability_has_its_own_stale_after():
         CapabilityInterval(PS, ON, FRESH, at(0), at(30)),
         CapabilityInterval(PS, ON, STALE, at(30), None),
         *der((ON, FRESH, 0, 60), (ON, STALE, 60, None)),
+    ]
+
+
+def test_runs_join_events_of_one_status_each_before_the_previous_went_stale():
+    events = [
+        event(True, 0, 1),
+        event(True, 80, 2),
+        event(True, 160, 3),  # 160 s after the run began: still one run
+        event(True, 260, 4),  # the previous went stale at 260: a new run
+        event(False, 270, 5),
+        event(True, 40, 6, PS),
+    ]
+    e = {x.sequence: x for x in events}
+    assert status_runs(events, STALE_AFTER) == [
+        StatusRun(e[1], e[3]),
+        StatusRun(e[4], e[4]),
+        StatusRun(e[5], e[5]),
+        StatusRun(e[6], e[6]),
+    ]
+    assert chart(events) == [
+        CapabilityInterval(PS, UNKNOWN, NEVER, at(0), at(40)),
+        CapabilityInterval(PS, ON, FRESH, at(40), at(140)),
+        CapabilityInterval(PS, ON, STALE, at(140), None),
+        *der((ON, FRESH, 0, 270), (OFF, FRESH, 270, 370), (OFF, STALE, 370, None)),
     ]
 
 
@@ -315,7 +343,7 @@ def _well_formed(spans: list, group, start, end, now) -> None:
 @given(streams(), stale_afters, ranges())
 def test_capability_intervals_agree_with_the_card_at_every_instant(events, stale_after, window):
     start, end, now, probes = window
-    spans = capability_intervals(events, stale_after, start, end, now)
+    spans = capability_intervals(status_runs(events, stale_after), stale_after, start, end, now)
     _well_formed(spans, lambda s: s.capability, start, end, now)
     for capability in CapabilityType:
         mine = [s for s in spans if s.capability is capability]
@@ -337,9 +365,10 @@ def test_the_stores_status_changes_give_the_same_chart_as_all_events(events, sta
     start, end, now, _ = window
     fake = FakeEvents(Store(events={MICROGRID: sorted(events, key=lambda e: e.sequence)}))
     changes = asyncio.run(fake.status_changes(MICROGRID, start, end, stale_after))
-    assert set(changes) <= set(events)
+    assert {e for r in changes for e in (r.first, r.last)} <= set(events)
+    everything = status_runs(events, stale_after)
     assert capability_intervals(changes, stale_after, start, end, now) == capability_intervals(
-        events, stale_after, start, end, now
+        everything, stale_after, start, end, now
     )
 
 

@@ -47,7 +47,7 @@ INDEXES = {
     "ix_events_stream_subject_sequence": ("events", ["stream_id", "subject", "sequence"], False),
     "ix_events_stream_subject_observed": (
         "events",
-        ["stream_id", "subject", "observed_at", "sequence"],
+        ["stream_id", "subject", "observed_at", "sequence", "value"],
         False,
     ),
     "ix_sensor_packets_device_received": (
@@ -154,8 +154,8 @@ OBSERVED_AT_TEXTS = (
 
 
 def test_0008_backfills_observed_at_as_the_payload_reads(tmp_path, store):
-    """Every event stored before 0008 gets the observedAt its payload reads as
-    (readable_instant_text), damaged text included, and stays append-only."""
+    """Every event stored before 0008 gets the observedAt and value its payload
+    reads as (readable_instant_text, bool), damaged payloads included."""
     if store == "postgresql":
         from tests.support import services
 
@@ -166,12 +166,18 @@ def test_0008_backfills_observed_at_as_the_payload_reads(tmp_path, store):
         schema_upgrade.upgrade(url, "0005")
     try:
         stream = uuid.uuid4()
-        payloads = {uuid.uuid4(): {"observedAt": v, "value": True} for v in OBSERVED_AT_TEXTS}
-        payloads[uuid.uuid4()] = {"value": False}
+        payloads: dict[uuid.UUID, dict[str, Any]] = {
+            uuid.uuid4(): {"observedAt": v, "value": True} for v in OBSERVED_AT_TEXTS
+        }
+        for value in (False, None, 0, 2.5, "", "false", [], [0], {}, {"a": 1}):
+            payloads[uuid.uuid4()] = {"value": value}
         asyncio.run(_insert_old_events(url, store, stream, payloads))
         schema_upgrade.upgrade(url)
         found = asyncio.run(_observed_column(url))
-        assert found == {i: readable_instant_text(p.get("observedAt")) for i, p in payloads.items()}
+        assert found == {
+            i: (readable_instant_text(p.get("observedAt")), bool(p["value"]))
+            for i, p in payloads.items()
+        }
     finally:
         if name is not None:
             services.drop_postgres_database(name)
@@ -208,7 +214,9 @@ async def _observed_column(url: str) -> dict[uuid.UUID, Any]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(select(t.events.c.id, t.events.c.observed_at))
-            return {r.id: r.observed_at for r in rows}
+            rows = await conn.execute(
+                select(t.events.c.id, t.events.c.observed_at, t.events.c.value)
+            )
+            return {r.id: (r.observed_at, r.value) for r in rows}
     finally:
         await engine.dispose()

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.capability import CapabilityType, Observation, StatusEvent
-from domain.chart_intervals import capability_intervals
+from domain.chart_intervals import StatusRun, capability_intervals, status_runs
 from tests.support.fakes import FakeEvents, Store
 
 PS, DER = CapabilityType.PEAK_SHAVING, CapabilityType.DER
@@ -43,24 +43,31 @@ async def _append(deps, events: list[StatusEvent]) -> None:
         await uow.commit()
 
 
-async def _changes(deps, stream, start, end, stale_after) -> list[StatusEvent]:
+async def _changes(deps, stream, start, end, stale_after) -> list[StatusRun]:
     async with deps.uow(write=False) as uow:
         return await uow.events.status_changes(stream, start, end, stale_after)
 
 
-async def _expected(events, stream, start, end, stale_after) -> list[StatusEvent]:
+async def _expected(events, stream, start, end, stale_after) -> list[StatusRun]:
     fake = FakeEvents(Store(events={stream: list(events)}))
     return await fake.status_changes(stream, start, end, stale_after)
 
 
-async def test_a_steady_run_keeps_its_ends_and_each_slices_first_and_last(deps):
+async def test_a_steady_run_is_read_as_its_first_and_last_event(deps):
     stream = uuid4()
-    # ON every 40 s from 0 to 560 s, stale after 100 s: one run; slices of 100 s from 0
-    events = _events(stream, [(DER, True, at(40 * i)) for i in range(15)])
+    # ON every 40 s, stale after 100 s; a gap of exactly 100 s; then OFF; PS once
+    rows = [(DER, True, at(40 * i)) for i in range(15)]
+    rows += [(DER, True, at(660)), (DER, False, at(700)), (PS, True, at(5))]
+    events = _events(stream, rows)
     await _append(deps, events)
     found = await _changes(deps, stream, at(0), at(1000), {PS: 100, DER: 100})
-    kept = [e.observation.observed_at for e in found]
-    assert kept == [at(s) for s in (0, 80, 120, 160, 200, 280, 320, 360, 400, 480, 520, 560)]
+    e = {x.sequence: x for x in events}
+    assert found == [
+        StatusRun(e[1], e[15]),
+        StatusRun(e[16], e[16]),
+        StatusRun(e[17], e[17]),
+        StatusRun(e[18], e[18]),
+    ]
     assert found == await _expected(events, stream, at(0), at(1000), {PS: 100, DER: 100})
 
 
@@ -71,20 +78,17 @@ async def test_the_latest_before_the_range_late_events_ties_and_the_end_bound(de
         [
             (DER, False, at(-50)),
             (DER, True, at(-500)),  # older, arrives later: not the latest before start
+            (DER, False, at(-50)),  # a tie with the first: the higher sequence is the latest
             (DER, True, at(10)),
-            (DER, False, at(10)),  # a tie on observedAt: the higher sequence is later
+            (DER, True, at(10)),
             (PS, True, at(0)),  # exactly at start: inside
             (PS, False, at(100)),  # exactly at end: outside
         ],
     )
     await _append(deps, events)
     found = await _changes(deps, stream, at(0), at(100), {PS: 300, DER: 300})
-    assert [(e.observation.capability, e.sequence) for e in found] == [
-        (DER, 1),
-        (DER, 3),
-        (DER, 4),
-        (PS, 5),
-    ]
+    e = {x.sequence: x for x in events}
+    assert found == [StatusRun(e[3], e[3]), StatusRun(e[4], e[5]), StatusRun(e[6], e[6])]
     assert found == await _expected(events, stream, at(0), at(100), {PS: 300, DER: 300})
 
 
@@ -126,6 +130,7 @@ async def test_every_store_answers_what_the_fake_answers(deps, rows, stale_after
     found = await _changes(deps, stream, start, end, stale_after)
     assert found == await _expected(events, stream, start, end, stale_after)
     now = end + timedelta(seconds=1)
+    everything = status_runs(events, stale_after)
     assert capability_intervals(found, stale_after, start, end, now) == capability_intervals(
-        events, stale_after, start, end, now
+        everything, stale_after, start, end, now
     )
