@@ -245,73 +245,86 @@ _STALE = {
 
 
 _WHOLE = {
-    # The run ends' sequences as arrays (one row), then one index scan of
-    # (stream_id, sequence) for them: with a join, the planner, which cannot
-    # know how few rows the flags keep, costs the lookups so high that JIT
-    # compilation starts and takes longer than the whole read.
+    # The runs' first and last events' sequences as two arrays (one row), then
+    # one index scan of (stream_id, sequence) for them: with a join, the
+    # planner, which cannot know how few rows the flags keep, costs the
+    # lookups so high that JIT compilation starts and takes longer than the
+    # whole read.
     "postgresql": """
         SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at,
             e.sequence = ANY(kept.starts) AS starts, e.sequence = ANY(kept.ends) AS ends
         FROM (
-            SELECT array_agg(sequence) FILTER (WHERE starts) AS starts,
-                array_agg(sequence) FILTER (WHERE ends) AS ends
-            FROM ({flagged}) AS flagged WHERE starts OR ends
+            SELECT array_agg(sequence) AS starts,
+                array_remove(array_agg(previous_end), NULL) || ARRAY({lasts}) AS ends
+            FROM ({firsts}) AS firsts
         ) AS kept
         JOIN events AS e
             ON e.stream_id = :stream_id AND e.sequence = ANY(kept.starts || kept.ends)
         ORDER BY e.subject, e.observed_at, e.sequence""",
     "sqlite": """
+        WITH firsts AS ({firsts})
         SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at,
-            flagged.starts AS starts, flagged.ends AS ends
-        FROM ({flagged}) AS flagged
-        JOIN events AS e ON e.stream_id = :stream_id AND e.sequence = flagged.sequence
-        WHERE flagged.starts OR flagged.ends
+            max(kept.starts) AS starts, max(kept.ends) AS ends
+        FROM (
+            SELECT sequence, 1 AS starts, 0 AS ends FROM firsts
+            UNION ALL SELECT previous_end, 0, 1 FROM firsts WHERE previous_end IS NOT NULL
+            UNION ALL SELECT sequence, 0, 1 FROM ({lasts})
+        ) AS kept
+        JOIN events AS e ON e.stream_id = :stream_id AND e.sequence = kept.sequence
+        GROUP BY e.sequence
         ORDER BY e.subject, e.observed_at, e.sequence""",
 }
 
 
 def _status_changes(dialect: str) -> Any:
-    """The statement behind ``status_changes``. Per capability: from the latest
-    event before ``start`` (the one index lookup of each bound) to ``end``,
-    the events in (observed_at, sequence) order, read from the index alone,
-    each flagged as starting a run (first, another value than the previous,
-    or observed once the previous went stale) and ending one (last, or the
-    next starts one); then the flagged events are read whole."""
+    """The statement behind ``status_changes``. Per capability, the chain:
+    from the latest event before ``start`` (one index lookup) to ``end``, the
+    events in (observed_at, sequence) order, read from the index alone. The
+    runs' first events: the chain's first, and each whose value differs from
+    the previous one's or that was observed once the previous one went stale
+    (two window functions over the chain); their last events: the one before
+    each first (one index lookup each) and the chain's last. Then those
+    events are read whole."""
     instant, stale_at = _STALE[dialect]
-    of_capability = "stream_id = :stream_id AND subject = :subject_{i} AND event_type = :event_type"
-    before = (
-        "SELECT {column} FROM events WHERE " + of_capability + " AND observed_at < :start"
-        " ORDER BY observed_at DESC, sequence DESC LIMIT 1"
-    )
-    branches = []
+    mine = "stream_id = :stream_id AND subject = :subject_{i} AND event_type = :event_type"
+    latest = "SELECT {column} FROM events AS latest WHERE {mine} AND {before}"
+    latest += " ORDER BY observed_at DESC, sequence DESC LIMIT 1"
+    firsts, lasts = [], []
     for i, _ in enumerate(CapabilityType):
-        mine = of_capability.format(i=i)
-        since_observed = before.format(column="observed_at", i=i)
-        since_sequence = before.format(column="sequence", i=i)
-        stale = stale_at.format(i=i, observed="{observed}")
-        branches.append(
-            f"""SELECT sequence,
-                previous_instant IS NULL OR value <> previous_value
-                    OR instant >= {stale.format(observed="previous_instant")} AS starts,
-                next_instant IS NULL OR value <> next_value
-                    OR next_instant >= {stale.format(observed="instant")} AS ends
+        of_capability = mine.format(i=i)
+        bound = [
+            latest.format(column=column, mine=of_capability, before="observed_at < :start")
+            for column in ("observed_at", "sequence")
+        ]
+        previous = latest.format(
+            column="sequence",
+            mine=of_capability,
+            before="(observed_at, sequence) < (chain.observed_at, chain.sequence)",
+        )
+        stale = stale_at.format(i=i, observed="previous_instant")
+        firsts.append(
+            f"""SELECT sequence, CASE WHEN previous_instant IS NULL THEN NULL
+                    ELSE ({previous}) END
+                    AS previous_end
             FROM (
-                SELECT sequence, value, instant,
+                SELECT sequence, observed_at, value, instant,
                     lag(value) OVER w AS previous_value,
-                    lag(instant) OVER w AS previous_instant,
-                    lead(value) OVER w AS next_value,
-                    lead(instant) OVER w AS next_instant
+                    lag(instant) OVER w AS previous_instant
                 FROM (
                     SELECT sequence, value, observed_at, {instant} AS instant FROM events
-                    WHERE {mine} AND observed_at < :end
+                    WHERE {of_capability} AND observed_at < :end
                         AND (observed_at, sequence) >= (
-                            COALESCE(({since_observed}), :start),
-                            COALESCE(({since_sequence}), -1))
+                            COALESCE(({bound[0]}), :start), COALESCE(({bound[1]}), -1))
                 ) AS chain
                 WINDOW w AS (ORDER BY observed_at, sequence)
-            ) AS neighbours"""
+            ) AS chain
+            WHERE previous_instant IS NULL OR value <> previous_value OR instant >= {stale}"""
         )
-    statement = text(_WHOLE[dialect].format(flagged=" UNION ALL ".join(branches)))
+        last = latest.format(column="sequence", mine=of_capability, before="observed_at < :end")
+        lasts.append(f"SELECT * FROM ({last}) AS last_{i}")
+    statement = text(
+        _WHOLE[dialect].format(firsts=" UNION ALL ".join(firsts), lasts=" UNION ALL ".join(lasts))
+    )
     return statement.bindparams(
         bindparam("start", type_=UtcDateTime),
         bindparam("end", type_=UtcDateTime),
