@@ -13,6 +13,7 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
+from domain.chart_intervals import StatusRun
 from domain.feature_flags import FlagEvaluation, FlagSetting
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
@@ -127,14 +128,15 @@ class CapabilityEvents(Protocol):
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
-        """What a chart of ``[start, end)`` needs, in one statement, ordered by
-        (observedAt, sequence) per capability: the latest event observed before
-        ``start``, and each event observed in the range that begins or ends a
-        run — a run being consecutive events (in that order) of one status, each
-        observed before the previous one went stale (``observedAt +
-        stale_after``). The events in the middle of a run change nothing the
-        chart shows and are left out."""
+    ) -> list[StatusRun]:
+        """What a chart of ``[start, end)`` needs, in one statement: per
+        capability, the runs (``domain.chart_intervals.StatusRun``) of the
+        latest event observed before ``start`` and the events observed in the
+        range, in (observedAt, sequence) order; ordered by capability, then
+        observed order. Only each run's first and last event are read back;
+        the events in the middle of a run change nothing the chart shows.
+        (Not the bare list of those events: a chart cannot tell a run's first
+        and last, more than stale_after apart, from two runs of one event.)"""
         ...
 
 

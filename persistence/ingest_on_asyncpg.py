@@ -92,7 +92,8 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
         await self._driver.run(
             "execute",
             "INSERT INTO events (id, stream_id, sequence, event_type, subject, idempotency_key,"
-            " payload, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)",
+            " payload, recorded_at, observed_at, value)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10)",
             event.id,
             o.microgrid_id,
             event.sequence,
@@ -101,6 +102,8 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
             o.idempotency_key,
             json.dumps(event_payload(event)),
             event.received_at,
+            o.observed_at,
+            o.value,
         )
 
 

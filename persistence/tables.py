@@ -163,9 +163,26 @@ events = Table(
     Column("idempotency_key", String(300), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    # a capability status's observedAt and value, as the payload reads: the chart's
+    # runs are found from the index below alone (an index-only scan on PostgreSQL)
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("value", Boolean, nullable=False),
     UniqueConstraint("stream_id", "sequence"),
     UniqueConstraint("stream_id", "idempotency_key"),
     Index("ix_events_stream_subject_sequence", "stream_id", "subject", "sequence"),
+)
+
+CAPABILITY_STATUS_EVENTS = events.c.event_type == "CapabilityStatusRecorded"
+
+Index(
+    "ix_events_stream_subject_observed",
+    events.c.stream_id,
+    events.c.subject,
+    events.c.observed_at,
+    events.c.sequence,
+    events.c.value,
+    sqlite_where=CAPABILITY_STATUS_EVENTS,
+    postgresql_where=CAPABILITY_STATUS_EVENTS,
 )
 
 capability_latest = Table(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 from uuid import UUID, uuid4
@@ -25,6 +25,7 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change, Publisher
+from domain.chart_intervals import StatusRun, status_runs
 from domain.feature_flags import KNOWN_FLAGS, FlagEvaluation, FlagSetting, evaluate
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
@@ -251,34 +252,17 @@ class FakeEvents:
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
+    ) -> list[StatusRun]:
         stream = self.s.events.get(microgrid_id, [])
-        kept: list[StatusEvent] = []
+        chain: list[StatusEvent] = []
         for capability in CapabilityType:
             mine = sorted(
                 (e for e in stream if e.observation.capability == capability),
                 key=lambda e: e.order_key,
             )
             before = [e for e in mine if e.observation.observed_at < start]
-            inside = [e for e in mine if start <= e.observation.observed_at < end]
-            chain = before[-1:] + inside
-            window = timedelta(seconds=stale_after[capability])
-
-            def joined(a: StatusEvent, b: StatusEvent, window: timedelta = window) -> bool:
-                return (
-                    a.observation.value == b.observation.value
-                    and b.observation.observed_at < a.observation.observed_at + window
-                )
-
-            for i, e in enumerate(chain):
-                if before and i == 0:
-                    kept.append(e)
-                    continue
-                starts = i == 0 or not joined(chain[i - 1], e)
-                ends = i == len(chain) - 1 or not joined(e, chain[i + 1])
-                if starts or ends:
-                    kept.append(e)
-        return sorted(kept, key=lambda e: (e.observation.capability, e.order_key))
+            chain += before[-1:] + [e for e in mine if start <= e.observation.observed_at < end]
+        return status_runs(chain, stale_after)
 
 
 class FakeLatest:
