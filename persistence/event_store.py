@@ -235,9 +235,11 @@ def runs_from_rows(rows: Sequence[Mapping[Any, Any]]) -> list[StatusRun]:
 
 _STALE = {
     "postgresql": ("observed_at", "{observed} + :stale_{i} * INTERVAL '1 second'"),
-    # SQLite holds the column as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole microseconds
+    # SQLite holds the column as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole microseconds.
+    # The seconds from the text without its fraction: strftime rounds to the
+    # millisecond first, so .9995 s and later would count as the next second.
     "sqlite": (
-        "CAST(strftime('%s', observed_at) AS INTEGER) * 1000000"
+        "CAST(strftime('%s', substr(observed_at, 1, 19)) AS INTEGER) * 1000000"
         " + CAST(substr(observed_at, 21, 6) AS INTEGER)",
         "{observed} + :stale_{i} * 1000000",
     ),

@@ -92,6 +92,16 @@ async def test_the_latest_before_the_range_late_events_ties_and_the_end_bound(de
     assert found == await _expected(events, stream, at(0), at(100), {PS: 300, DER: 300})
 
 
+async def test_a_fraction_of_a_second_just_short_of_the_next_one_stays_in_its_second(deps):
+    """SQLite's strftime rounds to the millisecond: 59.999499 s once read as 60 s,
+    which split a run of two events half a millisecond apart."""
+    stream = uuid4()
+    events = _events(stream, [(DER, True, at(0, -501)), (DER, True, at(0, -1))])
+    await _append(deps, events)
+    found = await _changes(deps, stream, at(0, -1), at(1), {PS: 1, DER: 1})
+    assert found == [StatusRun(events[0], events[1])]
+
+
 async def test_other_streams_and_an_empty_stream(deps):
     mine, other = uuid4(), uuid4()
     await _append(deps, _events(other, [(DER, True, at(5))]))
