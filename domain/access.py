@@ -57,6 +57,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "sensorPackets": READ,
     "loadChart": READ,
     "auditTrail": CONFIGURE,
+    "featureFlags": READ,
     # configuration mutations
     "createDepot": CONFIGURE,
     "createCircuit": CONFIGURE,
@@ -72,6 +73,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "updateControllerBinding": CONFIGURE,
     "disableControllerBinding": CONFIGURE,
     "enableControllerBinding": CONFIGURE,
+    "setFeatureFlag": CONFIGURE,
     # ingest mutations
     "recordCapabilityStatus": INGEST,
     "ingestSensorPacket": INGEST,

@@ -12,8 +12,7 @@ from uuid import UUID
 
 from domain import chart_intervals
 from domain.access import Scope
-from domain.capability import StatusEvent
-from domain.chart_intervals import CapabilityInterval, CapacitySourceInterval
+from domain.chart_intervals import CapabilityInterval, CapacitySourceInterval, StatusRun
 from domain.model import Circuit, PowerSource
 from domain.plausible.instants import EARLIEST, READ_CEILING
 from domain.ports import Dependencies
@@ -98,14 +97,14 @@ async def load_chart(
         circuits = await uow.circuits.for_depot(depot_id)
         sources = (await uow.equipment.power_sources([depot_id])).get(depot_id, [])
         microgrid = await uow.microgrids.for_depot(depot_id)
-        events: list[StatusEvent] = []
+        runs: list[StatusRun] = []
         stale_after = thresholds([], deps.stale_after_seconds)
         if microgrid is not None:
             bindings = (await uow.sensor_actions.bindings_for_microgrids([microgrid.id])).get(
                 microgrid.id, []
             )
             stale_after = thresholds(bindings, deps.stale_after_seconds)
-            events = await uow.events.status_changes(microgrid.id, s, e, stale_after)
+            runs = await uow.events.status_changes(microgrid.id, s, e, stale_after)
         buckets = await uow.readings.buckets(depot_id, s, e, width)
         reports = await uow.readings.capacity_reports(depot_id, s, e)
     now = deps.clock.now()
@@ -116,7 +115,7 @@ async def load_chart(
         bucket_seconds=width,
         series=series_of(chart_range, sources, circuits, buckets),
         capability_intervals=(
-            chart_intervals.capability_intervals(events, stale_after, s, e, now)
+            chart_intervals.capability_intervals(runs, stale_after, s, e, now)
             if microgrid is not None
             else []
         ),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from domain.access import Principal
-from resolvers import audit, bindings, card, depots, equipment, packets, viewer
+from resolvers import audit, bindings, card, depots, equipment, flags, packets, viewer
 from resolvers import load_chart as load_chart_cases
 from resolvers import microgrid as microgrid_cases
 from schema import results as r
@@ -20,6 +20,7 @@ from schema.card import MicrogridCard
 from schema.common import Ctx
 from schema.depot import Depot, DepotConnection
 from schema.equipment import Device
+from schema.flags import FeatureFlag
 from schema.load_chart import LoadChart, LoadChartResult
 from schema.microgrid import Microgrid
 from schema.packets import SensorPacketConnection
@@ -110,6 +111,11 @@ async def _load_chart(
     return present(found, LoadChart.from_domain)
 
 
+async def _feature_flags(info: Ctx, depot_id: strawberry.ID | None = None) -> list[FeatureFlag]:
+    found = await flags.feature_flags(info.context, depot_id)
+    return [FeatureFlag.from_domain(e) for e in found]
+
+
 @strawberry.type
 class Query:
     viewer: Viewer = guarded(_viewer)
@@ -133,4 +139,8 @@ class Query:
     load_chart: LoadChartResult = guarded(
         _load_chart,
         "The load page's chart for a time range, in at most maxPoints buckets per series.",
+    )
+    feature_flags: list[FeatureFlag] = guarded(
+        _feature_flags,
+        "Every known flag, for a depot or (without depotId) the global values.",
     )

@@ -32,6 +32,7 @@ query EveryList($deviceId: ID!, $depotId: ID!) {
     powerSources { id }
     gateways { id }
     devices { id sensorActions { id } }
+    featureFlags { key enabled source }
     microgrid {
       depot { id }
       gridConnections { id circuit { id children { id } } }
@@ -59,6 +60,7 @@ query EveryList($deviceId: ID!, $depotId: ID!) {
       series { points { at } } capabilityIntervals { from } capacitySourceIntervals { from }
     }
   }
+  featureFlags(depotId: $depotId) { key }
 }
 """
 

@@ -360,8 +360,8 @@ async def test_overlays_get_the_events_thresholds_reports_and_circuits(site, mon
     assert isinstance(chart, LoadChart)
     assert chart.capability_intervals == ["capability"]
     assert chart.capacity_source_intervals == ["capacity"]
-    events, stale_after, start, end, now = seen["capability"]
-    assert events == []
+    runs, stale_after, start, end, now = seen["capability"]
+    assert runs == []
     assert stale_after == {CapabilityType.DER: 120, CapabilityType.PEAK_SHAVING: 300}
     assert (start, end, now) == (T0, T0 + HOUR, site.clock.current)
     reports, circuits, start, end, now, stale = seen["capacity"]
