@@ -55,6 +55,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "controllerBinding": READ,
     "device": READ,
     "sensorPackets": READ,
+    "loadChart": READ,
     "auditTrail": CONFIGURE,
     "featureFlags": READ,
     # configuration mutations

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 
 from domain.access import Principal
 from resolvers import audit, bindings, card, depots, equipment, flags, packets, viewer
+from resolvers import load_chart as load_chart_cases
 from resolvers import microgrid as microgrid_cases
 from schema import results as r
 from schema.access import RoleAllowed
@@ -19,6 +21,7 @@ from schema.common import Ctx
 from schema.depot import Depot, DepotConnection
 from schema.equipment import Device
 from schema.flags import FeatureFlag
+from schema.load_chart import LoadChart, LoadChartResult
 from schema.microgrid import Microgrid
 from schema.packets import SensorPacketConnection
 from schema.problems import present
@@ -97,6 +100,17 @@ async def _sensor_packets(
     return SensorPacketConnection.from_domain(page)
 
 
+async def _load_chart(
+    info: Ctx,
+    depot_id: strawberry.ID,
+    from_: Annotated[datetime, strawberry.argument(name="from")],
+    to: datetime,
+    max_points: int = 1000,
+) -> LoadChartResult:
+    found = await load_chart_cases.load_chart(info.context, depot_id, from_, to, max_points)
+    return present(found, LoadChart.from_domain)
+
+
 async def _feature_flags(info: Ctx, depot_id: strawberry.ID | None = None) -> list[FeatureFlag]:
     found = await flags.feature_flags(info.context, depot_id)
     return [FeatureFlag.from_domain(e) for e in found]
@@ -121,6 +135,10 @@ class Query:
     sensor_packets: SensorPacketConnection = guarded(
         _sensor_packets,
         "Inbound packets with the outcome of each sensor action, newest first.",
+    )
+    load_chart: LoadChartResult = guarded(
+        _load_chart,
+        "The load page's chart for a time range, in at most maxPoints buckets per series.",
     )
     feature_flags: list[FeatureFlag] = guarded(
         _feature_flags,

@@ -11,7 +11,10 @@ always ends.
 Cost is the number of fields the operation may resolve: each field counts 1,
 times the ``first`` of every paginated field on its path (a field with a
 ``first`` argument multiplies its subtree by that page size, clamped to 1..100
-like the resolvers; absent, the argument's default)."""
+like the resolvers; absent, the argument's default). A field with a
+``maxPoints`` argument (loadChart) multiplies its subtree by maxPoints / 100,
+rounded up: a 1,000-point chart counts like a page of 10, a 5,000-point one
+like a page of 50."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from domain.load_chart import MAX_POINTS
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -138,23 +142,47 @@ class _Walk:
         return self.selection_set(node.selection_set, on)
 
     def page_size(self, node: FieldNode, definition: GraphQLField | None) -> tuple[int, bool]:
-        argument = definition.args.get("first") if definition else None
-        if argument is None:
-            return 1, False
-        given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
-        value: Any = argument.default_value
-        from_variable = isinstance(given, VariableNode)
+        """How many times the field's subtree counts: its ``first`` (1..100), or
+        one per 100 points of its ``maxPoints`` (loadChart's series hold up to
+        maxPoints points each), or once."""
+        for name, to_page in _MULTIPLIERS.items():
+            argument = definition.args.get(name) if definition else None
+            if argument is not None:
+                value, from_variable = self.argument(node, name, argument.default_value)
+                return to_page(value), from_variable
+        return 1, False
+
+    def argument(self, node: FieldNode, name: str, default: Any) -> tuple[Any, bool]:
+        """The argument's value as sent (literal, variable or default), and
+        whether it came from a variable."""
+        given = next((a.value for a in node.arguments or () if a.name.value == name), None)
+        value: Any = default
         if isinstance(given, VariableNode):
-            name = given.name.value
-            if name in self.variables:
-                value = self.variables[name]
-            elif isinstance(self.defaults.get(name), IntValueNode):
-                value = _literal_int(self.defaults[name].value)  # type: ignore[union-attr, arg-type]
-        elif isinstance(given, IntValueNode):
+            variable = given.name.value
+            if variable in self.variables:
+                value = self.variables[variable]
+            elif isinstance(self.defaults.get(variable), IntValueNode):
+                value = _literal_int(self.defaults[variable].value)  # type: ignore[union-attr, arg-type]
+            return value, True
+        if isinstance(given, IntValueNode):
             value = _literal_int(given.value)
-        if type(value) is not int:
-            return PAGE_CAP, from_variable
-        return min(max(value, 1), PAGE_CAP), from_variable
+        return value, False
+
+
+def _first_page(value: Any) -> int:
+    return min(max(value, 1), PAGE_CAP) if type(value) is int else PAGE_CAP
+
+
+POINTS_PER_COST_UNIT = 100
+
+
+def _points_page(value: Any) -> int:
+    """loadChart refuses more than MAX_POINTS; an unusable value counts as the most."""
+    points = min(max(value, 1), MAX_POINTS) if type(value) is int else MAX_POINTS
+    return -(-points // POINTS_PER_COST_UNIT)
+
+
+_MULTIPLIERS = {"first": _first_page, "maxPoints": _points_page}
 
 
 def _literal_int(text: str) -> int | None:
@@ -300,7 +328,7 @@ def list_too_long(where: str, node: Any = None) -> GraphQLError:
 def too_costly(cost: int, limit: int, node: Any = None) -> GraphQLError:
     detail = (
         f"This query may resolve {cost:,} fields (each field times the `first` of every "
-        f"paginated field on its path); the limit is {limit:,}. Ask for smaller pages "
-        "or fewer fields."
+        "paginated field, and maxPoints / 100 of every chart, on its path); the limit is "
+        f"{limit:,}. Ask for smaller pages, fewer points or fewer fields."
     )
     return coded_error("QUERY_TOO_COSTLY", "Query too costly", detail, node)

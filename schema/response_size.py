@@ -12,18 +12,26 @@ _SCALAR = 8
 
 def larger_than(data: Any, cap: int) -> bool:
     """Whether ``data`` encodes to more than ``cap`` bytes of JSON (strings that
-    are not ASCII are counted at their escaped worst, 6 bytes a character)."""
+    are not ASCII are counted at their escaped worst, 6 bytes a character).
+    An object's plain values are counted where they stand, not queued one by
+    one: a load chart's points are most of a large answer."""
     size = 0
     pending = [data]
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            size += len(value) + 3 if value.isascii() else 6 * len(value) + 3
+            size += _text(value)
         elif isinstance(value, dict):
             size += 2
             for key, item in value.items():
                 size += len(key) + _SCALAR if isinstance(key, str) else _SCALAR
-                pending.append(item)
+                kind = type(item)
+                if kind is float or item is None or kind is int or kind is bool:
+                    size += _SCALAR
+                elif kind is str:
+                    size += _text(item)
+                else:
+                    pending.append(item)
         elif isinstance(value, (list, tuple)):
             size += 2 + len(value)
             pending.extend(value)
@@ -32,3 +40,7 @@ def larger_than(data: Any, cap: int) -> bool:
         if size > cap:
             return True
     return False
+
+
+def _text(value: str) -> int:
+    return len(value) + 3 if value.isascii() else 6 * len(value) + 3

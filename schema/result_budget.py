@@ -5,14 +5,19 @@ know how long an unpaginated list is (a depot's circuits, a circuit's
 children, a microgrid's topology). The executor counts the items of every list
 it completes; past the budget it raises one error and completes every later
 list as empty (cheap: no error per field), and the request checks answer that
-one error without data. So no stored data can make one read stall the server."""
+one error without data. So no stored data can make one read stall the server.
+
+Lists of plain records (the executor's ``plain_records``: the load chart's
+points), completed in one pass at a small fraction of an object's cost, are
+counted apart against a larger budget of their own: a 20-series chart at
+5,000 points holds 100,000."""
 
 from __future__ import annotations
 
 from collections.abc import Sized
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, OperationType
+from graphql import GraphQLError, GraphQLResolveInfo, OperationType, get_named_type
 from schema.graphql_core_internals import ListCompletion
 from schema.query_limits import coded_error
 
@@ -21,13 +26,21 @@ CODE = "RESPONSE_TOO_LARGE"
 
 class ListItemBudget(ListCompletion):
     max_items = 10_000
+    max_records = 120_000
     _items = 0
+    _records = 0
     _spent = False
 
     def list_to_complete(self, items: Any, info: GraphQLResolveInfo[Any]) -> Any:
         if isinstance(items, Sized) and info.operation.operation is not OperationType.SUBSCRIPTION:
             if self._spent:
                 return []
+            if get_named_type(info.return_type).name in self.plain_records:
+                self._records += len(items)
+                if self._records > self.max_records:
+                    self._spent = True
+                    raise too_many_records(self.max_records)
+                return items
             self._items += len(items)
             if self._items > self.max_items:
                 self._spent = True
@@ -39,6 +52,13 @@ def too_many_items(limit: int) -> GraphQLError:
     return too_large(
         f"This query's lists hold more than {limit:,} items in all; "
         "select fewer or smaller lists (for example fewer nested children)."
+    )
+
+
+def too_many_records(limit: int) -> GraphQLError:
+    return too_large(
+        f"This query's charts hold more than {limit:,} points in all; "
+        "ask for fewer points (maxPoints) or fewer charts."
     )
 
 

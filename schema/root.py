@@ -32,7 +32,7 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 5000,
     max_cost: int = 2000,
-    max_response_bytes: int = 8 * 1024 * 1024,
+    max_response_bytes: int = 16 * 1024 * 1024,
     max_result_items: int = 10_000,
     executor: type[SchemaExecutor] = SchemaExecutor,
     storage_unavailable: StorageCheck = never_storage,

@@ -55,6 +55,11 @@ query EveryList($deviceId: ID!, $depotId: ID!) {
   }
   auditTrail(first: 100) { edges { node { id } } }
   viewer { depotIds }
+  loadChart(depotId: $depotId, from: "2025-12-31T00:00:00Z", to: "2026-01-01T00:00:00Z") {
+    ... on LoadChart {
+      series { points { at } } capabilityIntervals { from } capacitySourceIntervals { from }
+    }
+  }
   featureFlags(depotId: $depotId) { key }
 }
 """

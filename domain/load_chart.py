@@ -1,0 +1,225 @@
+"""The load page's chart: bucketed readings per power source and circuit, with
+the capability and capacity-source overlays, read in one short transaction
+whose statement count does not depend on the range or the number of points."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+from uuid import UUID
+
+from domain import chart_intervals
+from domain.access import Scope
+from domain.chart_intervals import CapabilityInterval, CapacitySourceInterval, StatusRun
+from domain.model import Circuit, PowerSource
+from domain.plausible.instants import EARLIEST, READ_CEILING
+from domain.ports import Dependencies
+from domain.problems import FieldError, NotFound, ValidationFailed
+from domain.readings import CIRCUIT_KINDS, POWER_SOURCE_KINDS, Bucket, ReadingKind
+from domain.stale_thresholds import thresholds
+
+MIN_POINTS = 10
+MAX_POINTS = 5_000
+MAX_RANGE = timedelta(days=31)
+_US = 1_000_000
+
+UNITS = {
+    ReadingKind.POWER_SOURCE_LOAD_W: "W",
+    ReadingKind.POWER_SOURCE_SOC_PERCENT: "%",
+    ReadingKind.CIRCUIT_AVAILABLE_CAPACITY_W: "W",
+    ReadingKind.CIRCUIT_FAIL_SAFE_CAPACITY_W: "W",
+    ReadingKind.CIRCUIT_EFFECTIVE_CAPACITY_W: "W",
+}
+
+
+class Point(NamedTuple):
+    """One bucket; every value is None when it holds no reading. (A tuple: a
+    chart holds tens of thousands, and a tuple is the cheapest to make.)"""
+
+    at: datetime
+    min: float | None
+    avg: float | None
+    max: float | None
+    last: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    kind: ReadingKind
+    subject_id: UUID
+    name: str
+    unit: str
+    points: Sequence[Point]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadChart:
+    depot_id: UUID
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+    series: list[Series]
+    capability_intervals: list[CapabilityInterval]
+    capacity_source_intervals: list[CapacitySourceInterval]
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRange:
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+    buckets: int
+
+    def bucket_start(self, index: int) -> datetime:
+        return self.start + timedelta(seconds=index * self.bucket_seconds)
+
+
+async def load_chart(
+    deps: Dependencies,
+    scope: Scope,
+    depot_id: UUID | None,
+    start: datetime,
+    end: datetime,
+    max_points: int,
+) -> LoadChart | NotFound | ValidationFailed:
+    """The chart of ``[start, end)`` in at most ``max_points`` buckets per series."""
+    chart_range = check_range(start, end, max_points)
+    if isinstance(chart_range, ValidationFailed):
+        return chart_range
+    if depot_id is None or not scope.allows(depot_id):
+        return NotFound("Depot", str(depot_id) if depot_id else None)
+    s, e, width = chart_range.start, chart_range.end, chart_range.bucket_seconds
+    async with deps.uow(write=False) as uow:
+        if await uow.depots.get(depot_id) is None:
+            return NotFound("Depot", str(depot_id))
+        circuits = await uow.circuits.for_depot(depot_id)
+        sources = (await uow.equipment.power_sources([depot_id])).get(depot_id, [])
+        microgrid = await uow.microgrids.for_depot(depot_id)
+        runs: list[StatusRun] = []
+        stale_after = thresholds([], deps.stale_after_seconds)
+        if microgrid is not None:
+            bindings = (await uow.sensor_actions.bindings_for_microgrids([microgrid.id])).get(
+                microgrid.id, []
+            )
+            stale_after = thresholds(bindings, deps.stale_after_seconds)
+            runs = await uow.events.status_changes(microgrid.id, s, e, stale_after)
+        buckets = await uow.readings.buckets(depot_id, s, e, width)
+        reports = await uow.readings.capacity_reports(depot_id, s, e)
+    now = deps.clock.now()
+    return LoadChart(
+        depot_id=depot_id,
+        start=s,
+        end=e,
+        bucket_seconds=width,
+        series=series_of(chart_range, sources, circuits, buckets),
+        capability_intervals=(
+            chart_intervals.capability_intervals(runs, stale_after, s, e, now)
+            if microgrid is not None
+            else []
+        ),
+        capacity_source_intervals=chart_intervals.capacity_source_intervals(
+            reports, circuits, s, e, now, deps.stale_after_seconds
+        ),
+    )
+
+
+def check_range(start: datetime, end: datetime, max_points: int) -> ChartRange | ValidationFailed:
+    """The range in UTC with its bucket width, or every field error."""
+    errors: list[FieldError] = []
+    s = _instant(start, "from", errors)
+    e = _instant(end, "to", errors)
+    if s is not None and e is not None:
+        if e <= s:
+            errors.append(FieldError("to", "NOT_AFTER_FROM", "`to` must be after `from`."))
+        elif e - s > MAX_RANGE:
+            errors.append(FieldError("to", "RANGE_TOO_LONG", "The range may span at most 31 days."))
+    if type(max_points) is not int or not MIN_POINTS <= max_points <= MAX_POINTS:
+        errors.append(
+            FieldError(
+                "maxPoints",
+                "OUT_OF_RANGE",
+                f"maxPoints must be between {MIN_POINTS} and {MAX_POINTS:,}.",
+            )
+        )
+    if errors or s is None or e is None:
+        return ValidationFailed(tuple(errors))
+    width = bucket_seconds(e - s, max_points)
+    return ChartRange(s, e, width, _ceil_div(_micros(e - s), width * _US))
+
+
+def bucket_seconds(span: timedelta, max_points: int) -> int:
+    """The smallest whole number of seconds w with ceil(span / w) <= max_points."""
+    return max(1, _ceil_div(_micros(span), max_points * _US))
+
+
+def series_of(
+    chart_range: ChartRange,
+    sources: Sequence[PowerSource],
+    circuits: Sequence[Circuit],
+    buckets: Sequence[Bucket],
+) -> list[Series]:
+    """One series per (subject, kind), subjects ordered by (name, id), power
+    sources first; every bucket present, empty ones all None."""
+    found: dict[tuple[UUID, ReadingKind], dict[int, Bucket]] = {}
+    for b in buckets:
+        if 0 <= b.index < chart_range.buckets:
+            found.setdefault((b.subject_id, b.kind), {})[b.index] = b
+    empty = tuple(
+        Point(chart_range.bucket_start(i), None, None, None, None)
+        for i in range(chart_range.buckets)
+    )
+    subjects: list[tuple[UUID, str, tuple[ReadingKind, ...]]] = [
+        *((p.id, p.name, POWER_SOURCE_KINDS) for p in sorted(sources, key=_name_order)),
+        *((c.id, c.name, CIRCUIT_KINDS) for c in sorted(circuits, key=_name_order)),
+    ]
+    return [
+        Series(kind, subject_id, name, UNITS[kind], _points(empty, found.get((subject_id, kind))))
+        for subject_id, name, kinds in subjects
+        for kind in kinds
+    ]
+
+
+def _points(empty: tuple[Point, ...], found: dict[int, Bucket] | None) -> Sequence[Point]:
+    """The empty points (shared: they are immutable) with the found buckets filled in."""
+    if not found:
+        return empty
+    points = list(empty)
+    for i, b in found.items():
+        points[i] = Point(empty[i].at, b.min, b.avg, b.max, b.last)
+    return points
+
+
+def _name_order(row: PowerSource | Circuit) -> tuple[str, str]:
+    return row.name, str(row.id)
+
+
+def _instant(value: datetime, path: str, errors: list[FieldError]) -> datetime | None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        errors.append(
+            FieldError(path, "TIMEZONE_REQUIRED", "The timestamp must carry a UTC offset.")
+        )
+        return None
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= READ_CEILING:
+        errors.append(
+            FieldError(
+                path,
+                "OUT_OF_RANGE",
+                "The timestamp must lie between 2000-01-01T00:00:00Z and 9999-01-01T00:00:00Z.",
+            )
+        )
+        return None
+    return utc
+
+
+def _micros(span: timedelta) -> int:
+    return (span.days * 86_400 + span.seconds) * _US + span.microseconds
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
