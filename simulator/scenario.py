@@ -3,6 +3,7 @@ changes with optional expectations. Errors name the line and the field."""
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -10,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from simulator import bba, site, vocabulary
-from simulator.timeline import Generate, Step, clock, expand, offset, parse_generate
+from simulator.timeline import (
+    Generate,
+    Step,
+    check_every,
+    clock,
+    expand,
+    offset,
+    parse_generate,
+)
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 MAX_POWER_W = 1e9
@@ -111,7 +120,10 @@ def parse(text: str, source: str = "<scenario>", every: float | None = None) -> 
     steps = _steps(data.get("steps"), problem, required=generate is None)
     if generate is not None:
         if every is not None:
-            generate = replace(generate, every=every)
+            if (why := check_every(every, generate.duration)) is not None:
+                problem("generate.every", why)
+            else:
+                generate = replace(generate, every=every)
         steps = expand(generate, steps, problem)
     elif every is not None:
         problem("generate", "--every needs a [generate] section")
@@ -150,6 +162,8 @@ def _check_value(problem: Any) -> Any:
     def check(key: str, value: object, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             problem(where, "must be a number")
+        elif not math.isfinite(value):
+            problem(where, "must be a finite number")
         elif key == bba.BESS_SOC and not 0 <= value <= 100:
             problem(where, "must be between 0 and 100")
         elif key in bba.NUMBER_KEYS and key != bba.BESS_SOC and value < 0:
@@ -206,7 +220,10 @@ def _steps(raw: Any, problem: Any, *, required: bool) -> list[Step]:
             lists[name] = tuple(keys)
         noise = item.get("noise", {})
         if not isinstance(noise, dict) or any(
-            k not in NUMBER_KEYS or isinstance(v, bool) or not isinstance(v, int | float)
+            k not in NUMBER_KEYS
+            or isinstance(v, bool)
+            or not isinstance(v, int | float)
+            or not math.isfinite(v)
             for k, v in noise.items()
         ):
             problem(f"{path}.noise", "must map numeric keys to amplitudes")

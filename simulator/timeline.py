@@ -5,6 +5,7 @@ Hand-written ``[[steps]]`` are merged in at their times."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Any
 
 Problem = Callable[[str, str], None]
 SHAPES = ("linear", "step")
+MAX_STEPS = 100_000
+"""A generated timeline's bound (a 24 h day at a step a second is 86,400)."""
 _CLOCK = re.compile(r"^(\d{1,3}):([0-5]\d)(?::([0-5]\d))?$")
 
 
@@ -33,7 +36,7 @@ def offset(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
+        return float(value) if math.isfinite(value) and value >= 0 else None
     if isinstance(value, str) and (match := _CLOCK.match(value)):
         hours, minutes, seconds = match.groups()
         return int(hours) * 3600.0 + int(minutes) * 60 + int(seconds or 0)
@@ -82,6 +85,15 @@ class Generate:
         return any(start <= at < end for start, end in self.silent)
 
 
+def check_every(every: float, duration: float) -> str | None:
+    """Why a step interval cannot be used for a duration, if it cannot."""
+    if not 1 <= every < math.inf:
+        return "the step interval must be at least 1 s"
+    if duration / every > MAX_STEPS:
+        return f"more than {MAX_STEPS:,} steps at this interval"
+    return None
+
+
 def parse_generate(
     raw: Any,
     number_keys: tuple[str, ...],
@@ -96,12 +108,15 @@ def parse_generate(
         if key not in ("every", "duration", "curves", "silent"):
             problem(f"generate.{key}", "unknown field")
     every = raw.get("every")
-    if isinstance(every, bool) or not isinstance(every, int | float) or every <= 0:
-        problem("generate.every", "required: seconds between steps, a number > 0")
+    if isinstance(every, bool) or not isinstance(every, int | float) or not 1 <= every < math.inf:
+        problem("generate.every", "required: seconds between steps, a number >= 1")
         every = 60
     duration = offset(raw.get("duration"))
     if duration is None or duration <= 0:
         problem("generate.duration", 'required: seconds or "H:MM", > 0')
+        duration = float(every)
+    elif duration / every > MAX_STEPS:
+        problem("generate.duration", f"more than {MAX_STEPS:,} steps at this interval")
         duration = float(every)
     curves: list[Curve] = []
     table = raw.get("curves", {})
@@ -137,7 +152,7 @@ def _curve(
     if shape not in SHAPES:
         problem(f"{path}.shape", f"must be one of {', '.join(SHAPES)}")
     noise = spec.get("noise", 0)
-    if isinstance(noise, bool) or not isinstance(noise, int | float) or noise < 0:
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise < math.inf:
         problem(f"{path}.noise", "an amplitude >= 0")
         noise = 0
     raw_points = spec.get("points")
