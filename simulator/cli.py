@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from simulator import vocabulary
@@ -101,16 +102,16 @@ def run_scenario(
     try:
         loaded = load(scenario, every)
     except ScenarioError as error:
-        err.print(f"[red]scenario {error.source} is not valid:[/red]")
+        err.print(f"[red]scenario {escape(error.source)} is not valid:[/red]")
         for problem in error.problems:
-            err.print(f"  {problem}")
+            err.print(f"  {escape(problem)}")
         raise typer.Exit(2) from error
     if provision == (depot is not None):
         err.print("[red]give exactly one of --depot or --provision[/red]")
         raise typer.Exit(2)
     if catch_up and (start or realtime or loaded.period_seconds is None):
         err.print(
-            "[red]--catch-up needs a repeating scenario (one with [generate]) "
+            "[red]--catch-up needs a repeating scenario (one with \\[generate]) "
             "and neither --start nor --realtime[/red]"
         )
         raise typer.Exit(2)
@@ -121,14 +122,14 @@ def run_scenario(
             else runner.default_start(loaded, datetime.now(UTC), realtime)
         )
     except ValueError as error:
-        err.print(f"[red]--start is not an ISO 8601 time: {error}[/red]")
+        err.print(f"[red]--start is not an ISO 8601 time: {escape(str(error))}[/red]")
         raise typer.Exit(2) from error
     options = _Options(depot, device, provision, out_file, realtime, catch_up, wait_ready, quiet)
     began = time.monotonic()
     try:
         result = asyncio.run(_run(loaded, url, token, options, anchor))
     except (ServiceError, runner.SimulatorError) as error:
-        err.print(f"[red]{error}[/red]")
+        err.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(3) from error
     if quiet or not result.steps:
         _one_line(result, time.monotonic() - began)
