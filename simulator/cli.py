@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,9 @@ def run_scenario(
     from simulator import runner
     from simulator.client import ServiceError
 
+    # Started in the background by a shell (as `make run` does), SIGINT arrives
+    # ignored; Ctrl-C in the terminal should stop the run all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         loaded = load(scenario, every)
     except ScenarioError as error:
