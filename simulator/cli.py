@@ -212,7 +212,7 @@ async def _run(
             progress=None if options.quiet else progress,
             evidence=options.evidence,
             packets=packets,
-            read_back=not options.quiet,
+            read_back=not options.quiet or options.evidence is not None,
         )
     finally:
         await client.close()

@@ -259,8 +259,9 @@ async def run(
     read_back: bool = True,
 ) -> RunResult:
     """Send each step's packet in order and read the card back after it (with
-    ``read_back`` False: only after steps with expectations, unless evidence is
-    written); ``packets`` replaces the scenario's timeline from ``start`` (see catch_up)."""
+    ``read_back`` False: only after steps with expectations; the evidence of the
+    others has an empty card); ``packets`` replaces the timeline from ``start``
+    (see catch_up)."""
     results: list[StepResult] = []
     sink = evidence.open("w") if evidence else None
     try:
@@ -269,9 +270,7 @@ async def run(
                 delay = (planned.virtual_time - datetime.now(UTC)).total_seconds()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            result = await _step(
-                client, target, planned, read_back or sink is not None or bool(planned.step.expect)
-            )
+            result = await _step(client, target, planned, read_back or bool(planned.step.expect))
             results.append(result)
             if sink:
                 sink.write(json.dumps(result.evidence(), separators=(",", ":")) + "\n")
