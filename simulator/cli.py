@@ -129,14 +129,13 @@ def run_scenario(
         err.print(f"[red]--start is not an ISO 8601 time: {escape(str(error))}[/red]")
         raise typer.Exit(2) from error
     options = _Options(depot, device, provision, out_file, realtime, catch_up, wait_ready, quiet)
-    began = time.monotonic()
     try:
-        result = asyncio.run(_run(loaded, url, token, options, anchor))
+        result, seconds = asyncio.run(_run(loaded, url, token, options, anchor))
     except (ServiceError, runner.SimulatorError) as error:
         err.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(3) from error
     if quiet or not result.steps:
-        _one_line(result, time.monotonic() - began)
+        _one_line(result, seconds)
     else:
         _summary(result)
     if out_file:
@@ -158,7 +157,8 @@ class _Options:
 
 async def _run(
     scenario: Scenario, url: str, token: str, options: _Options, start: datetime
-) -> runner.RunResult:
+) -> tuple[runner.RunResult, float]:
+    """The run, and how long it took once the service was ready."""
     from simulator import runner
     from simulator.client import ServiceClient
 
@@ -166,6 +166,7 @@ async def _run(
     try:
         if options.wait_ready > 0:
             await client.wait_ready(options.wait_ready)
+        began = time.monotonic()
         target = (
             await runner.provision(client, scenario)
             if options.provision
@@ -203,7 +204,7 @@ async def _run(
                         f"      {check.field}: expected {check.expected!r}, got {check.actual!r}"
                     )
 
-        return await runner.run(
+        result = await runner.run(
             client,
             scenario,
             target,
@@ -214,6 +215,7 @@ async def _run(
             packets=packets,
             read_back=not options.quiet or options.evidence is not None,
         )
+        return result, time.monotonic() - began
     finally:
         await client.close()
 
