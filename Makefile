@@ -15,9 +15,17 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed
 
-## Install, create the demo depot, print a token per role, serve with GraphiQL on :8000.
+## Install, create the demo depot, print a token per role, serve with GraphiQL on :8000, and
+## meanwhile play the simulator's day-in-the-life into the demo depot (a packet every 2 min,
+## only the part of the last 24 h it has not had yet; one line when done) so the load page
+## has a day to show.
 run: install
 	$(BIN)/microgrid demo
+	@token=$$($(BIN)/microgrid tokens create --role admin --expires-in 1h \
+	    --label "make run: day-in-the-life" 2>/dev/null | tail -n 1); \
+	$(BIN)/microgrid sim run day-in-the-life --url "http://127.0.0.1:$${PORT:-8000}" \
+	    --token "$$token" --depot "Demo Depot" --catch-up --every 120 --quiet --wait-ready 120 & \
+	trap 'kill $$! 2>/dev/null' EXIT; \
 	GRAPHIQL=true INTROSPECTION=true $(BIN)/microgrid serve
 
 ## Debian's Chromium and ChromeDriver for the console's browser tests (installed when root).

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from simulator import vocabulary
@@ -31,10 +35,14 @@ def list_presets() -> None:
     table = Table("preset", "steps", "virtual duration", "what it shows")
     for name in presets():
         scenario = load(name)
-        table.add_row(
-            name, str(len(scenario.steps)), f"{scenario.duration_seconds:g} s", scenario.description
-        )
+        table.add_row(name, str(len(scenario.steps)), _duration(scenario), scenario.description)
     out.print(table)
+
+
+def _duration(scenario: Scenario) -> str:
+    if scenario.period_seconds is not None:
+        return f"{scenario.period_seconds / 3600:g} h, repeats"
+    return f"{scenario.duration_seconds:g} s"
 
 
 @sim_cli.command("run")
@@ -46,7 +54,8 @@ def run_scenario(
         typer.Option(help="An admin token (reads configuration, provisions and sends packets)."),
     ],
     depot: Annotated[
-        str | None, typer.Option(help="Target this depot's controller device.")
+        str | None,
+        typer.Option(help="Target this depot's controller device (the depot's id or exact name)."),
     ] = None,
     device: Annotated[str | None, typer.Option(help="Target this device of --depot.")] = None,
     provision: Annotated[
@@ -66,21 +75,49 @@ def run_scenario(
         str | None,
         typer.Option(help="Virtual start time (ISO 8601); default: the timeline ends now."),
     ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            "--catch-up",
+            help="A repeating ([generate]) scenario on the UTC day: play only what the device "
+            "has not reported of the last period ending now (nothing twice when re-run).",
+        ),
+    ] = False,
+    wait_ready: Annotated[
+        float,
+        typer.Option(help="Wait up to this many seconds for the service's /readyz first."),
+    ] = 0.0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="One summary line instead of a line per step.")
+    ] = False,
+    every: Annotated[
+        float | None,
+        typer.Option(min=1, help="A [generate] scenario's step interval instead of its own (s)."),
+    ] = None,
 ) -> None:
     """Run a scenario: one packet per step, a line per step, a table of outcomes at the end.
     Exit status 1 when any step's outcome differs from the scenario's expectation."""
     from simulator import runner
     from simulator.client import ServiceError
 
+    # Started in the background by a shell (as `make run` does), SIGINT arrives
+    # ignored; Ctrl-C in the terminal should stop the run all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        loaded = load(scenario)
+        loaded = load(scenario, every)
     except ScenarioError as error:
-        err.print(f"[red]scenario {error.source} is not valid:[/red]")
+        err.print(f"[red]scenario {escape(error.source)} is not valid:[/red]")
         for problem in error.problems:
-            err.print(f"  {problem}")
+            err.print(f"  {escape(problem)}")
         raise typer.Exit(2) from error
     if provision == (depot is not None):
         err.print("[red]give exactly one of --depot or --provision[/red]")
+        raise typer.Exit(2)
+    if catch_up and (start or realtime or loaded.period_seconds is None):
+        err.print(
+            "[red]--catch-up needs a repeating scenario (one with \\[generate]) "
+            "and neither --start nor --realtime[/red]"
+        )
         raise typer.Exit(2)
     try:
         anchor = (
@@ -89,46 +126,67 @@ def run_scenario(
             else runner.default_start(loaded, datetime.now(UTC), realtime)
         )
     except ValueError as error:
-        err.print(f"[red]--start is not an ISO 8601 time: {error}[/red]")
+        err.print(f"[red]--start is not an ISO 8601 time: {escape(str(error))}[/red]")
         raise typer.Exit(2) from error
+    options = _Options(depot, device, provision, out_file, realtime, catch_up, wait_ready, quiet)
     try:
-        result = asyncio.run(
-            _run(loaded, url, token, depot, device, provision, out_file, realtime, anchor)
-        )
+        result, seconds = asyncio.run(_run(loaded, url, token, options, anchor))
     except (ServiceError, runner.SimulatorError) as error:
-        err.print(f"[red]{error}[/red]")
+        err.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(3) from error
-    _summary(result)
+    if quiet or not result.steps:
+        _one_line(result, seconds)
+    else:
+        _summary(result)
     if out_file:
         out.print(f"evidence: {out_file}")
     raise typer.Exit(0 if result.ok else 1)
 
 
+@dataclass(frozen=True)
+class _Options:
+    depot: str | None
+    device: str | None
+    provision: bool
+    evidence: Path | None
+    realtime: bool
+    catch_up: bool
+    wait_ready: float
+    quiet: bool
+
+
 async def _run(
-    scenario: Scenario,
-    url: str,
-    token: str,
-    depot: str | None,
-    device: str | None,
-    provision: bool,
-    evidence: Path | None,
-    realtime: bool,
-    start: datetime,
-) -> runner.RunResult:
+    scenario: Scenario, url: str, token: str, options: _Options, start: datetime
+) -> tuple[runner.RunResult, float]:
+    """The run, and how long it took once the service was ready."""
     from simulator import runner
     from simulator.client import ServiceClient
 
     client = ServiceClient(url, token)
     try:
+        if options.wait_ready > 0:
+            await client.wait_ready(options.wait_ready)
+        began = time.monotonic()
         target = (
             await runner.provision(client, scenario)
-            if provision
-            else await runner.discover(client, str(depot), device)
+            if options.provision
+            else await runner.discover(
+                client, await runner.find_depot(client, str(options.depot)), options.device
+            )
         )
-        out.print(
-            f"{scenario.name}: depot {target.depot_id}, device {target.device_id}, "
-            f"virtual start {start.isoformat()}"
-        )
+        packets = None
+        if options.catch_up:
+            now = datetime.now(UTC).replace(microsecond=0)
+            since = await runner.last_reported(client, target.device_id)
+            packets = runner.catch_up(scenario, target.device_id, now, since)
+            start = now - timedelta(seconds=scenario.period_seconds or 0)
+            if since is not None and since > start:
+                start = since
+        if not options.quiet:
+            out.print(
+                f"{scenario.name}: depot {target.depot_id}, device {target.device_id}, "
+                f"virtual start {start.isoformat()}"
+            )
         total = len(scenario.steps)
 
         def progress(step: runner.StepResult) -> None:
@@ -146,11 +204,38 @@ async def _run(
                         f"      {check.field}: expected {check.expected!r}, got {check.actual!r}"
                     )
 
-        return await runner.run(
-            client, scenario, target, start, realtime=realtime, progress=progress, evidence=evidence
+        result = await runner.run(
+            client,
+            scenario,
+            target,
+            start,
+            realtime=options.realtime,
+            progress=None if options.quiet else progress,
+            evidence=options.evidence,
+            packets=packets,
+            read_back=not options.quiet or options.evidence is not None,
         )
+        return result, time.monotonic() - began
     finally:
         await client.close()
+
+
+def _one_line(result: runner.RunResult, seconds: float) -> None:
+    steps = result.steps
+    if not steps:
+        out.print(
+            f"{result.scenario.name}: nothing to play, depot {result.target.depot_id} "
+            "has reported up to now"
+        )
+        return
+    failed = sum(1 for s in steps if not s.ok)
+    verdict = "all expectations met" if not failed else f"{failed} step(s) NOT as expected"
+    out.print(
+        f"{result.scenario.name}: played {len(steps)} packets "
+        f"({steps[0].planned.virtual_time:%Y-%m-%d %H:%M} to "
+        f"{steps[-1].planned.virtual_time:%Y-%m-%d %H:%M} UTC) into depot "
+        f"{result.target.depot_id} in {seconds:.1f} s; {verdict}"
+    )
 
 
 def _summary(result: runner.RunResult) -> None:

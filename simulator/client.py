@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -38,6 +40,20 @@ class ServiceClient:
             code = first.get("extensions", {}).get("code", "ERROR")
             raise ServiceError(f"{name}: {code}: {first.get('message')}")
         return dict(body["data"])
+
+    async def wait_ready(self, seconds: float) -> None:
+        """Wait until the service's /readyz answers 200 (it is starting up)."""
+        ready = self.url.removesuffix("/graphql") + "/readyz"
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if (await self._http.get(ready)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() >= deadline:
+                raise ServiceError(f"{ready} did not answer 200 within {seconds:g} s")
+            await asyncio.sleep(0.25)
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulator import bba
-from simulator.scenario import Scenario, Step
+from simulator import bba, site
+from simulator.scenario import Scenario
+from simulator.timeline import Step
 
 SENSOR_ID = "mgc-1"
 
@@ -43,18 +44,31 @@ def plan(scenario: Scenario, device_id: str, start: datetime) -> Iterator[Planne
         for key, amplitude in sorted(step.noise.items()):
             if reported.get(key) is not None:
                 reported[key] = _noisy(key, reported[key], amplitude, rng)
-        previous = packet(device_id, virtual, bba.translate(reported), scenario.identity)
+        previous = packet(
+            device_id,
+            virtual,
+            bba.translate(reported),
+            scenario.identity,
+            site.translate(reported),
+        )
         yield PlannedPacket(index, step, virtual, previous, reported)
 
 
 def _noisy(key: str, value: float, amplitude: float, rng: random.Random) -> float:
     noisy = round(value + rng.uniform(-amplitude, amplitude), 3)
-    return min(max(noisy, 0.0), 100.0) if key == bba.BESS_SOC else max(noisy, 0.0)
+    if key == bba.BESS_SOC:
+        return min(max(noisy, 0.0), 100.0)
+    return max(noisy, 0.0) if key in bba.NUMBER_KEYS else noisy
 
 
 def packet(
-    device_id: str, at: datetime, measurands: list[bba.Measurand], identity: dict[str, str | None]
+    device_id: str,
+    at: datetime,
+    measurands: list[bba.Measurand],
+    identity: dict[str, str | None],
+    site_measurands: list[bba.Measurand] | None = None,
 ) -> dict[str, Any]:
+    """The controller's sensor, and the site sensor when it reports anything."""
     body: dict[str, Any] = {
         "device_id": device_id,
         "timestamp": int(at.astimezone(UTC).timestamp() * 1000),
@@ -64,12 +78,16 @@ def packet(
     }
     if identity.get("firmware") is not None:
         body["firmware"] = identity["firmware"]
-    body["sensors"] = [
-        {
-            "sensor_id": SENSOR_ID,
-            "measurands": [
-                {"key": key, "value": value, "unit": unit} for key, value, unit in measurands
-            ],
-        }
-    ]
+    body["sensors"] = [_sensor(SENSOR_ID, measurands)]
+    if site_measurands:
+        body["sensors"].append(_sensor(site.SENSOR_ID, site_measurands))
     return body
+
+
+def _sensor(sensor_id: str, measurands: list[bba.Measurand]) -> dict[str, Any]:
+    return {
+        "sensor_id": sensor_id,
+        "measurands": [
+            {"key": key, "value": value, "unit": unit} for key, value, unit in measurands
+        ],
+    }

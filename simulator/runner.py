@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from simulator import vocabulary
 from simulator.client import ServiceClient, ServiceError
@@ -58,6 +60,7 @@ class StepResult:
             "resend": self.planned.step.resend,
             "controller": self.planned.state,
             "packet": self.planned.packet,
+            "sent": sent(self.planned.packet),
             "outcomes": self.outcomes,
             "card": self.card,
             "circuit": self.circuit,
@@ -82,6 +85,66 @@ class RunResult:
 
 class SimulatorError(RuntimeError):
     """The run could not be carried out (not a failed expectation)."""
+
+
+def sent(packet: dict[str, Any]) -> dict[str, Any]:
+    """What a packet reported, for an oracle: its observed time (the packet
+    timestamp) and each measurand's value by generic key, exactly as sent
+    (None: unavailable; a key not reported is absent)."""
+    observed = datetime.fromtimestamp(packet["timestamp"] / 1000, UTC)
+    values = {m["key"]: m["value"] for sensor in packet["sensors"] for m in sensor["measurands"]}
+    return {"observedAt": observed.isoformat(), "values": values}
+
+
+def catch_up(
+    scenario: Scenario, device_id: str, now: datetime, last_reported: datetime | None
+) -> Iterator[PlannedPacket]:
+    """A repeating (generated) scenario's packets for the part of the last
+    period ending ``now`` that the device has not reported yet: virtual times
+    in (max(last_reported, now - period), now]. Each repetition starts at a
+    multiple of the period since the epoch — UTC midnight for a 24 h day — so
+    the curves join seamlessly from one catch-up to the next."""
+    period = scenario.period_seconds
+    if period is None:
+        raise SimulatorError(f"{scenario.name} does not repeat: catching up needs [generate]")
+    lower = now - timedelta(seconds=period)
+    if last_reported is not None and last_reported > lower:
+        lower = last_reported
+    cycle = math.floor(lower.timestamp() / period) * period
+    while cycle <= now.timestamp():
+        start = datetime.fromtimestamp(cycle, UTC)
+        for planned in plan(scenario, device_id, start):
+            if lower < planned.virtual_time <= now:
+                yield planned
+        cycle += period
+
+
+async def last_reported(client: ServiceClient, device_id: str) -> datetime | None:
+    """The newest observed time among the device's most recently received packets."""
+    page = (await client.op("SimLastPackets", deviceId=device_id))["sensorPackets"]
+    times = [datetime.fromisoformat(e["node"]["observedAt"]) for e in page["edges"]]
+    return max(times, default=None)
+
+
+async def find_depot(client: ServiceClient, depot: str) -> str:
+    """A depot id, given its id or its exact name (one visible depot must carry it)."""
+    try:
+        return str(UUID(depot))
+    except ValueError:
+        pass
+    found: list[str] = []
+    after: str | None = None
+    while True:
+        page = (await client.op("Depots", first=100, after=after))["depots"]
+        found += [e["node"]["id"] for e in page["edges"] if e["node"]["name"] == depot]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    if len(found) != 1:
+        raise SimulatorError(
+            f"{len(found)} depots named {depot!r} are visible to this token; give its id"
+        )
+    return found[0]
 
 
 def default_start(scenario: Scenario, now: datetime, realtime: bool) -> datetime:
@@ -192,16 +255,22 @@ async def run(
     realtime: bool = False,
     progress: Callable[[StepResult], None] | None = None,
     evidence: Path | None = None,
+    packets: Iterable[PlannedPacket] | None = None,
+    read_back: bool = True,
 ) -> RunResult:
+    """Send each step's packet in order and read the card back after it (with
+    ``read_back`` False: only after steps with expectations; the evidence of the
+    others has an empty card); ``packets`` replaces the timeline from ``start``
+    (see catch_up)."""
     results: list[StepResult] = []
     sink = evidence.open("w") if evidence else None
     try:
-        for planned in plan(scenario, target.device_id, start):
+        for planned in plan(scenario, target.device_id, start) if packets is None else packets:
             if realtime:
                 delay = (planned.virtual_time - datetime.now(UTC)).total_seconds()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            result = await _step(client, target, planned)
+            result = await _step(client, target, planned, read_back or bool(planned.step.expect))
             results.append(result)
             if sink:
                 sink.write(json.dumps(result.evidence(), separators=(",", ":")) + "\n")
@@ -214,12 +283,16 @@ async def run(
     return RunResult(scenario, target, start, results)
 
 
-async def _step(client: ServiceClient, target: Target, planned: PlannedPacket) -> StepResult:
+async def _step(
+    client: ServiceClient, target: Target, planned: PlannedPacket, read_back: bool
+) -> StepResult:
     answer = (await client.op("SimIngest", packet=planned.packet))["ingestSensorPacket"]
     if answer["__typename"] != "SensorPacketIngested":
         raise SimulatorError(
             f"step {planned.index + 1}: the service refused the packet: {json.dumps(answer)}"
         )
+    if not read_back:
+        return StepResult(planned, answer["outcomes"], {}, None)
     back = await client.op("SimReadBack", depotId=target.depot_id)
     card = back["microgridCard"]
     circuits = (back.get("depot") or {}).get("circuits", [])
@@ -292,8 +365,12 @@ __all__ = [
     "ServiceClient",
     "ServiceError",
     "SimulatorError",
+    "catch_up",
     "default_start",
     "discover",
+    "find_depot",
+    "last_reported",
     "provision",
     "run",
+    "sent",
 ]

@@ -3,16 +3,41 @@ changes with optional expectations. Errors name the line and the field."""
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from simulator import bba, vocabulary
+from simulator import bba, site, vocabulary
+from simulator.timeline import (
+    Generate,
+    Step,
+    check_every,
+    clock,
+    expand,
+    offset,
+    parse_generate,
+)
 
 PRESETS_DIR = Path(__file__).parent / "presets"
+MAX_POWER_W = 1e9
 EXPECT_NUMBERS = ("effective_capacity_w", "soc_percent", "load_w")
+KNOWN_FIELDS = (
+    "name",
+    "description",
+    "seed",
+    "initial",
+    "steps",
+    "provision",
+    "device",
+    "generate",
+)
+STATE_KEYS = (*bba.KEYS, *site.KEYS)
+"""What a scenario may set: the BBA controller's keys and the site sensor's generic keys."""
+NUMBER_KEYS = (*bba.NUMBER_KEYS, *site.NUMBER_KEYS)
+FLAG_KEYS = (*bba.FLAG_KEYS, *site.FLAG_KEYS)
 
 
 class ScenarioError(ValueError):
@@ -22,18 +47,6 @@ class ScenarioError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
         self.source = source
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class Step:
-    at: float
-    name: str
-    set: dict[str, Any] = field(default_factory=dict)
-    unset: tuple[str, ...] = ()
-    unavailable: tuple[str, ...] = ()
-    noise: dict[str, float] = field(default_factory=dict)
-    resend: bool = False
-    expect: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class Scenario:
     steps: tuple[Step, ...]
     provision: Provision
     identity: dict[str, str | None]
+    period_seconds: float | None = None
+    """A generated scenario's day length: its timeline repeats with this period."""
 
     @property
     def duration_seconds(self) -> float:
@@ -63,17 +78,18 @@ def presets() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PRESETS_DIR.glob("*.toml"))}
 
 
-def load(name_or_path: str) -> Scenario:
-    """A preset by name, or a scenario file by path."""
+def load(name_or_path: str, every: float | None = None) -> Scenario:
+    """A preset by name, or a scenario file by path; ``every`` replaces a
+    ``[generate]`` section's step interval (fewer, larger steps)."""
     path = presets().get(name_or_path) or Path(name_or_path)
     if not path.exists():
         raise ScenarioError(
             name_or_path, [f"no preset or file of that name (presets: {', '.join(presets())})"]
         )
-    return parse(path.read_text(), str(path))
+    return parse(path.read_text(), str(path), every)
 
 
-def parse(text: str, source: str = "<scenario>") -> Scenario:
+def parse(text: str, source: str = "<scenario>", every: float | None = None) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -85,7 +101,7 @@ def parse(text: str, source: str = "<scenario>") -> Scenario:
         problems.append(f"line {lines.find(path)}: {path}: {message}")
 
     for key in data:
-        if key not in ("name", "description", "seed", "initial", "steps", "provision", "device"):
+        if key not in KNOWN_FIELDS:
             problem(key, "unknown field")
     name = data.get("name")
     if not isinstance(name, str) or not name:
@@ -98,7 +114,19 @@ def parse(text: str, source: str = "<scenario>") -> Scenario:
         problem("initial", "must be a table of BBA keys")
         initial = {}
     _check_state(initial, "initial", problem)
-    steps = _steps(data.get("steps"), problem)
+    generate: Generate | None = None
+    if "generate" in data:
+        generate = parse_generate(data["generate"], NUMBER_KEYS, _check_value(problem), problem)
+    steps = _steps(data.get("steps"), problem, required=generate is None)
+    if generate is not None:
+        if every is not None:
+            if (why := check_every(every, generate.duration)) is not None:
+                problem("generate.every", why)
+            else:
+                generate = replace(generate, every=every)
+        steps = expand(generate, steps, problem)
+    elif every is not None:
+        problem("generate", "--every needs a [generate] section")
     provision = _provision(data.get("provision", {}), problem)
     identity = _identity(data.get("device", {}), problem)
     if problems:
@@ -111,30 +139,46 @@ def parse(text: str, source: str = "<scenario>") -> Scenario:
         steps=tuple(steps),
         provision=provision,
         identity=identity,
+        period_seconds=generate.duration if generate else None,
     )
 
 
 def _check_state(values: dict[str, Any], path: str, problem: Any) -> None:
     for key, value in values.items():
         where = f"{path}.{key}"
-        if key not in bba.KEYS:
-            problem(where, "not a BBA controller key")
-        elif key in bba.NUMBER_KEYS:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problem(where, "must be a number")
-            elif key == bba.BESS_SOC and not 0 <= value <= 100:
-                problem(where, "must be between 0 and 100")
-            elif key != bba.BESS_SOC and value < 0:
-                problem(where, "must not be negative")
-        elif key in bba.FLAG_KEYS and not isinstance(value, bool):
+        if key not in STATE_KEYS:
+            problem(where, "not a BBA controller key or a site sensor key")
+        elif key in NUMBER_KEYS:
+            _check_value(problem)(key, value, where)
+        elif key in FLAG_KEYS and not isinstance(value, bool):
             problem(where, "must be true or false")
         elif key == bba.HEARTBEAT and value not in bba.HEARTBEATS:
             problem(where, f"must be one of {', '.join(bba.HEARTBEATS)}")
 
 
-def _steps(raw: Any, problem: Any) -> list[Step]:
+def _check_value(problem: Any) -> Any:
+    """Reports a numeric key's value that is not a number in its range."""
+
+    def check(key: str, value: object, where: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problem(where, "must be a number")
+        elif not math.isfinite(value):
+            problem(where, "must be a finite number")
+        elif key == bba.BESS_SOC and not 0 <= value <= 100:
+            problem(where, "must be between 0 and 100")
+        elif key in bba.NUMBER_KEYS and key != bba.BESS_SOC and value < 0:
+            problem(where, "must not be negative")
+        elif abs(value) > MAX_POWER_W:
+            problem(where, "must be within ±1e9")
+
+    return check
+
+
+def _steps(raw: Any, problem: Any, *, required: bool) -> list[Step]:
+    if raw is None and not required:
+        return []
     if not isinstance(raw, list) or not raw:
-        problem("steps", "at least one [[steps]] table is required")
+        problem("steps", "at least one [[steps]] table is required (or a [generate] section)")
         return []
     steps: list[Step] = []
     previous = 0.0
@@ -155,9 +199,9 @@ def _steps(raw: Any, problem: Any) -> list[Step]:
                 "expect",
             ):
                 problem(f"{path}.{key}", "unknown field")
-        at = item.get("at")
-        if isinstance(at, bool) or not isinstance(at, int | float) or at < 0:
-            problem(f"{path}.at", "required: seconds after the start, a number >= 0")
+        at = offset(item.get("at"))
+        if at is None:
+            problem(f"{path}.at", 'required: seconds after the start (>= 0) or "H:MM"')
             at = previous
         elif at < previous:
             problem(f"{path}.at", f"steps must not go back in time (previous at = {previous})")
@@ -170,16 +214,19 @@ def _steps(raw: Any, problem: Any) -> list[Step]:
         lists = {}
         for name in ("unset", "unavailable"):
             keys = item.get(name, [])
-            if not isinstance(keys, list) or any(k not in bba.KEYS for k in keys):
-                problem(f"{path}.{name}", "must be a list of BBA controller keys")
+            if not isinstance(keys, list) or any(k not in STATE_KEYS for k in keys):
+                problem(f"{path}.{name}", "must be a list of BBA controller or site sensor keys")
                 keys = []
             lists[name] = tuple(keys)
         noise = item.get("noise", {})
         if not isinstance(noise, dict) or any(
-            k not in bba.NUMBER_KEYS or isinstance(v, bool) or not isinstance(v, int | float)
+            k not in NUMBER_KEYS
+            or isinstance(v, bool)
+            or not isinstance(v, int | float)
+            or not math.isfinite(v)
             for k, v in noise.items()
         ):
-            problem(f"{path}.noise", "must map numeric BBA keys to amplitudes")
+            problem(f"{path}.noise", "must map numeric keys to amplitudes")
             noise = {}
         resend = item.get("resend", False)
         if not isinstance(resend, bool):
@@ -191,7 +238,9 @@ def _steps(raw: Any, problem: Any) -> list[Step]:
         steps.append(
             Step(
                 at=float(at),
-                name=str(item.get("name", f"step {i + 1}")),
+                name=str(item["name"])
+                if "name" in item
+                else (f"step {i + 1}" if required else clock(float(at))),
                 set=dict(changes),
                 unset=lists["unset"],
                 unavailable=lists["unavailable"],

@@ -65,3 +65,35 @@ def test_a_preset_through_the_cli_with_evidence(tmp_path):
     assert mismatch.returncode == 1 and "expected 'OFF', got 'ON'" in mismatch.stdout
     assert invalid.returncode == 2 and "line 4: steps[0].at" in invalid.stderr
     assert wrong_token.returncode == 3 and "UNAUTHENTICATED" in wrong_token.stderr
+
+
+def test_catching_up_a_repeating_day_by_depot_name(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'day.db'}"
+    token = cli(url, "tokens", "create", "--role", "admin").strip().splitlines()[-1]
+    common = ("--token", token, "--catch-up", "--every", "7200", "--quiet", "--wait-ready", "30")
+    with serve(url) as server:
+        base = server.url.removesuffix("/graphql")
+        first = sim("run", "day-in-the-life", "--url", base, *common, "--provision")
+        again = sim(
+            "run",
+            "day-in-the-life",
+            "--url",
+            base,
+            *common,
+            "--depot",
+            "Simulator: day-in-the-life",
+        )
+        not_repeating = sim(
+            "run", "der-export", "--url", base, "--token", token, "--catch-up", "--provision"
+        )
+        no_generate = sim("run", "der-export", "--url", base, *common, "--provision")
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "day-in-the-life: played" in first.stdout and "all expectations met" in first.stdout
+    assert len(first.stdout.strip().splitlines()) <= 3, "one summary line (wrapped)"
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to play" in again.stdout
+    assert not_repeating.returncode == 2 and "(one with [generate])" in not_repeating.stderr
+    assert (
+        no_generate.returncode == 2 and "--every needs a [generate] section" in no_generate.stderr
+    )

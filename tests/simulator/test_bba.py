@@ -80,11 +80,15 @@ def test_unavailable_values_are_null_and_unreported_keys_absent():
 def test_every_preset_packet_keeps_the_generic_contract(name):
     scenario = load(name)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    allowed = {row[2] for row in DESIGN_TABLE} | {"BESS_OPERATIONAL_MODE"}
+    allowed = {
+        "mgc-1": {row[2] for row in DESIGN_TABLE} | {"BESS_OPERATIONAL_MODE"},
+        "site-1": {"TOTAL_POWER_LOAD", "LIMIT_PEAK_SHAVING"},  # generic keys, no BBA source
+    }
     for planned in plan(scenario, "5b0c0f5e-7a1a-4a53-8c55-1b2f0e9c4d11", start):
         parsed = parse_packet(planned.packet, start.replace(year=2027))
         assert isinstance(parsed, Packet), (planned.step.name, parsed)
-        assert set(parsed.measurands) <= allowed
+        for sensor in planned.packet["sensors"]:
+            assert {m["key"] for m in sensor["measurands"]} <= allowed[sensor["sensor_id"]]
         if not planned.step.resend:  # a re-sent packet keeps its original timestamp
             assert planned.packet["timestamp"] == int(planned.virtual_time.timestamp() * 1000)
 

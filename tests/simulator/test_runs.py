@@ -25,9 +25,10 @@ async def _run(
     preset: str,
     start: datetime | None = None,
     evidence: Path | None = None,
+    every: float | None = None,
 ):
-    """One run of ``preset`` against a fresh database; returns (result, base url, token)."""
-    scenario = load(preset)
+    """One run of ``preset`` against a fresh database; returns (result, stored packets)."""
+    scenario = load(preset, every)
     container = build_container(Settings(database_url=services.copy_sqlite(template, tmp_path)))
     try:
         async with live_server(container) as base:
@@ -75,7 +76,10 @@ def _normalised(result) -> tuple[list[bytes], list[list[tuple[str, str, str]]]]:
     return packets, outcomes
 
 
-@pytest.mark.parametrize("preset", sorted(presets()))
+SHORT_PRESETS = sorted(name for name in presets() if load(name).period_seconds is None)
+
+
+@pytest.mark.parametrize("preset", SHORT_PRESETS)
 async def test_each_preset_is_deterministic_and_meets_its_expectations(
     preset, sqlite_template, tmp_path
 ):
@@ -176,3 +180,63 @@ async def test_realtime_waits_for_each_step_on_the_wall_clock(sqlite_template, t
         assert datetime.fromisoformat(node["receivedAt"]) >= datetime.fromisoformat(
             node["observedAt"]
         ), "no packet was sent before its virtual time"
+
+
+async def test_day_in_the_life_meets_its_expectations_at_a_coarser_step(sqlite_template, tmp_path):
+    """The whole day at a step every 30 min (the written steps stay), twice."""
+    scenario = load("day-in-the-life", 1800)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    evidence = tmp_path / "day.jsonl"
+    first, stored = await _run(sqlite_template, tmp_path, "day-in-the-life", start, evidence, 1800)
+    second, _ = await _run(sqlite_template, tmp_path, "day-in-the-life", start, None, 1800)
+
+    # 48 half hours, 3:00 silent, and the written steps at 3:25, 12:20 and 12:40
+    assert len(first.steps) == len(scenario.steps) == 48 - 1 + 3
+    assert _normalised(first) == _normalised(second)
+    assert [(s.planned.step.name, c.field) for s in first.steps for c in s.checks if not c.ok] == []
+    routed = {o["action"]: o["outcome"] for s in first.steps for o in s.outcomes}
+    assert routed["UPDATE_POWER_SOURCE_LOAD"] == "APPLIED", "the site meter's load reaches the BESS"
+    assert stored == [s.planned.packet for s in first.steps], "the service kept what was sent"
+    lines = [json.loads(line) for line in evidence.read_text().splitlines()]
+    for line, step in zip(lines, first.steps, strict=True):
+        values = {
+            m["key"]: m["value"]
+            for sensor in line["packet"]["sensors"]
+            for m in sensor["measurands"]
+        }
+        assert line["sent"] == {
+            "observedAt": step.planned.virtual_time.isoformat(),
+            "values": values,
+        }
+    assert {"TOTAL_POWER_LOAD", "SOC", "AVAILABLE_CHARGING_CAPACITY", "FAIL_SAFE_CAPACITY"} <= set(
+        lines[0]["sent"]["values"]
+    )
+
+
+async def test_catching_up_sends_only_what_the_device_has_not_reported(sqlite_template, tmp_path):
+    scenario = load("day-in-the-life", 3600)
+    container = build_container(
+        Settings(database_url=services.copy_sqlite(sqlite_template, tmp_path))
+    )
+    try:
+        async with live_server(container) as base:
+            token = (await container.tokens.issue(Role.ADMIN, (), datetime.now(UTC))).token
+            client = ServiceClient(base, token)
+            try:
+                target = await runner.provision(client, scenario)
+                depot = await runner.find_depot(client, "Simulator: day-in-the-life")
+                assert await runner.last_reported(client, target.device_id) is None
+                now = datetime.now(UTC).replace(microsecond=0)
+                packets = runner.catch_up(scenario, target.device_id, now, None)
+                first = await runner.run(client, scenario, target, now, packets=packets)
+                last = await runner.last_reported(client, target.device_id)
+                again = runner.catch_up(scenario, target.device_id, now, last)
+                second = await runner.run(client, scenario, target, now, packets=again)
+            finally:
+                await client.close()
+    finally:
+        await container.close()
+    assert depot == target.depot_id
+    assert first.ok and len(first.steps) >= 24
+    assert last == first.steps[-1].planned.virtual_time
+    assert second.steps == []

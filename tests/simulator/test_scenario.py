@@ -19,6 +19,7 @@ EXPECTED_PRESETS = {
     "bess-modes",
     "stale-gap",
     "resend",
+    "day-in-the-life",
 }
 
 
@@ -52,7 +53,7 @@ capacity = 5
         "line 2: seed: must be an integer",
         "line 5: initial.MCN_MGC_CMS_HEARTBEAT: must be one of ok, connection_lost, timeout, error",
         "line 9: steps[0].set.MCN_MGC_BESS_SOC: must be between 0 and 100",
-        "line 9: steps[0].set.NOT_A_KEY: not a BBA controller key",
+        "line 9: steps[0].set.NOT_A_KEY: not a BBA controller key or a site sensor key",
         "line 12: steps[1].at: steps must not go back in time (previous at = 10.0)",
         "line 13: steps[1].resend: must be true or false",
         "line 15: steps[1].expect.der: must be one of ON, OFF, UNKNOWN",
