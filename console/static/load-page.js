@@ -1,0 +1,143 @@
+// The load page's chart: the range (1 h, 24 h, 7 d or a custom UTC range), one
+// query for the chart and the depot's flags, and live extension: every card
+// update from the subscription schedules a (debounced) refetch of the visible
+// range when it reaches the present. The flags come with every refetch, so the
+// page follows a flag change on its next one.
+
+import { gql } from "./api.js";
+import { applyFlags } from "./card.js";
+import { chartWidth, clearChart, renderChart, resizeChart } from "./chart.js";
+import { MICROGRID_FIELDS, flagOn, flagListeners } from "./flags.js";
+import { $ } from "./dom.js";
+import { state } from "./state.js";
+
+const DEBOUNCE_MS = 150;
+const SLIDE_MS = 30000;  // a relative range moves with the clock even with no update
+const HOUR = 3600;
+
+const page = { range: { seconds: 24 * HOUR }, sequence: 0, timer: null, inFlight: null,
+               again: false, width: 0 };
+
+function visibleRange() {
+  if (page.range.seconds) {
+    const to = new Date();
+    return { from: new Date(to.getTime() - page.range.seconds * 1000), to };
+  }
+  return { from: page.range.from, to: page.range.to };
+}
+
+function maxPoints() {
+  return Math.min(5000, Math.max(10, Math.round(chartWidth())));
+}
+
+function showChartMessage(text) {
+  $("chart-message").hidden = !text;
+  $("chart-message").textContent = text || "";
+}
+
+/** Fetch the visible range and the depot's flags, and draw them. */
+export async function refreshChart() {
+  if (!state.depotId) return;
+  if (page.inFlight) {  // one request at a time; the newest wish is served after it
+    page.again = true;
+    return page.inFlight;
+  }
+  const sequence = ++page.sequence;
+  const depotId = state.depotId;
+  const { from, to } = visibleRange();
+  page.width = chartWidth();
+  page.inFlight = gql("ConsoleLoadChart", {
+    depotId, from: from.toISOString(), to: to.toISOString(), maxPoints: maxPoints(),
+  }).then((data) => {
+    if (sequence !== page.sequence || depotId !== state.depotId) return;
+    state.flags = data.featureFlags;
+    applyFlags();
+    const result = data.loadChart;
+    if (result.__typename !== "LoadChart") {
+      const fields = (result.fieldErrors || []).map((e) => e.message).join("; ");
+      showChartMessage(fields ? `${result.message} ${fields}` : result.message);
+      return;
+    }
+    showChartMessage("");
+    renderChart(result, flagOn(MICROGRID_FIELDS));
+    $("chart").dataset.fetchedAt = new Date().toISOString();
+  }).finally(() => {
+    page.inFlight = null;
+    if (page.again) {
+      page.again = false;
+      scheduleChartRefresh();
+    }
+  });
+  return page.inFlight;
+}
+
+/** A card update arrived (or a flag changed here): refetch soon if the range is live. */
+export function scheduleChartRefresh() {
+  if (!page.range.seconds && page.range.to.getTime() < Date.now()) return;
+  clearTimeout(page.timer);
+  page.timer = setTimeout(() => refreshChart().catch(reportChartError), DEBOUNCE_MS);
+}
+
+function reportChartError(error) {
+  showChartMessage(`The chart could not be loaded: ${error.message}`);
+}
+
+export function resetChart() {
+  page.sequence += 1;
+  state.flags = null;
+  clearChart();
+}
+
+function pressed(button) {
+  for (const b of document.querySelectorAll("#ranges [data-range]")) {
+    b.setAttribute("aria-pressed", String(b === button));
+  }
+}
+
+function fromInput(id) {
+  const value = $(id).value;  // "YYYY-MM-DDTHH:MM[:SS]", read as UTC
+  if (!value) return null;
+  return new Date(`${value.length === 16 ? `${value}:00` : value}Z`);
+}
+
+function toInput(date) {
+  return date.toISOString().slice(0, 16);
+}
+
+function applyCustom(event) {
+  event.preventDefault();
+  const from = fromInput("range-from");
+  const to = fromInput("range-to");
+  if (!from || !to || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+    showChartMessage("Choose both the start and the end of the range.");
+    return;
+  }
+  if (to <= from) {
+    showChartMessage("The end of the range must be after its start.");
+    return;
+  }
+  page.range = { from, to };
+  pressed(null);
+  refreshChart().catch(reportChartError);
+}
+
+export function setUpLoadPage() {
+  for (const button of document.querySelectorAll("#ranges [data-range]")) {
+    button.addEventListener("click", () => {
+      page.range = { seconds: Number(button.dataset.range) };
+      pressed(button);
+      const { from, to } = visibleRange();
+      $("range-from").value = toInput(from);
+      $("range-to").value = toInput(to);
+      refreshChart().catch(reportChartError);
+    });
+  }
+  $("range-form").addEventListener("submit", applyCustom);
+  flagListeners.push(() => refreshChart().catch(reportChartError));
+  setInterval(() => { if (page.range.seconds && state.depotId) scheduleChartRefresh(); }, SLIDE_MS);
+  new ResizeObserver(() => {
+    resizeChart();
+    const width = chartWidth();
+    if (page.width && Math.abs(width - page.width) / page.width > 0.2) scheduleChartRefresh();
+  }).observe($("chart"));
+}
