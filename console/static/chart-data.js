@@ -23,9 +23,12 @@ export const SHADED_SOURCES = {
   CONFIGURED_SAFE: "configured safe capacity",
 };
 
-/** Seconds since the epoch, or null for anything that is not a date. */
+// The API's DateTime: ISO 8601 with a UTC offset. Anything else is not a time.
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)$/;
+
+/** Seconds since the epoch, or null for anything that is not such a date. */
 export function seconds(text) {
-  if (typeof text !== "string") return null;
+  if (typeof text !== "string" || !ISO.test(text)) return null;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms / 1000 : null;
 }
@@ -54,7 +57,8 @@ export function toPlotData(chart) {
   const to = seconds(chart.to);
   const bucket = Number.isFinite(chart.bucketSeconds) && chart.bucketSeconds > 0
     ? chart.bucketSeconds : null;
-  const input = (chart.series || []).filter((s) => KINDS[s.kind]).map((s, index) => ({ s, index }));
+  const input = (chart.series || []).filter((s) => Object.hasOwn(KINDS, s.kind))
+    .map((s, index) => ({ s, index }));
   input.sort((a, b) => KIND_ORDER.indexOf(a.s.kind) - KIND_ORDER.indexOf(b.s.kind)
                        || a.index - b.index);
 
@@ -110,7 +114,8 @@ export function toPlotData(chart) {
   const shading = [];
   if (from !== null && to !== null) {
     for (const interval of chart.capacitySourceIntervals || []) {
-      const span = SHADED_SOURCES[interval.source] ? spanOf(interval, from, to) : null;
+      const span = Object.hasOwn(SHADED_SOURCES, interval.source)
+        ? spanOf(interval, from, to) : null;
       if (!span) continue;
       const circuitId = String(interval.circuitId);
       shading.push({ circuitId, circuit: names.get(circuitId) || "circuit",
@@ -124,6 +129,17 @@ export function toPlotData(chart) {
 /** The span of `spans` covering time `at` (from inclusive, to exclusive), or null. */
 export function spanAt(spans, at) {
   return spans.find((span) => span.from <= at && at < span.to) || null;
+}
+
+/** Each series' newest reading: its bucket's last value and start, or null. */
+export function newestReadings(data) {
+  return data.series.map((s) => {
+    for (let i = data.x.length - 1; i >= 0; i -= 1) {
+      const point = s.points[i];
+      if (point && point.last !== null) return { series: s, at: data.x[i], value: point.last };
+    }
+    return { series: s, at: null, value: null };
+  });
 }
 
 /** The newest time that has a value in any series, or null. */

@@ -6,7 +6,9 @@
 
 import uPlot from "./vendor/uplot/uPlot.esm.js";
 import { capabilityTitle } from "./card.js";
-import { KINDS, SHADED_SOURCES, latestValueAt, spanAt, toPlotData } from "./chart-data.js";
+import {
+  KINDS, SHADED_SOURCES, latestValueAt, newestReadings, spanAt, toPlotData,
+} from "./chart-data.js";
 import { $, el } from "./dom.js";
 
 const PALETTE = ["#1f5fbf", "#b4361c", "#287a3a", "#7b3fa0", "#8a6d00", "#0f7c86", "#5b6470"];
@@ -72,6 +74,7 @@ export function renderChart(loadChart, overlays) {
     chart.plot.setData(columns);
   }
   renderLegend(data);
+  renderNewest(data);
   $("chart-empty").hidden = data.series.some((s) => s.values.some((v) => v !== null));
   showReadout(chart.plot);
 }
@@ -97,6 +100,7 @@ export function clearChart() {
   if (chart.plot) chart.plot.destroy();
   Object.assign(chart, { plot: null, keys: "", data: null });
   $("chart-legend").replaceChildren();
+  $("chart-latest").textContent = "";
   $("chart-bands").replaceChildren();
   $("chart-readout").replaceChildren();
 }
@@ -170,6 +174,13 @@ function dashSample(style, colour) {
   }
   svg.append(line);
   return svg;
+}
+
+/** The newest reading of each series in words: what a glance at the line's end says. */
+function renderNewest(data) {
+  const parts = newestReadings(data).filter((r) => r.value !== null).map((r) =>
+    `${r.series.label} ${number(r.value, r.series.unit)} (${utc(r.at).slice(11)})`);
+  $("chart-latest").textContent = parts.length ? `Newest: ${parts.join("; ")}` : "";
 }
 
 function renderLegend(data) {
