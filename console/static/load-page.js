@@ -26,8 +26,10 @@ function visibleRange() {
   return { from: page.range.from, to: page.range.to };
 }
 
+const PIXELS_PER_POINT = 3;
+
 function maxPoints() {
-  return Math.min(5000, Math.max(10, Math.round(chartWidth())));
+  return Math.min(5000, Math.max(10, Math.floor(chartWidth() / PIXELS_PER_POINT)));
 }
 
 function showChartMessage(text) {
