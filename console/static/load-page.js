@@ -4,7 +4,7 @@
 // range when it reaches the present. The flags come with every refetch, so the
 // page follows a flag change on its next one.
 
-import { gql } from "./api.js";
+import { ApiError, gql } from "./api.js";
 import { applyFlags } from "./card.js";
 import { chartWidth, clearChart, renderChart, resizeChart } from "./chart.js";
 import { MICROGRID_FIELDS, flagOn, flagListeners } from "./flags.js";
@@ -37,7 +37,8 @@ function showChartMessage(text) {
   $("chart-message").textContent = text || "";
 }
 
-/** Fetch the visible range and the depot's flags, and draw them. */
+/** Fetch the visible range and the depot's flags, and draw them. Never rejects:
+ * a failure is shown above the chart, and the card and its live updates go on. */
 export async function refreshChart() {
   if (!state.depotId) return;
   if (page.inFlight) {  // one request at a time; the newest wish is served after it
@@ -47,6 +48,8 @@ export async function refreshChart() {
   const sequence = ++page.sequence;
   const depotId = state.depotId;
   const { from, to } = visibleRange();
+  if (!$("range-from").value) $("range-from").value = toInput(from);
+  if (!$("range-to").value) $("range-to").value = toInput(to);
   page.width = chartWidth();
   page.inFlight = gql("ConsoleLoadChart", {
     depotId, from: from.toISOString(), to: to.toISOString(), maxPoints: maxPoints(),
@@ -63,11 +66,11 @@ export async function refreshChart() {
     showChartMessage("");
     renderChart(result, flagOn(MICROGRID_FIELDS));
     $("chart").dataset.fetchedAt = new Date().toISOString();
-  }).finally(() => {
+  }).catch(reportChartError).finally(() => {
     page.inFlight = null;
     if (page.again) {
       page.again = false;
-      scheduleChartRefresh();
+      refreshChart();
     }
   });
   return page.inFlight;
@@ -77,10 +80,11 @@ export async function refreshChart() {
 export function scheduleChartRefresh() {
   if (!page.range.seconds && page.range.to.getTime() < Date.now()) return;
   clearTimeout(page.timer);
-  page.timer = setTimeout(() => refreshChart().catch(reportChartError), DEBOUNCE_MS);
+  page.timer = setTimeout(refreshChart, DEBOUNCE_MS);
 }
 
 function reportChartError(error) {
+  if (!(error instanceof ApiError)) console.error(error);  // a fault of the page itself
   showChartMessage(`The chart could not be loaded: ${error.message}`);
 }
 
@@ -120,7 +124,7 @@ function applyCustom(event) {
   }
   page.range = { from, to };
   pressed(null);
-  refreshChart().catch(reportChartError);
+  refreshChart();
 }
 
 export function setUpLoadPage() {
@@ -131,11 +135,11 @@ export function setUpLoadPage() {
       const { from, to } = visibleRange();
       $("range-from").value = toInput(from);
       $("range-to").value = toInput(to);
-      refreshChart().catch(reportChartError);
+      refreshChart();
     });
   }
   $("range-form").addEventListener("submit", applyCustom);
-  flagListeners.push(() => refreshChart().catch(reportChartError));
+  flagListeners.push(refreshChart);
   setInterval(() => { if (page.range.seconds && state.depotId) scheduleChartRefresh(); }, SLIDE_MS);
   new ResizeObserver(() => {
     resizeChart();
