@@ -38,15 +38,21 @@ WAIT = 15  # generous: a slow shared machine must not fail a correct page
 
 
 def screenshot(driver: Any, name: str) -> None:
-    """The whole page, into artifacts/ (and docs/ with UPDATE_SCREENSHOTS=1)."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    width = driver.execute_script("return window.innerWidth")
-    driver.set_window_size(width, height + 140)
-    time.sleep(0.3)  # let the chart redraw at the new size before the capture
+    """The window, into artifacts/ (and docs/ with UPDATE_SCREENSHOTS=1)."""
     driver.save_screenshot(str(ARTIFACTS / name))
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ARTIFACTS / name, DOCS / name)
+
+
+@pytest.fixture
+def tall_window(browser: Any) -> Iterator[Any]:
+    """Tall enough for the card, the chart and its read-out in one screenshot."""
+    browser.set_window_size(1280, 1500)
+    try:
+        yield browser
+    finally:
+        browser.set_window_size(1280, 900)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +118,8 @@ def test_uplot_is_vendored_and_served_with_its_content_types(site: Any) -> None:
     assert "https://" not in index and "http://" not in index, "no CDN"
 
 
-def test_flag_off_shows_the_page_as_before_the_rollout(browser, site, depot, day) -> None:
+def test_flag_off_shows_the_page_as_before_the_rollout(tall_window, site, depot, day) -> None:
+    browser = tall_window
     set_flag(site, depot["id"], False)
     sign_in(browser, site, "operator")
     chart_drawn(browser, overlays=False)
@@ -129,8 +136,9 @@ def test_flag_off_shows_the_page_as_before_the_rollout(browser, site, depot, day
 
 
 def test_flag_on_shows_the_fail_safe_and_stale_spans_and_exact_values(
-    browser, site, depot, day
+    tall_window, site, depot, day
 ) -> None:
+    browser = tall_window
     set_flag(site, depot["id"], True)
     sign_in(browser, site, "operator")
     chart_drawn(browser, overlays=True)
@@ -258,10 +266,7 @@ def test_legible_at_360_pixels(browser, site, depot, day) -> None:
         browser.execute_script(
             "document.getElementById('load-chart').scrollIntoView({block: 'start'})"
         )
-        time.sleep(0.2)
-        browser.save_screenshot(str(ARTIFACTS / "load-page-360.png"))
-        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-            shutil.copyfile(ARTIFACTS / "load-page-360.png", DOCS / "load-page-360.png")
+        screenshot(browser, "load-page-360.png")
     finally:
         browser.set_window_size(1280, 900)
     no_console_errors(browser)
