@@ -185,8 +185,14 @@ function renderNewest(data) {
 
 function renderLegend(data) {
   const colour = colours(data.series);
-  const items = data.series.map((s) => el("li", { "data-series": s.key },
+  const drawn = data.series.filter((s) => s.values.some((v) => v !== null));
+  const items = drawn.map((s) => el("li", { "data-series": s.key },
     dashSample(KINDS[s.kind], colour(s)), ` ${s.label} (${s.unit})`));
+  const empty = data.series.filter((s) => !drawn.includes(s));
+  if (empty.length) {
+    items.push(el("li", { class: "muted", "data-role": "no-readings" },
+                  `No readings in this range: ${empty.map((s) => s.label).join(", ")}`));
+  }
   if (chart.overlays) {
     items.push(el("li", {}, el("span", { class: "swatch shade-fail-safe" }), " fail-safe capacity applied"),
                el("li", {}, el("span", { class: "swatch shade-configured-safe" }),
@@ -205,8 +211,15 @@ function drawOverlays(u) {
     return;
   }
   const left = (t) => u.valToPos(t, "x");
-  const lanes = [...new Set(data.shading.map((s) => `${s.circuitId}:${s.source}`))];
-  for (const span of data.shading) {
+  // Shading explains a circuit's capacity lines: circuits with none drawn here
+  // (never reported; on their configured capacity throughout) would only veil the
+  // chart. The read-out still names every circuit's source.
+  const drawn = new Set(data.series.filter((s) => s.kind.startsWith("CIRCUIT_")
+    && s.values.some((v) => v !== null)).map((s) => s.subjectId));
+  const shading = data.shading.filter((s) => drawn.has(s.circuitId));
+  const lanes = [...new Set(shading.map((s) => `${s.circuitId}:${s.source}`))];
+  const labels = [];
+  for (const span of shading) {
     const x0 = left(span.from);
     const x1 = left(span.to);
     const kind = span.source === "CONTROLLER_FAIL_SAFE" ? "fail-safe" : "configured-safe";
@@ -219,6 +232,10 @@ function drawOverlays(u) {
     shade.style.width = `${Math.max(1, x1 - x0)}px`;
     shade.firstChild.style.top = `${lanes.indexOf(`${span.circuitId}:${span.source}`) * 1.3}em`;
     u.over.append(shade);
+    labels.push(shade.firstChild);
+  }
+  for (const label of labels) {  // a label that does not fit its span is left to the legend
+    label.hidden = label.offsetWidth > label.parentNode.clientWidth;
   }
   bands.hidden = false;
   const plotLeft = u.over.offsetLeft;

@@ -49,7 +49,7 @@ function connect(query) {
       const update = message.payload.data.microgridCard;
       const previous = state.card ? state.card.revision : null;
       renderCard(update.card);
-      scheduleChartRefresh();  // new readings or band changes: extend the chart
+      scheduleChartRefresh(update.reason);  // new readings or band changes: extend the chart
       if (previous !== null && update.card.revision > previous + 1 && update.reason !== "SNAPSHOT") {
         refreshCard().catch(() => {});  // a revision gap: read the whole card again
       }

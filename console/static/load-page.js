@@ -12,24 +12,33 @@ import { $ } from "./dom.js";
 import { state } from "./state.js";
 
 const DEBOUNCE_MS = 150;
-const SLIDE_MS = 30000;  // a relative range moves with the clock even with no update
+const SLIDE_MS = 30000;
+const SNAPSHOT_GRACE_MS = 2000;  // a relative range moves with the clock even with no update
 const HOUR = 3600;
 
 const page = { range: { seconds: 24 * HOUR }, sequence: 0, timer: null, inFlight: null,
-               again: false, width: 0 };
-
-function visibleRange() {
-  if (page.range.seconds) {
-    const to = new Date();
-    return { from: new Date(to.getTime() - page.range.seconds * 1000), to };
-  }
-  return { from: page.range.from, to: page.range.to };
-}
+               again: false, width: 0, fetchedAt: 0 };
 
 const PIXELS_PER_POINT = 3;
 
 function maxPoints() {
   return Math.min(5000, Math.max(10, Math.floor(chartWidth() / PIXELS_PER_POINT)));
+}
+
+/**
+ * The range to ask for. A relative one is laid on a grid of whole buckets from
+ * the epoch (its end up to one bucket, about 3 px, past now), so the buckets stay
+ * the same from one refetch to the next and the lines do not shimmer as it slides.
+ */
+function visibleRange() {
+  const points = maxPoints();
+  if (!page.range.seconds) return { from: page.range.from, to: page.range.to, maxPoints: points };
+  const now = Date.now() / 1000;
+  const bucket = Math.max(1, Math.ceil(page.range.seconds / points));
+  const from = Math.floor((now - page.range.seconds) / bucket) * bucket;
+  const count = Math.min(5000, Math.ceil((now - from) / bucket));
+  return { from: new Date(from * 1000), to: new Date((from + count * bucket) * 1000),
+           maxPoints: Math.max(10, count) };
 }
 
 function showChartMessage(text) {
@@ -47,12 +56,13 @@ export async function refreshChart() {
   }
   const sequence = ++page.sequence;
   const depotId = state.depotId;
-  const { from, to } = visibleRange();
+  const { from, to, maxPoints: points } = visibleRange();
   if (!$("range-from").value) $("range-from").value = toInput(from);
   if (!$("range-to").value) $("range-to").value = toInput(to);
   page.width = chartWidth();
+  page.fetchedAt = Date.now();
   page.inFlight = gql("ConsoleLoadChart", {
-    depotId, from: from.toISOString(), to: to.toISOString(), maxPoints: maxPoints(),
+    depotId, from: from.toISOString(), to: to.toISOString(), maxPoints: points,
   }).then((data) => {
     if (sequence !== page.sequence || depotId !== state.depotId) return;
     state.flags = data.featureFlags;
@@ -76,9 +86,11 @@ export async function refreshChart() {
   return page.inFlight;
 }
 
-/** A card update arrived (or a flag changed here): refetch soon if the range is live. */
-export function scheduleChartRefresh() {
+/** A card update arrived: refetch soon if the range is live. The snapshot that
+ * opens a subscription right after the page's own fetch brings nothing new. */
+export function scheduleChartRefresh(reason) {
   if (!page.range.seconds && page.range.to.getTime() < Date.now()) return;
+  if (reason === "SNAPSHOT" && Date.now() - page.fetchedAt < SNAPSHOT_GRACE_MS) return;
   clearTimeout(page.timer);
   page.timer = setTimeout(refreshChart, DEBOUNCE_MS);
 }
