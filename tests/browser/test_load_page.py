@@ -48,7 +48,7 @@ def screenshot(driver: Any, name: str) -> None:
 @pytest.fixture
 def tall_window(browser: Any) -> Iterator[Any]:
     """Tall enough for the card, the chart and its read-out in one screenshot."""
-    browser.set_window_size(1280, 1500)
+    browser.set_window_size(1280, 1700)
     try:
         yield browser
     finally:
