@@ -188,10 +188,11 @@ function renderLegend(data) {
   const drawn = data.series.filter((s) => s.values.some((v) => v !== null));
   const items = drawn.map((s) => el("li", { "data-series": s.key },
     dashSample(KINDS[s.kind], colour(s)), ` ${s.label} (${s.unit})`));
-  const empty = data.series.filter((s) => !drawn.includes(s));
-  if (empty.length) {
+  const silent = [...new Set(data.series.filter((s) => !drawn.includes(s)).map((s) => s.name))]
+    .filter((name) => !drawn.some((s) => s.name === name));
+  if (silent.length) {
     items.push(el("li", { class: "muted", "data-role": "no-readings" },
-                  `No readings in this range: ${empty.map((s) => s.label).join(", ")}`));
+                  `No readings in this range: ${silent.join(", ")}`));
   }
   if (chart.overlays) {
     items.push(el("li", {}, el("span", { class: "swatch shade-fail-safe" }), " fail-safe capacity applied"),
@@ -276,7 +277,8 @@ function showReadout(u) {
   }
   const at = data.x[idx];
   const end = data.bucketSeconds ? at + data.bucketSeconds : null;
-  const lines = data.series.map((s) => {
+  const drawn = data.series.filter((s) => s.values.some((v) => v !== null));
+  const lines = drawn.map((s) => {
     const p = s.points[idx];
     const text = p && [p.min, p.avg, p.max, p.last].some((v) => v !== null)
       ? `avg ${number(p.avg, s.unit)} (min ${number(p.min, s.unit)}, max ${number(p.max, s.unit)}, ` +
