@@ -86,6 +86,20 @@ function create(columns) {
   chart.plot = new uPlot(options(chart.data), columns, $("chart"));
 }
 
+/** Arrow keys move the read-out bucket by bucket (Home / End: first / last). */
+export function stepCursor(event) {
+  const u = chart.plot;
+  if (!u || !chart.data || !chart.data.x.length) return;
+  const last = chart.data.x.length - 1;
+  const now = u.cursor.idx === null || u.cursor.idx === undefined ? null : u.cursor.idx;
+  const moves = { ArrowLeft: now === null ? last : now - 1, ArrowRight: now === null ? 0 : now + 1,
+                  Home: 0, End: last };
+  if (!(event.key in moves)) return;
+  event.preventDefault();
+  const idx = Math.min(last, Math.max(0, moves[event.key]));
+  u.setCursor({ left: u.valToPos(chart.data.x[idx], "x"), top: u.over.clientHeight / 2 });
+}
+
 export function resizeChart() {
   if (!chart.plot) return;
   const width = chartWidth();
@@ -271,8 +285,8 @@ function showReadout(u) {
   const data = chart.data;
   const idx = u && u.cursor ? u.cursor.idx : null;
   if (!data || idx === null || idx === undefined || data.x[idx] === undefined) {
-    box.replaceChildren(el("p", { class: "muted" },
-      "Point at or tap the chart for the exact values of a bucket."));
+    box.replaceChildren(el("p", { class: "muted" }, "Point at or tap the chart (or focus it "
+      + "and use the arrow keys) for the exact values of a bucket."));
     return;
   }
   const at = data.x[idx];

@@ -6,7 +6,7 @@
 
 import { ApiError, gql } from "./api.js";
 import { applyFlags } from "./card.js";
-import { chartWidth, clearChart, renderChart, resizeChart } from "./chart.js";
+import { chartWidth, clearChart, renderChart, resizeChart, stepCursor } from "./chart.js";
 import { MICROGRID_FIELDS, flagOn, flagListeners } from "./flags.js";
 import { $ } from "./dom.js";
 import { state } from "./state.js";
@@ -151,6 +151,7 @@ export function setUpLoadPage() {
     });
   }
   $("range-form").addEventListener("submit", applyCustom);
+  $("chart").addEventListener("keydown", stepCursor);
   flagListeners.push(refreshChart);
   setInterval(() => { if (page.range.seconds && state.depotId) scheduleChartRefresh(); }, SLIDE_MS);
   new ResizeObserver(() => {

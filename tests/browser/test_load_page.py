@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import ARTIFACTS
@@ -334,6 +335,27 @@ def test_a_custom_range_in_the_past_is_drawn_and_a_reversed_one_refused(
     browser.find_element(By.ID, "range-apply").click()
     message = browser.find_element(By.ID, "chart-message")
     WebDriverWait(browser, WAIT).until(lambda d: "after its start" in message.text)
+    no_console_errors(browser)
+
+
+def test_the_read_out_steps_through_the_buckets_from_the_keyboard(browser, site, depot, day):
+    set_flag(site, depot["id"], True)
+    sign_in(browser, site, "operator")
+    chart = chart_drawn(browser, overlays=True)
+    chart.send_keys(Keys.END)
+    readout = browser.find_element(By.ID, "chart-readout")
+    WebDriverWait(browser, WAIT).until(lambda d: "UTC" in readout.text)
+    last = readout.text.splitlines()[0]
+    chart.send_keys(Keys.ARROW_LEFT)
+    WebDriverWait(browser, WAIT).until(lambda d: readout.text.splitlines()[0] != last)
+    previous = readout.text.splitlines()[0]
+    assert previous.split(" \u2013 ")[1] == last.split(" \u2013 ")[0], "adjacent buckets"
+    chart.send_keys(Keys.HOME)
+    WebDriverWait(browser, WAIT).until(
+        lambda d: readout.text.splitlines()[0].startswith(
+            d.find_element(By.ID, "chart").get_attribute("data-from")[:10]
+        )
+    )
     no_console_errors(browser)
 
 
