@@ -6,6 +6,7 @@ import asyncio
 import gc
 import sys
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from app.container import build_container
 from app.settings import Settings
 from domain.access import EVERYWHERE, Role
 from persistence import schema_upgrade as migrations
+from persistence.partitions import ensure_partitions_at
 from simulator.cli import sim_cli
 
 cli = typer.Typer(help="Depot Microgrid Service.", no_args_is_help=True, add_completion=False)
@@ -28,6 +30,11 @@ projections_cli = typer.Typer(
 )
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(sim_cli, name="sim")
+flags_cli = typer.Typer(
+    help="Feature flags: built-in defaults, global values and per-depot overrides.",
+    no_args_is_help=True,
+)
+cli.add_typer(flags_cli, name="flags")
 err = Console(stderr=True)
 out = Console()
 
@@ -52,6 +59,7 @@ def serve(
 
     settings = Settings()
     migrations.upgrade(settings.database_url)
+    ensure_partitions_at(settings.database_url)
     app = create_app(build_container(settings))
     # Everything loaded so far lives as long as the process: keep it out of the
     # collector. And collect less often: with 1,000 open card subscriptions a
@@ -275,10 +283,103 @@ def tokens_revoke(
         raise typer.Exit(1)
 
 
+def _depot_option(depot: str | None) -> UUID | None:
+    if depot is None:
+        return None
+    try:
+        return UUID(depot)
+    except ValueError as exc:
+        err.print("[red]--depot must be a depot id (UUID)[/red]")
+        raise typer.Exit(2) from exc
+
+
+DepotOption = Annotated[
+    str | None, typer.Option("--depot", help="A depot's id (default: the global values).")
+]
+
+
+@flags_cli.command("list")
+def flags_list(depot: DepotOption = None) -> None:
+    """Every known flag: its value, where it comes from (DEPOT, GLOBAL, DEFAULT), what it gates."""
+    from rich.table import Table
+
+    from domain import flag_settings
+
+    depot_id = _depot_option(depot)
+
+    async def main() -> list[Any] | None:
+        container = build_container(Settings())
+        try:
+            if depot_id is None:
+                return await flag_settings.global_flags(container.deps)
+            # A missing depot has no flags (every known flag applies to every depot).
+            return await flag_settings.depot_flags(container.deps, EVERYWHERE, depot_id) or None
+        finally:
+            await container.close()
+
+    migrations.upgrade(Settings().database_url)
+    found = asyncio.run(main())
+    if found is None:
+        err.print(f"[red]no depot {depot_id}[/red]")
+        raise typer.Exit(1)
+    table = Table(title=f"feature flags for depot {depot_id}" if depot_id else "feature flags")
+    table.add_column("key", no_wrap=True)
+    for heading in ("enabled", "source", "description"):
+        table.add_column(heading)
+    for e in found:
+        table.add_row(e.flag.key, "on" if e.enabled else "off", e.source.value, e.flag.description)
+    out.print(table)
+
+
+class Switch(StrEnum):
+    ON = "on"
+    OFF = "off"
+    CLEAR = "clear"
+
+
+@flags_cli.command("set")
+def flags_set(
+    key: Annotated[str, typer.Argument(help="The flag's key (see `flags list`).")],
+    value: Annotated[Switch, typer.Argument(help="on, off, or clear (remove the setting).")],
+    depot: DepotOption = None,
+) -> None:
+    """Set a flag globally or for one depot (--depot); `clear` falls back to the
+    global value (for a depot) or the built-in default. Audited, without a token."""
+    from domain import flag_settings
+    from domain.feature_flags import FlagEvaluation
+
+    depot_id = _depot_option(depot)
+    enabled = {Switch.ON: True, Switch.OFF: False, Switch.CLEAR: None}[value]
+
+    async def main() -> object:
+        container = build_container(Settings())
+        try:
+            if depot is None:
+                return await flag_settings.set_global_flag(container.deps, EVERYWHERE, key, enabled)
+            return await flag_settings.set_depot_flag(
+                container.deps, EVERYWHERE, key, enabled, depot_id
+            )
+        finally:
+            await container.close()
+
+    migrations.upgrade(Settings().database_url)
+    result = asyncio.run(main())
+    if not isinstance(result, FlagEvaluation):
+        message = getattr(result, "message", str(result))
+        details = [e.message for e in getattr(result, "field_errors", ())]
+        err.print(f"[red]{' '.join(details) or message}[/red]")
+        raise typer.Exit(1)
+    where = f"depot {result.depot_id}" if result.depot_id else "global"
+    out.print(
+        f"{result.flag.key} ({where}): {'on' if result.enabled else 'off'}"
+        f" from {result.source.value}"
+    )
+
+
 @cli.command()
 def demo() -> None:
     """Create the demo depot (idempotent) and print one token per role."""
-    from app.demo import ensure_demo_depot
+    from app.demo import DEMO_FLAGS, ensure_demo_depot, ensure_demo_flags
 
     settings = Settings()
     migrations.upgrade(settings.database_url)
@@ -288,6 +389,8 @@ def demo() -> None:
         try:
             depot_id, created = await ensure_demo_depot(container.deps, container.engine)
             out.print(f"demo depot {depot_id} ({'created' if created else 'already there'})")
+            if await ensure_demo_flags(container.deps, depot_id):
+                out.print(f"demo depot: {', '.join(DEMO_FLAGS)} turned on")
             for role in Role:
                 issued = await container.tokens.issue(role, (), container.deps.clock.now(), "demo")
                 out.print(f"{role.value:<12} token: {issued.token}")

@@ -15,6 +15,7 @@ from app.settings import Settings
 from app.silence_check import SilenceCheck
 from domain.live import CardUpdate
 from domain.ports import Clock, Dependencies
+from flags.evaluator import OpenFeatureFlags
 from live_updates.card_followers import CardFollowers, DirectDelivery
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
@@ -32,6 +33,7 @@ class Container:
     card_followers: CardFollowers
     revocations: RevocationWatch
     statements: StatementCounter
+    flags: OpenFeatureFlags
     silence_check: SilenceCheck | None = None
     """Only with Redis: the in-process broker loses no notice."""
 
@@ -45,6 +47,7 @@ class Container:
         if self.silence_check is not None:
             await self.silence_check.stop()
         await self.broker.stop()
+        self.flags.close()
         await self.engine.dispose()
 
 
@@ -66,11 +69,14 @@ def _frame_sink() -> DirectDelivery | None:
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     engine = create_engine(settings.database_url)
     hub, broker = create_broker(settings.redis_url, settings.redis_channel)
+    uow = SqlUnitOfWorkFactory(engine, publisher=broker)
+    flags = OpenFeatureFlags(uow)
     deps = Dependencies(
-        uow=SqlUnitOfWorkFactory(engine, publisher=broker),
+        uow=uow,
         clock=clock or SystemClock(),
         new_id=uuid4,
         stale_after_seconds=settings.stale_after_seconds,
+        flags=flags,
     )
     card_followers = CardFollowers(deps, hub, present=_card_payload, direct_for=_frame_sink)
     silence_check = None
@@ -88,5 +94,6 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         card_followers=card_followers,
         revocations=RevocationWatch(engine, deps.clock),
         statements=StatementCounter(engine),
+        flags=flags,
         silence_check=silence_check,
     )

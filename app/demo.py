@@ -20,11 +20,15 @@ from domain.equipment import (
     create_gateway,
     create_power_source,
 )
+from domain.feature_flags import NEW_MICROGRID_FIELDS_LOAD_CHART, FlagSource
+from domain.flag_settings import depot_flags, set_depot_flag
 from domain.model import Device, Gateway, PowerSourceKind, SensorActionType
 from domain.ports import Dependencies
 from persistence import tables as t
 
 DEMO_DEPOT_NAME = "Demo Depot"
+DEMO_FLAGS = (NEW_MICROGRID_FIELDS_LOAD_CHART.key,)
+"""Flags the demo depot shows on: a newcomer's first load page is the full one."""
 
 
 async def ensure_demo_depot(deps: Dependencies, engine: AsyncEngine) -> tuple[UUID, bool]:
@@ -78,3 +82,16 @@ async def _controller(deps: Dependencies, depot_id: UUID, microgrid_id: UUID, fe
     )
     for action in list(SensorActionType)[1:]:
         await configure_sensor_action(deps, EVERYWHERE, device.id, action, True)
+
+
+async def ensure_demo_flags(deps: Dependencies, depot_id: UUID) -> bool:
+    """Turn DEMO_FLAGS on for the demo depot unless they are already set on there
+    (idempotent: a second run changes and audits nothing). Whether it changed any."""
+    current = {e.flag.key: e for e in await depot_flags(deps, EVERYWHERE, depot_id)}
+    changed = False
+    for key in DEMO_FLAGS:
+        found = current.get(key)
+        if found is None or not (found.enabled and found.source is FlagSource.DEPOT):
+            await set_depot_flag(deps, EVERYWHERE, key, True, depot_id)
+            changed = True
+    return changed

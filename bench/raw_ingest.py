@@ -85,8 +85,8 @@ async def ingest(request: Request) -> JSONResponse:
         }
         await conn.execute(
             "INSERT INTO events (id, stream_id, sequence, event_type, subject, idempotency_key,"
-            " payload, recorded_at) VALUES ($1, $2, $3, 'CapabilityStatusRecorded', $4, $5,"
-            " $6::json, $7)",
+            " payload, recorded_at, observed_at, value) VALUES ($1, $2, $3,"
+            " 'CapabilityStatusRecorded', $4, $5, $6::json, $7, $8, $9)",
             event_id,
             microgrid_id,
             seq,
@@ -94,6 +94,8 @@ async def ingest(request: Request) -> JSONResponse:
             key,
             json.dumps(payload),
             now,
+            observed,
+            value,
         )
         if applied:
             await conn.execute(

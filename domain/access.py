@@ -56,6 +56,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "device": READ,
     "sensorPackets": READ,
     "auditTrail": CONFIGURE,
+    "featureFlags": READ,
     # configuration mutations
     "createDepot": CONFIGURE,
     "createCircuit": CONFIGURE,
@@ -71,6 +72,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     "updateControllerBinding": CONFIGURE,
     "disableControllerBinding": CONFIGURE,
     "enableControllerBinding": CONFIGURE,
+    "setFeatureFlag": CONFIGURE,
     # ingest mutations
     "recordCapabilityStatus": INGEST,
     "ingestSensorPacket": INGEST,

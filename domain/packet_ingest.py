@@ -6,7 +6,7 @@ reads from the unit of work and performs the writes they ask for, in order."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
 from uuid import UUID
@@ -19,11 +19,13 @@ from domain.packet_records import ActionOutcome, Outcome, PacketRecord
 from domain.packets import Packet, parse_packet
 from domain.ports import Dependencies, UnitOfWork
 from domain.problems import NotFound, ValidationFailed
+from domain.readings import CapacityReport, Reading
 from domain.sensor_actions.kind import Facts, Given
 from domain.sensor_actions.registry import ACTIONS
 from domain.sensor_actions.writes import (
     AnnounceChange,
     AppendObservations,
+    RecordReadings,
     UpdateCircuit,
     UpdatePowerSource,
     UpdateSensorAction,
@@ -58,7 +60,12 @@ async def ingest_packet(
             key=lambda a: ACTION_ORDER.index(a.type),
         )
         facts, writer = _UnitOfWorkFacts(uow), _Writer(uow, deps, now)
-        outcomes = [await _run(Given(a, device, parsed, now), facts, writer) for a in actions]
+        outcomes = [
+            await _run(Given(a, device, parsed, now, deps.stale_after_seconds), facts, writer)
+            for a in actions
+        ]
+        if writer.readings or writer.reports:
+            await uow.readings.add(writer.readings, writer.reports)
         record = PacketRecord(
             deps.new_id(), device.id, parsed.observed_at, now, parsed.raw, tuple(outcomes)
         )
@@ -102,6 +109,9 @@ class _Writer:
     uow: UnitOfWork
     deps: Dependencies
     now: datetime
+    readings: list[Reading] = field(default_factory=list)
+    reports: list[CapacityReport] = field(default_factory=list)
+    """The packet's readings and reports, appended once after its actions ran."""
 
     async def write(self, write: Write) -> ActionOutcome | None:
         """Perform one write; an outcome when it settles the action's outcome
@@ -121,6 +131,9 @@ class _Writer:
                 await uow.equipment.update_power_source(write.power_source)
             case UpdateCircuit():
                 await uow.circuits.update(write.circuit)
+            case RecordReadings():
+                self.readings.extend(write.readings)
+                self.reports.extend(write.reports)
             case AnnounceChange():
                 microgrid = await uow.microgrids.for_depot(write.depot_id)
                 if microgrid is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -13,6 +13,8 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change
+from domain.chart_intervals import StatusRun
+from domain.feature_flags import FlagEvaluation, FlagSetting
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
 from domain.readings import Bucket, CapacityReport, Reading
@@ -126,14 +128,15 @@ class CapabilityEvents(Protocol):
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
-        """What a chart of ``[start, end)`` needs, in one statement, ordered by
-        (observedAt, sequence) per capability: the latest event observed before
-        ``start``, and each event observed in the range that begins or ends a
-        run — a run being consecutive events (in that order) of one status, each
-        observed before the previous one went stale (``observedAt +
-        stale_after``). The events in the middle of a run change nothing the
-        chart shows and are left out."""
+    ) -> list[StatusRun]:
+        """What a chart of ``[start, end)`` needs, in one statement: per
+        capability, the runs (``domain.chart_intervals.StatusRun``) of the
+        latest event observed before ``start`` and the events observed in the
+        range, in (observedAt, sequence) order; ordered by capability, then
+        observed order. Only each run's first and last event are read back;
+        the events in the middle of a run change nothing the chart shows.
+        (Not the bare list of those events: a chart cannot tell a run's first
+        and last, more than stale_after apart, from two runs of one event.)"""
         ...
 
 
@@ -224,6 +227,38 @@ class AuditLog(Protocol):
         ...
 
 
+class FlagSettings(Protocol):
+    """Admins' feature-flag settings: at most one global setting per key and one per
+    (key, depot), which the database enforces."""
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> list[FlagSetting]:
+        """Every global setting and every setting of these depots, in one statement."""
+        ...
+
+    async def get(self, key: str, depot_id: UUID | None) -> FlagSetting | None: ...
+
+    async def put(self, key: str, depot_id: UUID | None, enabled: bool, at: datetime) -> None:
+        """Insert or replace the setting of (key, depot) in one statement, so two
+        concurrent puts cannot both insert; ``updated_by`` is the unit of work's acting
+        token, as in the audit log."""
+        ...
+
+    async def remove(self, key: str, depot_id: UUID | None) -> bool:
+        """Whether there was a setting to remove."""
+        ...
+
+
+class FlagEvaluator(Protocol):
+    """Evaluates every known flag (the service evaluates through OpenFeature)."""
+
+    async def evaluate(
+        self, depot_ids: Sequence[UUID | None]
+    ) -> dict[UUID | None, list[FlagEvaluation]]:
+        """Every known flag for each depot (None: the global values), in the order of
+        ``KNOWN_FLAGS``. No scope check: callers pass depots the reader may see."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls back."""
 
@@ -245,6 +280,8 @@ class UnitOfWork(Protocol):
     def packets(self) -> PacketRecords: ...
     @property
     def readings(self) -> Readings: ...
+    @property
+    def flags(self) -> FlagSettings: ...
 
     def notify(self, change: Change) -> None:
         """Publish ``change`` once this unit of work has committed."""
@@ -281,3 +318,5 @@ class Dependencies:
     clock: Clock
     new_id: Callable[[], UUID]
     stale_after_seconds: int = 300
+    flags: FlagEvaluator | None = None
+    """Feature-flag evaluation; the composition root wires the OpenFeature one."""

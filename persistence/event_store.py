@@ -5,18 +5,20 @@ key, JSON payload); this module maps capability-status events in and out."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import JSON, Uuid, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
+from domain.chart_intervals import StatusRun
 from domain.plausible.instants import readable_instant, readable_instant_text
 from persistence import tables as t
 from persistence.repositories import _chunks, _Repository
+from persistence.types import UtcDateTime
 
 CAPABILITY_STATUS_RECORDED = "CapabilityStatusRecorded"
 
@@ -130,6 +132,8 @@ class SqlCapabilityEvents(_Repository):
                 "idempotency_key": event.observation.idempotency_key,
                 "payload": event_payload(event),
                 "recorded_at": event.received_at,
+                "observed_at": event.observation.observed_at,
+                "value": event.observation.value,
             },
         )
 
@@ -202,8 +206,133 @@ class SqlCapabilityEvents(_Repository):
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
-        raise NotImplementedError("branch i15-intervals adds the chart's event read")
+    ) -> list[StatusRun]:
+        params: dict[str, Any] = {
+            "stream_id": microgrid_id,
+            "event_type": CAPABILITY_STATUS_RECORDED,
+            "start": start,
+            "end": end,
+        }
+        for i, capability in enumerate(CapabilityType):
+            params[f"subject_{i}"] = capability.value
+            params[f"stale_{i}"] = stale_after[capability]
+        rows = (await self._conn.execute(_STATUS_CHANGES[self._dialect], params)).all()
+        return runs_from_rows([r._mapping for r in rows])
+
+
+def runs_from_rows(rows: Sequence[Mapping[Any, Any]]) -> list[StatusRun]:
+    """Rows of run ends in order, each flagged ``starts``/``ends``, as runs."""
+    runs: list[StatusRun] = []
+    first: StatusEvent | None = None
+    for row in rows:
+        event = event_from_row(row)
+        if row["starts"] or first is None:
+            first = event
+        if row["ends"]:
+            runs.append(StatusRun(first, event))
+    return runs
+
+
+_STALE = {
+    "postgresql": ("observed_at", "{observed} + :stale_{i} * INTERVAL '1 second'"),
+    # SQLite holds the column as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole microseconds
+    "sqlite": (
+        "CAST(strftime('%s', observed_at) AS INTEGER) * 1000000"
+        " + CAST(substr(observed_at, 21, 6) AS INTEGER)",
+        "{observed} + :stale_{i} * 1000000",
+    ),
+}
+
+
+_WHOLE = {
+    # The runs' first and last events' sequences as two arrays (one row), then
+    # one index scan of (stream_id, sequence) for them: with a join, the
+    # planner, which cannot know how few rows the flags keep, costs the
+    # lookups so high that JIT compilation starts and takes longer than the
+    # whole read.
+    "postgresql": """
+        SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at,
+            e.sequence = ANY(kept.starts) AS starts, e.sequence = ANY(kept.ends) AS ends
+        FROM (
+            SELECT array_agg(sequence) AS starts,
+                array_remove(array_agg(previous_end), NULL) || ARRAY({lasts}) AS ends
+            FROM ({firsts}) AS firsts
+        ) AS kept
+        JOIN events AS e
+            ON e.stream_id = :stream_id AND e.sequence = ANY(kept.starts || kept.ends)
+        ORDER BY e.subject, e.observed_at, e.sequence""",
+    "sqlite": """
+        WITH firsts AS ({firsts})
+        SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at,
+            max(kept.starts) AS starts, max(kept.ends) AS ends
+        FROM (
+            SELECT sequence, 1 AS starts, 0 AS ends FROM firsts
+            UNION ALL SELECT previous_end, 0, 1 FROM firsts WHERE previous_end IS NOT NULL
+            UNION ALL SELECT sequence, 0, 1 FROM ({lasts})
+        ) AS kept
+        JOIN events AS e ON e.stream_id = :stream_id AND e.sequence = kept.sequence
+        GROUP BY e.sequence
+        ORDER BY e.subject, e.observed_at, e.sequence""",
+}
+
+
+def _status_changes(dialect: str) -> Any:
+    """The statement behind ``status_changes``. Per capability, the chain:
+    from the latest event before ``start`` (one index lookup) to ``end``, the
+    events in (observed_at, sequence) order, read from the index alone. The
+    runs' first events: the chain's first, and each whose value differs from
+    the previous one's or that was observed once the previous one went stale
+    (two window functions over the chain); their last events: the one before
+    each first (one index lookup each) and the chain's last. Then those
+    events are read whole."""
+    instant, stale_at = _STALE[dialect]
+    mine = "stream_id = :stream_id AND subject = :subject_{i} AND event_type = :event_type"
+    latest = "SELECT {column} FROM events AS latest WHERE {mine} AND {before}"
+    latest += " ORDER BY observed_at DESC, sequence DESC LIMIT 1"
+    firsts, lasts = [], []
+    for i, _ in enumerate(CapabilityType):
+        of_capability = mine.format(i=i)
+        bound = [
+            latest.format(column=column, mine=of_capability, before="observed_at < :start")
+            for column in ("observed_at", "sequence")
+        ]
+        previous = latest.format(
+            column="sequence",
+            mine=of_capability,
+            before="(observed_at, sequence) < (chain.observed_at, chain.sequence)",
+        )
+        stale = stale_at.format(i=i, observed="previous_instant")
+        firsts.append(
+            f"""SELECT sequence, CASE WHEN previous_instant IS NULL THEN NULL
+                    ELSE ({previous}) END
+                    AS previous_end
+            FROM (
+                SELECT sequence, observed_at, value, instant,
+                    lag(value) OVER w AS previous_value,
+                    lag(instant) OVER w AS previous_instant
+                FROM (
+                    SELECT sequence, value, observed_at, {instant} AS instant FROM events
+                    WHERE {of_capability} AND observed_at < :end
+                        AND (observed_at, sequence) >= (
+                            COALESCE(({bound[0]}), :start), COALESCE(({bound[1]}), -1))
+                ) AS chain
+                WINDOW w AS (ORDER BY observed_at, sequence)
+            ) AS chain
+            WHERE previous_instant IS NULL OR value <> previous_value OR instant >= {stale}"""
+        )
+        last = latest.format(column="sequence", mine=of_capability, before="observed_at < :end")
+        lasts.append(f"SELECT * FROM ({last}) AS last_{i}")
+    statement = text(
+        _WHOLE[dialect].format(firsts=" UNION ALL ".join(firsts), lasts=" UNION ALL ".join(lasts))
+    )
+    return statement.bindparams(
+        bindparam("start", type_=UtcDateTime),
+        bindparam("end", type_=UtcDateTime),
+        bindparam("stream_id", type_=Uuid),
+    ).columns(payload=JSON, recorded_at=UtcDateTime, id=Uuid, stream_id=Uuid)
+
+
+_STATUS_CHANGES = {dialect: _status_changes(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def _latest_row(event: StatusEvent) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """PostgreSQL: the statements of the capability-status ingest path (and the
-bindings a card read needs) sent straight to asyncpg, inside the unit of
-work's transaction.
+bindings a card read needs, and a packet's load-chart readings) sent straight
+to asyncpg, inside the unit of work's transaction.
 
 Through SQLAlchemy Core these statements cost a large share of an ingest's CPU
 time (bench/README.md, "Ingest"; bench/profile_ingest.py). These classes
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType, StatusEvent
 from domain.model import SensorAction, SensorActionType
+from domain.readings import CapacityReport, Reading
 from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.event_store import (
     CAPABILITY_STATUS_RECORDED,
@@ -28,6 +29,8 @@ from persistence.event_store import (
     event_payload,
     latest_event_from_row,
 )
+from persistence.partitions import epoch_us
+from persistence.reading_store import READING_COLUMNS, SqlReadings, reading_rows
 from persistence.repositories import SqlMicrogrids
 from persistence.sensor_store import SqlSensorActions, action_from_row
 
@@ -89,7 +92,8 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
         await self._driver.run(
             "execute",
             "INSERT INTO events (id, stream_id, sequence, event_type, subject, idempotency_key,"
-            " payload, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8)",
+            " payload, recorded_at, observed_at, value)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10)",
             event.id,
             o.microgrid_id,
             event.sequence,
@@ -98,6 +102,8 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
             o.idempotency_key,
             json.dumps(event_payload(event)),
             event.received_at,
+            o.observed_at,
+            o.value,
         )
 
 
@@ -155,3 +161,46 @@ class AsyncpgSensorActions(_OnDriver, SqlSensorActions):
         for r in rows:
             grouped.setdefault(r["microgrid_id"], []).append(action_from_row(r))
         return grouped
+
+
+_INSERT_READINGS = (
+    f"INSERT INTO readings (depot_id, subject_id, observed_us, {', '.join(READING_COLUMNS)})"
+    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], "
+    + ", ".join(f"${i}::float8[]" for i in range(4, 4 + len(READING_COLUMNS)))
+    + ")"
+)
+_INSERT_REPORTS = (
+    "INSERT INTO capacity_reports (depot_id, circuit_id, observed_us, available_w, fail_safe_w,"
+    " heartbeat) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::float8[],"
+    " $5::float8[], $6::varchar[])"
+)
+
+
+class AsyncpgReadings(_OnDriver, SqlReadings):
+    """A packet's readings: one statement per table whatever their number (the
+    rows as arrays, in order, so ``seq`` keeps the write order). Through
+    SQLAlchemy the two inserts cost ~4x the CPU (bench/README.md, "Issue 15")."""
+
+    async def add(self, readings: Collection[Reading], reports: Collection[CapacityReport]) -> None:
+        rows = reading_rows(readings)
+        if rows:
+            await self._driver.run(
+                "execute",
+                _INSERT_READINGS,
+                *(
+                    [row[name] for row in rows]
+                    for name in ("depot_id", "subject_id", "observed_us")
+                ),
+                *([row[c] for row in rows] for c in READING_COLUMNS),
+            )
+        if reports:
+            await self._driver.run(
+                "execute",
+                _INSERT_REPORTS,
+                [r.depot_id for r in reports],
+                [r.circuit_id for r in reports],
+                [epoch_us(r.observed_at) for r in reports],
+                [r.available_w for r in reports],
+                [r.fail_safe_w for r in reports],
+                [r.heartbeat for r in reports],
+            )

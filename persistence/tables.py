@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -162,9 +163,26 @@ events = Table(
     Column("idempotency_key", String(300), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    # a capability status's observedAt and value, as the payload reads: the chart's
+    # runs are found from the index below alone (an index-only scan on PostgreSQL)
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("value", Boolean, nullable=False),
     UniqueConstraint("stream_id", "sequence"),
     UniqueConstraint("stream_id", "idempotency_key"),
     Index("ix_events_stream_subject_sequence", "stream_id", "subject", "sequence"),
+)
+
+CAPABILITY_STATUS_EVENTS = events.c.event_type == "CapabilityStatusRecorded"
+
+Index(
+    "ix_events_stream_subject_observed",
+    events.c.stream_id,
+    events.c.subject,
+    events.c.observed_at,
+    events.c.sequence,
+    events.c.value,
+    sqlite_where=CAPABILITY_STATUS_EVENTS,
+    postgresql_where=CAPABILITY_STATUS_EVENTS,
 )
 
 capability_latest = Table(
@@ -232,4 +250,74 @@ quarantined_rows = Table(
     Column("reason", String(64), nullable=False),
     Column("original", Text, nullable=True),
     Column("quarantined_at", UtcDateTime, nullable=False),
+)
+
+feature_flag_settings = Table(
+    "feature_flag_settings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("key", String(100), nullable=False),
+    Column("depot_id", Uuid, ForeignKey("depots.id"), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", Uuid, nullable=True),
+)
+"""Admins' flag settings; ``depot_id`` NULL is the global setting. One per (key,
+depot) and one global per key: two partial unique indexes, as NULLs never collide
+in a plain unique constraint."""
+
+GLOBAL_FLAG_SETTING = feature_flag_settings.c.depot_id.is_(None)
+DEPOT_FLAG_SETTING = feature_flag_settings.c.depot_id.is_not(None)
+
+Index(
+    "uq_feature_flag_settings_global_key",
+    feature_flag_settings.c.key,
+    unique=True,
+    sqlite_where=GLOBAL_FLAG_SETTING,
+    postgresql_where=GLOBAL_FLAG_SETTING,
+)
+Index(
+    "uq_feature_flag_settings_depot_key",
+    feature_flag_settings.c.depot_id,
+    feature_flag_settings.c.key,
+    unique=True,
+    sqlite_where=DEPOT_FLAG_SETTING,
+    postgresql_where=DEPOT_FLAG_SETTING,
+)
+
+# Load-chart readings and capacity reports (DESIGN §7): append-only; on
+# PostgreSQL partitioned by RANGE (observed_us), see persistence/partitions.py.
+# observed_us is the observation instant in microseconds since the Unix epoch:
+# bucket arithmetic on it is exact integer arithmetic on both stores. seq is
+# the write order (ties on observed_us: the row written last is the newer);
+# on SQLite it is the rowid. One row carries the readings of one subject
+# (power source or circuit) at one instant, one nullable column per kind
+# (bench/README.md, "Issue 15: readings storage": the wide row measured
+# faster and smaller than one row per reading).
+readings = Table(
+    "readings",
+    metadata,
+    Column("depot_id", Uuid, nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("observed_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default=FetchedValue()),
+    Column("load_w", Float, nullable=True),
+    Column("soc_percent", Float, nullable=True),
+    Column("available_w", Float, nullable=True),
+    Column("fail_safe_w", Float, nullable=True),
+    Column("effective_w", Float, nullable=True),
+    Index("ix_readings_depot_subject_observed", "depot_id", "subject_id", "observed_us"),
+)
+
+capacity_reports = Table(
+    "capacity_reports",
+    metadata,
+    Column("depot_id", Uuid, nullable=False),
+    Column("circuit_id", Uuid, nullable=False),
+    Column("observed_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default=FetchedValue()),
+    Column("available_w", Float, nullable=True),
+    Column("fail_safe_w", Float, nullable=True),
+    Column("heartbeat", String(256), nullable=True),
+    Index("ix_capacity_reports_depot_circuit_observed", "depot_id", "circuit_id", "observed_us"),
 )

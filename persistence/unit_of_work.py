@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
 from domain.changes import Change, Publisher
-from domain.ports import Readings
 from persistence import ingest_on_asyncpg as on_asyncpg
 from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.audit_store import SqlAuditLog
 from persistence.database import is_sqlite
 from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
+from persistence.flag_store import SqlFlagSettings
+from persistence.reading_store import SqlReadings
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
 from persistence.sensor_store import SqlPacketRecords, SqlSensorActions
 
@@ -30,6 +31,8 @@ class SqlUnitOfWork:
     sensor_actions: SqlSensorActions
     packets: SqlPacketRecords
     audit_log: SqlAuditLog
+    flags: SqlFlagSettings
+    readings: SqlReadings
 
     def __init__(
         self,
@@ -61,14 +64,17 @@ class SqlUnitOfWork:
             self.events = SqlCapabilityEvents(connection)
             self.latest = SqlLatestStatuses(connection)
             self.sensor_actions = SqlSensorActions(connection)
+            self.readings = SqlReadings(connection)
         else:
             driver = AsyncpgDriver(connection)
             self.microgrids = on_asyncpg.AsyncpgMicrogrids(connection, driver)
             self.events = on_asyncpg.AsyncpgCapabilityEvents(connection, driver)
             self.latest = on_asyncpg.AsyncpgLatestStatuses(connection, driver)
             self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
+            self.readings = on_asyncpg.AsyncpgReadings(connection, driver)
         self.packets = SqlPacketRecords(connection)
         self.audit_log = SqlAuditLog(connection)
+        self.flags = SqlFlagSettings(connection, self._actor)
         return self
 
     async def __aexit__(
@@ -84,10 +90,6 @@ class SqlUnitOfWork:
         finally:
             await self._connection.close()
             self._connection = None
-
-    @property
-    def readings(self) -> Readings:
-        raise NotImplementedError("branch i15-readings adds the readings store")
 
     def notify(self, change: Change) -> None:
         self._changes.append(change)

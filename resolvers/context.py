@@ -9,10 +9,11 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
-from domain import reads
+from domain import flag_settings, reads
 from domain.access import Principal
 from domain.capability import CapabilityType, StatusEvent
 from domain.circuit_tree import children_by_parent
+from domain.feature_flags import FlagEvaluation
 from domain.live import CardUpdates, Feeds
 from domain.model import Circuit, Depot, Device, Microgrid, SensorAction
 from domain.ports import Dependencies
@@ -65,6 +66,11 @@ class Loaders:
             found = await reads.devices(deps, principal.scope, ids)
             return [found.get(i) for i in ids]
 
+        async def load_feature_flags(ids: list[UUID]) -> list[list[FlagEvaluation]]:
+            found = await flag_settings.flags_of_depots(deps, ids)
+            return [found[i] for i in ids]
+
+        self.feature_flags: DataLoader[UUID, list[FlagEvaluation]] = DataLoader(load_feature_flags)
         self.history: DataLoader[HistoryKey, reads.HistoryPage] = DataLoader(load_histories)
         self.sensor_actions: DataLoader[UUID, list[SensorAction]] = DataLoader(load_actions)
         self.bindings: DataLoader[UUID, list[SensorAction]] = DataLoader(load_bindings)

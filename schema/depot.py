@@ -7,10 +7,11 @@ from datetime import datetime
 import strawberry
 
 from domain import model, reads
-from resolvers import depots
+from resolvers import depots, flags
 from schema.circuit import Circuit
 from schema.common import Ctx, PageInfo, gid
 from schema.equipment import Device, Gateway, PowerSource
+from schema.flags import FeatureFlag
 from schema.microgrid import Microgrid
 
 
@@ -51,6 +52,11 @@ class Depot:
     @strawberry.field
     async def devices(self, info: Ctx) -> list[Device]:
         return [Device.from_domain(d) for d in await depots.devices(info.context, self._domain.id)]
+
+    @strawberry.field(description="Every known flag as it applies to this depot.")
+    async def feature_flags(self, info: Ctx) -> list[FeatureFlag]:
+        found = await flags.depot_feature_flags(info.context, self._domain.id)
+        return [FeatureFlag.from_domain(e) for e in found]
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import bindings, capability_status, circuits, depots, equipment, packets
+from resolvers import bindings, capability_status, circuits, depots, equipment, flags, packets
 from resolvers import microgrid as microgrid_cases
 from schema import inputs
 from schema import results as r
@@ -17,6 +17,7 @@ from schema.access import RoleAllowed
 from schema.binding import ControllerBinding
 from schema.common import Ctx
 from schema.equipment import Device, Gateway, PowerSource, SensorAction
+from schema.flags import FeatureFlag, SetFeatureFlagInput, SetFeatureFlagResult
 from schema.inputs import kept
 from schema.packets import SensorPacketIngested
 from schema.problems import present
@@ -168,6 +169,13 @@ async def _ingest_sensor_packet(info: Ctx, packet: JSON) -> r.IngestSensorPacket
     return present(ingested, SensorPacketIngested.from_domain)
 
 
+async def _set_feature_flag(info: Ctx, input: SetFeatureFlagInput) -> SetFeatureFlagResult:
+    enabled = None if input.enabled is strawberry.UNSET else input.enabled
+    depot_id = None if input.depot_id is strawberry.UNSET else input.depot_id
+    changed = await flags.set_feature_flag(info.context, input.key, enabled, depot_id)
+    return present(changed, FeatureFlag.from_domain)
+
+
 @strawberry.type
 class Mutation:
     create_depot: r.CreateDepotResult = guarded_mutation(_create_depot)
@@ -199,4 +207,7 @@ class Mutation:
     ingest_sensor_packet: r.IngestSensorPacketResult = guarded_mutation(
         _ingest_sensor_packet,
         "A generic IoT sensor packet, exactly as a gateway sends it (snake_case JSON).",
+    )
+    set_feature_flag: SetFeatureFlagResult = guarded_mutation(
+        _set_feature_flag, "An admin's global or per-depot value of a flag (audited; null clears)."
     )

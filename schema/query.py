@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from domain.access import Principal
-from resolvers import audit, bindings, card, depots, equipment, packets, viewer
+from resolvers import audit, bindings, card, depots, equipment, flags, packets, viewer
 from resolvers import microgrid as microgrid_cases
 from schema import results as r
 from schema.access import RoleAllowed
@@ -18,6 +18,7 @@ from schema.card import MicrogridCard
 from schema.common import Ctx
 from schema.depot import Depot, DepotConnection
 from schema.equipment import Device
+from schema.flags import FeatureFlag
 from schema.microgrid import Microgrid
 from schema.packets import SensorPacketConnection
 from schema.problems import present
@@ -96,6 +97,11 @@ async def _sensor_packets(
     return SensorPacketConnection.from_domain(page)
 
 
+async def _feature_flags(info: Ctx, depot_id: strawberry.ID | None = None) -> list[FeatureFlag]:
+    found = await flags.feature_flags(info.context, depot_id)
+    return [FeatureFlag.from_domain(e) for e in found]
+
+
 @strawberry.type
 class Query:
     viewer: Viewer = guarded(_viewer)
@@ -115,4 +121,8 @@ class Query:
     sensor_packets: SensorPacketConnection = guarded(
         _sensor_packets,
         "Inbound packets with the outcome of each sensor action, newest first.",
+    )
+    feature_flags: list[FeatureFlag] = guarded(
+        _feature_flags,
+        "Every known flag, for a depot or (without depotId) the global values.",
     )

@@ -3,11 +3,13 @@ package, and every assignment to a library's attribute.
 
 Imports point one way: ``app -> schema -> resolvers -> domain <- persistence``;
 ``live_updates`` sits beside ``schema`` (it may use ``schema``, ``resolvers`` and
-``domain``, never the reverse); only ``app``, the composition root, knows every
-piece. The simulator talks to the service over HTTP only, the console is static
-files, and ``bench/`` never imports ``tests/``; ``graphql_documents`` reads the
-``graphql/`` files for anyone and imports nothing of ours. A failure names each forbidden
-arrow as ``file -> module``."""
+``domain``, never the reverse); ``flags`` (the OpenFeature provider and evaluator)
+sits beside ``persistence``: it uses ``domain`` only, and no other layer imports
+``openfeature``; only ``app``, the composition root, knows every piece. The
+simulator talks to the service over HTTP only, the console is static files,
+and ``bench/`` never imports ``tests/``; ``graphql_documents`` reads the
+``graphql/`` files for anyone and imports nothing of ours. A failure names each
+forbidden arrow as ``file -> module``."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ OURS = (
     "bench",
     "console",
     "domain",
+    "flags",
     "graphql_documents",
     "live_updates",
     "persistence",
@@ -38,6 +41,7 @@ FRAMEWORKS = (
     "asyncpg",
     "graphql",
     "httpx",
+    "openfeature",
     "pydantic",
     "pydantic_settings",
     "redis",
@@ -48,7 +52,16 @@ FRAMEWORKS = (
     "typer",
     "uvicorn",
 )
-SERVICE = ("app", "domain", "live_updates", "persistence", "resolvers", "schema", "console")
+SERVICE = (
+    "app",
+    "domain",
+    "flags",
+    "live_updates",
+    "persistence",
+    "resolvers",
+    "schema",
+    "console",
+)
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "domain": tuple(p for p in OURS if p != "domain") + FRAMEWORKS,
@@ -56,6 +69,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "app",
         "bench",
         "console",
+        "flags",
+        "openfeature",
         "live_updates",
         "resolvers",
         "schema",
@@ -72,6 +87,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "app",
         "bench",
         "console",
+        "flags",
+        "openfeature",
         "live_updates",
         "persistence",
         "schema",
@@ -90,6 +107,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "app",
         "bench",
         "console",
+        "flags",
+        "openfeature",
         "live_updates",
         "persistence",
         "simulator",
@@ -106,6 +125,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "app",
         "bench",
         "console",
+        "flags",
+        "openfeature",
         "persistence",
         "simulator",
         "tests",
@@ -113,6 +134,19 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "asyncpg",
         "redis",
         "sqlalchemy",
+    ),
+    "flags": (
+        "app",
+        "bench",
+        "console",
+        "graphql_documents",
+        "live_updates",
+        "persistence",
+        "resolvers",
+        "schema",
+        "simulator",
+        "tests",
+        *(f for f in FRAMEWORKS if f != "openfeature"),
     ),
     "simulator": (*SERVICE, "bench", "tests"),
     "console": tuple(p for p in OURS if p != "console"),

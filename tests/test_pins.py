@@ -22,6 +22,7 @@ PINNED = (
     "redis",
     "asyncpg",
     "cross-web",
+    "openfeature-sdk",
 )
 """Libraries whose behaviour (or non-public names) the service relies on."""
 

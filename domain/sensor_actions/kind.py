@@ -45,6 +45,8 @@ class Given:
     device: Device
     packet: Packet
     now: datetime
+    stale_after_seconds: int = 300
+    """The service's default staleness (``Dependencies.stale_after_seconds``)."""
 
     def present(self, keys: Sequence[str]) -> list[str]:
         """``keys`` the packet carries (null values included), in ``keys``' order."""

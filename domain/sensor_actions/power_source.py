@@ -11,12 +11,20 @@ from domain.changes import ChangeReason
 from domain.model import PowerSource, SensorActionType
 from domain.packet_records import Outcome
 from domain.plausible.measurands import Value
+from domain.readings import Reading, ReadingKind
 from domain.routing import Unroutable, route
 from domain.sensor_actions.kind import ActionKind, Decision, Facts, Given
-from domain.sensor_actions.writes import AnnounceChange, UpdatePowerSource
+from domain.sensor_actions.writes import AnnounceChange, RecordReadings, UpdatePowerSource, Write
 
 Setter = Callable[[PowerSource, Value], None]
 """Writes one measurand's value into the action's own copy of the power source."""
+
+CHARTED: dict[str, tuple[ReadingKind, Callable[[PowerSource], float | None]]] = {
+    "TOTAL_POWER_LOAD": (ReadingKind.POWER_SOURCE_LOAD_W, lambda s: s.load_w),
+    "SOC": (ReadingKind.POWER_SOURCE_SOC_PERCENT, lambda s: s.soc_percent),
+}
+"""The keys whose applied value becomes a load-chart reading, and where the
+power source holds it (an unavailable value, null, is a gap: no reading)."""
 
 
 class PowerSourceAction(ActionKind):
@@ -59,6 +67,17 @@ class PowerSourceAction(ActionKind):
         updated = replace(source, updated_at=packet.observed_at)
         for key in present:
             self._setters[key](updated, packet.measurands[key])
+        writes: list[Write] = [
+            UpdatePowerSource(updated),
+            AnnounceChange(device.depot_id, ChangeReason.POWER_SOURCE),
+        ]
+        readings = tuple(
+            Reading(updated.depot_id, updated.id, kind, packet.observed_at, value)
+            for kind, held in (CHARTED[k] for k in present if k in CHARTED)
+            if (value := held(updated)) is not None
+        )
+        if readings:
+            writes.append(RecordReadings(readings))
         return Decision(
             given.outcome(
                 Outcome.APPLIED,
@@ -67,8 +86,5 @@ class PowerSourceAction(ActionKind):
                 source.id,
                 present,
             ),
-            (
-                UpdatePowerSource(updated),
-                AnnounceChange(device.depot_id, ChangeReason.POWER_SOURCE),
-            ),
+            tuple(writes),
         )

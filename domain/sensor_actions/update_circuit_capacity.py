@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from domain.capacity import effective_capacity
 from domain.changes import ChangeReason
-from domain.model import SensorActionType
+from domain.model import Circuit, SensorActionType
 from domain.packet_records import Outcome
+from domain.readings import CapacityReport, Reading, ReadingKind
 from domain.sensor_actions.kind import ActionKind, Decision, Facts, Given, number, text
-from domain.sensor_actions.writes import AnnounceChange, UpdateCircuit
+from domain.sensor_actions.writes import AnnounceChange, RecordReadings, UpdateCircuit
 
 REQUIRED = ("AVAILABLE_CHARGING_CAPACITY", "HEARTBEAT_STATUS")
 
@@ -80,8 +82,42 @@ class UpdateCircuitCapacity(ActionKind):
             given.outcome(
                 Outcome.APPLIED, "APPLIED", "Circuit capacity updated.", circuit.id, present
             ),
-            (UpdateCircuit(updated), AnnounceChange(device.depot_id, ChangeReason.CAPACITY)),
+            (
+                UpdateCircuit(updated),
+                AnnounceChange(device.depot_id, ChangeReason.CAPACITY),
+                _charted(updated, given.stale_after_seconds),
+            ),
         )
+
+
+def _charted(circuit: Circuit, stale_after_seconds: int) -> RecordReadings:
+    """The report as the circuit holds it after it, and the available, fail-safe
+    and effective capacity at the report's observed time (those that are known)."""
+    at = circuit.capacity_observed_at
+    assert at is not None
+    effective = effective_capacity(circuit, at, stale_after_seconds)
+    values = (
+        (ReadingKind.CIRCUIT_AVAILABLE_CAPACITY_W, circuit.available_capacity_w),
+        (ReadingKind.CIRCUIT_FAIL_SAFE_CAPACITY_W, circuit.fail_safe_capacity_w),
+        (ReadingKind.CIRCUIT_EFFECTIVE_CAPACITY_W, effective.watts),
+    )
+    return RecordReadings(
+        tuple(
+            Reading(circuit.depot_id, circuit.id, kind, at, value)
+            for kind, value in values
+            if value is not None
+        ),
+        (
+            CapacityReport(
+                circuit.depot_id,
+                circuit.id,
+                at,
+                circuit.available_capacity_w,
+                circuit.fail_safe_capacity_w,
+                circuit.heartbeat_status,
+            ),
+        ),
+    )
 
 
 ACTION = UpdateCircuitCapacity()

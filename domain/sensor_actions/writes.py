@@ -13,6 +13,7 @@ from domain.capability import Observation
 from domain.changes import ChangeReason
 from domain.model import Circuit, PowerSource, SensorAction
 from domain.packet_records import ActionOutcome
+from domain.readings import CapacityReport, Reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +51,20 @@ class AnnounceChange:
     reason: ChangeReason
 
 
-Write = AppendObservations | UpdateSensorAction | UpdatePowerSource | UpdateCircuit | AnnounceChange
+@dataclass(frozen=True, slots=True)
+class RecordReadings:
+    """Append load-chart readings and capacity reports for an applied update.
+    The use case collects a packet's and appends them once, in its transaction."""
+
+    readings: tuple[Reading, ...] = ()
+    reports: tuple[CapacityReport, ...] = ()
+
+
+Write = (
+    AppendObservations
+    | UpdateSensorAction
+    | UpdatePowerSource
+    | UpdateCircuit
+    | AnnounceChange
+    | RecordReadings
+)

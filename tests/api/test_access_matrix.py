@@ -229,6 +229,17 @@ SCOPED = [
         "binding",
     ),
     (
+        "featureFlags",
+        "query ($x: ID!) { featureFlags(depotId: $x) { key enabled source depotId } }",
+        "depot",
+    ),
+    (
+        "setFeatureFlag",
+        'mutation ($x: ID!) { setFeatureFlag(input: {key: "new-microgrid-fields-load-chart",'
+        " enabled: true, depotId: $x}) { __typename ... on Problem { code message } } }",
+        "depot",
+    ),
+    (
         "recordCapabilityStatus",
         "mutation ($x: ID!) { recordCapabilityStatus(input: {"
         'microgridId: $x, capability: DER, value: true, observedAt: "2026-01-01T00:00:00Z", '

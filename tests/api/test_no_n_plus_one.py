@@ -32,6 +32,7 @@ query EveryList($deviceId: ID!, $depotId: ID!) {
     powerSources { id }
     gateways { id }
     devices { id sensorActions { id } }
+    featureFlags { key enabled source }
     microgrid {
       depot { id }
       gridConnections { id circuit { id children { id } } }
@@ -54,6 +55,7 @@ query EveryList($deviceId: ID!, $depotId: ID!) {
   }
   auditTrail(first: 100) { edges { node { id } } }
   viewer { depotIds }
+  featureFlags(depotId: $depotId) { key }
 }
 """
 

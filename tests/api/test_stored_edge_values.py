@@ -127,8 +127,9 @@ async def _insert_event(
         await conn.execute(
             text(
                 "INSERT INTO events (id, stream_id, sequence, event_type, subject, "
-                "idempotency_key, payload, recorded_at) VALUES (:id, :s, :seq, "
-                f"'CapabilityStatusRecorded', 'DER', :key, :payload, {recorded})"
+                "idempotency_key, payload, recorded_at, observed_at, value) VALUES (:id, :s, "
+                f":seq, 'CapabilityStatusRecorded', 'DER', :key, :payload, {recorded}, {recorded},"
+                " false)"
             ),
             {
                 "id": f"00000000-0000-4000-8000-{i:012d}".replace("-", "")

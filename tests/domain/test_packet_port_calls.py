@@ -31,6 +31,7 @@ REPOSITORIES = (
     "latest",
     "sensor_actions",
     "packets",
+    "readings",
 )
 
 
@@ -115,6 +116,8 @@ EVERY_KEY = (
 )
 OPEN = ["equipment.device", "sensor_actions.for_devices"]
 CLOSE = ["packets.add", "commit"]
+CHARTED_CLOSE = ["readings.add", *CLOSE]
+"""An applied power-source or capacity update: the packet's readings in one call."""
 APPEND = [
     "events.reserve_sequence",
     "events.find",
@@ -149,7 +152,7 @@ EVERY_ACTION_APPLIED = [
     *POWER_SOURCE,
     *POWER_SOURCE,
     *CAPACITY,
-    *CLOSE,
+    *CHARTED_CLOSE,
 ]
 
 
@@ -189,7 +192,7 @@ async def test_a_resent_and_a_changed_packet(site):
         *POWER_SOURCE,
         *POWER_SOURCE,
         *CAPACITY,
-        *CLOSE,
+        *CHARTED_CLOSE,
     ]
     # Changed: PEAK_SHAVING as before, DER not: rejected before any append.
     assert changed == [*OPEN, "events.find", "events.find", *CLOSE]
@@ -233,5 +236,5 @@ async def test_packets_that_need_remediation(on_circuit):
     await site.action(T.UPDATE_CIRCUIT_CAPACITY)
     calls = await _calls(site, ("SOC", 10), *EVERY_KEY[5:7])
     routing = ["equipment.power_sources", "equipment.gateway"]
-    capacity = [*CAPACITY] if on_circuit else []
+    capacity = [*CAPACITY, "readings.add"] if on_circuit else []
     assert calls == [*OPEN, *routing, *capacity, *CLOSE]

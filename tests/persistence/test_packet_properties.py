@@ -102,6 +102,8 @@ TABLES = (
     t.circuits,
     t.microgrids,
     t.sensor_actions,
+    t.readings,
+    t.capacity_reports,
 )
 
 
@@ -165,6 +167,11 @@ async def test_any_packet_is_answered_and_never_half_written(deps, data):
     if isinstance(result, PacketIngested):
         assert len(result.record.outcomes) == 4
         assert after[0][2] == before[0][2] + 1, "the packet is kept"
+        applied = {o.action for o in result.record.outcomes if o.outcome.value == "APPLIED"}
+        reported = SensorActionType.UPDATE_CIRCUIT_CAPACITY in applied
+        assert after[0][8] == before[0][8] + reported, "a capacity report per applied report"
+        if not applied & {*list(SensorActionType)[1:]}:
+            assert after[0][7] == before[0][7], "no applied update, no reading"
     else:
         assert after == before, "a refused packet writes nothing"
     deps.clock.advance(timedelta(seconds=1).total_seconds())

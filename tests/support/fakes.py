@@ -14,9 +14,9 @@ a database would: the fakes are for one use case at a time."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 from uuid import UUID, uuid4
@@ -25,9 +25,11 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change, Publisher
+from domain.chart_intervals import StatusRun, status_runs
+from domain.feature_flags import KNOWN_FLAGS, FlagEvaluation, FlagSetting, evaluate
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
-from domain.ports import Dependencies
+from domain.ports import Dependencies, UnitOfWorkFactory
 from domain.readings import Bucket, CapacityReport, Reading, ReadingKind
 from tests.support.clock import FakeClock
 
@@ -55,6 +57,8 @@ class Store:
     audit_log: list[AuditRecord] = field(default_factory=list)
     readings: list[Reading] = field(default_factory=list)
     capacity_reports: list[CapacityReport] = field(default_factory=list)
+    flag_settings: dict[tuple[str, UUID | None], FlagSetting] = field(default_factory=dict)
+    """Keyed as the two partial unique indexes key the table: one per (key, depot)."""
     commits: int = 0
     published: list[Change] = field(default_factory=list)
 
@@ -248,34 +252,17 @@ class FakeEvents:
         start: datetime,
         end: datetime,
         stale_after: Mapping[CapabilityType, int],
-    ) -> list[StatusEvent]:
+    ) -> list[StatusRun]:
         stream = self.s.events.get(microgrid_id, [])
-        kept: list[StatusEvent] = []
+        chain: list[StatusEvent] = []
         for capability in CapabilityType:
             mine = sorted(
                 (e for e in stream if e.observation.capability == capability),
                 key=lambda e: e.order_key,
             )
             before = [e for e in mine if e.observation.observed_at < start]
-            inside = [e for e in mine if start <= e.observation.observed_at < end]
-            chain = before[-1:] + inside
-            window = timedelta(seconds=stale_after[capability])
-
-            def joined(a: StatusEvent, b: StatusEvent, window: timedelta = window) -> bool:
-                return (
-                    a.observation.value == b.observation.value
-                    and b.observation.observed_at < a.observation.observed_at + window
-                )
-
-            for i, e in enumerate(chain):
-                if before and i == 0:
-                    kept.append(e)
-                    continue
-                starts = i == 0 or not joined(chain[i - 1], e)
-                ends = i == len(chain) - 1 or not joined(e, chain[i + 1])
-                if starts or ends:
-                    kept.append(e)
-        return sorted(kept, key=lambda e: (e.observation.capability, e.order_key))
+            chain += before[-1:] + [e for e in mine if start <= e.observation.observed_at < end]
+        return status_runs(chain, stale_after)
 
 
 class FakeLatest:
@@ -454,6 +441,47 @@ class FakeReadings:
         return sorted([*before.values(), *inside], key=lambda r: r.observed_at)
 
 
+class FakeFlagSettings:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def for_depots(self, depot_ids: Collection[UUID]) -> list[FlagSetting]:
+        found = (
+            f
+            for f in self.s.flag_settings.values()
+            if f.depot_id is None or f.depot_id in depot_ids
+        )
+        return sorted(found, key=lambda f: (f.key, f.depot_id is not None, str(f.depot_id)))
+
+    async def get(self, key: str, depot_id: UUID | None) -> FlagSetting | None:
+        return self.s.flag_settings.get((key, depot_id))
+
+    async def put(self, key: str, depot_id: UUID | None, enabled: bool, at: datetime) -> None:
+        if depot_id is not None and depot_id not in self.s.depots:
+            raise ConstraintViolation(f"no depot {depot_id}")  # the foreign key
+        self.s.flag_settings[(key, depot_id)] = FlagSetting(key, depot_id, enabled, at)
+
+    async def remove(self, key: str, depot_id: UUID | None) -> bool:
+        return self.s.flag_settings.pop((key, depot_id), None) is not None
+
+
+class FakeFlagEvaluator:
+    """The domain's rule over the store's settings, without OpenFeature (the
+    service evaluates through OpenFeature: tests/flags covers that path)."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self.uow = uow
+        self.calls: list[list[UUID | None]] = []
+
+    async def evaluate(
+        self, depot_ids: Sequence[UUID | None]
+    ) -> dict[UUID | None, list[FlagEvaluation]]:
+        self.calls.append(list(depot_ids))
+        async with self.uow(write=False) as uow:
+            settings = await uow.flags.for_depots([d for d in depot_ids if d is not None])
+        return {d: [evaluate(f, d, settings) for f in KNOWN_FLAGS.values()] for d in depot_ids}
+
+
 class FakeAuditLog:
     def __init__(self, s: Store) -> None:
         self.s = s
@@ -483,6 +511,7 @@ class FakeUnitOfWork:
     packets: FakePackets
     audit_log: FakeAuditLog
     readings: FakeReadings
+    flags: FakeFlagSettings
 
     def __init__(self, store: Store, publisher: Publisher | None = None) -> None:
         self._store = store
@@ -502,6 +531,7 @@ class FakeUnitOfWork:
         self.packets = FakePackets(work)
         self.audit_log = FakeAuditLog(work)
         self.readings = FakeReadings(work)
+        self.flags = FakeFlagSettings(work)
         return self
 
     def notify(self, change: Change) -> None:
@@ -551,6 +581,7 @@ def fake_dependencies(
         clock=clock or FakeClock(),
         new_id=uuid4,
         stale_after_seconds=stale_after_seconds,
+        flags=FakeFlagEvaluator(factory),
     )
 
 

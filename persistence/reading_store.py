@@ -1,0 +1,245 @@
+"""Load-chart readings and capacity reports on SQLite and PostgreSQL.
+
+A ``readings`` row holds the readings of one subject at one instant that one
+``add`` wrote, one nullable column per kind (tables.py); a second reading of
+the same subject, kind and instant in one ``add`` opens another row, so write
+order survives in ``seq``. Buckets are computed in one statement on both
+stores, with integer arithmetic on ``observed_us`` (exact to the microsecond):
+min, sum, count and max per column, and the newest value per column —
+PostgreSQL takes it as the greatest ``[observed_us, seq, value]`` array (one
+pass, no sort; both numbers are exact in a double below 2^53), SQLite looks it
+up by the index at the newest instant. ``avg`` is ``sum / count``, so it may
+differ from a left-to-right sum in the last bits."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, insert, text
+
+from domain.readings import Bucket, CapacityReport, Reading, ReadingKind
+from persistence import tables as t
+from persistence.partitions import epoch_us
+from persistence.repositories import _Repository
+
+COLUMN_OF: dict[ReadingKind, str] = {
+    ReadingKind.POWER_SOURCE_LOAD_W: "load_w",
+    ReadingKind.POWER_SOURCE_SOC_PERCENT: "soc_percent",
+    ReadingKind.CIRCUIT_AVAILABLE_CAPACITY_W: "available_w",
+    ReadingKind.CIRCUIT_FAIL_SAFE_CAPACITY_W: "fail_safe_w",
+    ReadingKind.CIRCUIT_EFFECTIVE_CAPACITY_W: "effective_w",
+}
+KINDS_IN_ORDER = sorted(ReadingKind, key=lambda k: k.value)
+"""The order buckets come in within a subject (the kinds' names)."""
+_COLUMNS = [COLUMN_OF[k] for k in KINDS_IN_ORDER]
+READING_COLUMNS = tuple(_COLUMNS)
+"""The value columns, in the order the bucket statements aggregate them."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ROWS_PER_INSERT = 1000
+"""Under SQLite's bound-parameter limit."""
+
+
+def from_epoch_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _aggregates(column: str) -> str:
+    return f"min({column}), sum({column}), count({column}), max({column})"
+
+
+def _typed(sql: str) -> TextClause:
+    """``sql`` with its parameters typed (SQLite needs the UUID as text)."""
+    names = [n for n in ("depot", "start", "end", "width") if f":{n}" in sql]
+    return text(sql).bindparams(
+        *(bindparam(n, type_=Uuid() if n == "depot" else BigInteger()) for n in names)
+    )
+
+
+BUCKETS_WORK_MEM = text("SELECT set_config('work_mem', '32MB', true)")
+"""PostgreSQL, for the rest of the transaction: the planner overestimates the
+groups ~8x (it cannot know how many buckets the range holds) and, at the
+default 4 MB, sorts the range's rows on disk instead of hashing the groups in
+memory; 32 MB lets it hash them (bench/README.md, "Issue 15: readings storage")."""
+
+_RANGE = "depot_id = :depot AND observed_us >= :start AND observed_us < :end"
+
+BUCKETS_POSTGRESQL = _typed(
+    "SELECT subject_id, (observed_us - :start) / :width AS i, "
+    + ", ".join(
+        f"{_aggregates(c)}, (max(ARRAY[observed_us::float8, seq::float8, {c}]) "
+        f"FILTER (WHERE {c} IS NOT NULL))[3]"
+        for c in _COLUMNS
+    )
+    + f" FROM readings WHERE {_RANGE} GROUP BY subject_id, i ORDER BY subject_id, i"
+)
+
+BUCKETS_SQLITE = _typed(
+    "SELECT g.subject_id, g.i, "
+    + ", ".join(
+        f"g.{c}_min, g.{c}_sum, g.{c}_count, g.{c}_max, "
+        f"(SELECT r.{c} FROM readings r WHERE r.depot_id = :depot "
+        f"AND r.subject_id = g.subject_id AND r.observed_us = g.{c}_at AND r.{c} IS NOT NULL "
+        "ORDER BY r.seq DESC LIMIT 1)"
+        for c in _COLUMNS
+    )
+    + " FROM (SELECT subject_id, (observed_us - :start) / :width AS i, "
+    + ", ".join(
+        f"min({c}) AS {c}_min, sum({c}) AS {c}_sum, count({c}) AS {c}_count, "
+        f"max({c}) AS {c}_max, max(observed_us) FILTER (WHERE {c} IS NOT NULL) AS {c}_at"
+        for c in _COLUMNS
+    )
+    + f" FROM readings WHERE {_RANGE} GROUP BY subject_id, i) g ORDER BY g.subject_id, g.i"
+)
+
+_REPORT_COLUMNS = "depot_id, circuit_id, observed_us, seq, available_w, fail_safe_w, heartbeat"
+_CIRCUITS_BEFORE = (
+    "WITH RECURSIVE before(id) AS ("
+    " SELECT (SELECT circuit_id FROM capacity_reports"
+    "  WHERE depot_id = :depot AND observed_us < :start ORDER BY circuit_id LIMIT 1)"
+    " UNION ALL"
+    " SELECT (SELECT circuit_id FROM capacity_reports"
+    "  WHERE depot_id = :depot AND observed_us < :start AND circuit_id > before.id"
+    "  ORDER BY circuit_id LIMIT 1)"
+    " FROM before WHERE before.id IS NOT NULL) "
+)
+_NEWEST_BEFORE = (
+    "SELECT {columns} FROM capacity_reports n"
+    " WHERE n.depot_id = :depot AND n.circuit_id = before.id AND n.observed_us < :start"
+    " ORDER BY n.observed_us DESC, n.seq DESC LIMIT 1"
+)
+_INSIDE = f"SELECT {_REPORT_COLUMNS} FROM capacity_reports WHERE {_RANGE}"
+
+REPORTS_POSTGRESQL = _typed(
+    _CIRCUITS_BEFORE
+    + "SELECT r.* FROM before CROSS JOIN LATERAL ("
+    + _NEWEST_BEFORE.format(columns=_REPORT_COLUMNS)
+    + ") r"
+    + f" UNION ALL {_INSIDE} ORDER BY observed_us, seq"
+)
+REPORTS_SQLITE = _typed(
+    _CIRCUITS_BEFORE
+    + f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS.split(', '))}"
+    + " FROM before JOIN capacity_reports r"
+    + f" ON r.seq = ({_NEWEST_BEFORE.format(columns='n.seq')})"
+    + f" UNION ALL {_INSIDE} ORDER BY observed_us, seq"
+)
+
+
+def reading_rows(readings: Iterable[Reading]) -> list[dict[str, Any]]:
+    """One row per (depot, subject, instant) where the kinds allow; a repeated
+    kind opens a later row, so ``seq`` keeps the readings' order."""
+    rows: list[dict[str, Any]] = []
+    open_rows: dict[tuple[UUID, UUID, int], list[dict[str, Any]]] = {}
+    for reading in readings:
+        column = COLUMN_OF[reading.kind]
+        key = (reading.depot_id, reading.subject_id, epoch_us(reading.observed_at))
+        candidates = open_rows.setdefault(key, [])
+        for row in candidates:
+            if row[column] is None:
+                row[column] = reading.value
+                break
+        else:
+            row = {"depot_id": key[0], "subject_id": key[1], "observed_us": key[2]}
+            row.update(dict.fromkeys(_COLUMNS))
+            row[column] = reading.value
+            candidates.append(row)
+            rows.append(row)
+    return rows
+
+
+def _report_row(report: CapacityReport) -> dict[str, Any]:
+    return {
+        "depot_id": report.depot_id,
+        "circuit_id": report.circuit_id,
+        "observed_us": epoch_us(report.observed_at),
+        "available_w": report.available_w,
+        "fail_safe_w": report.fail_safe_w,
+        "heartbeat": report.heartbeat,
+    }
+
+
+def buckets_from_rows(rows: Sequence[Sequence[Any]]) -> list[Bucket]:
+    """Rows ordered by (subject, index), one per (subject, index) with five
+    aggregates per column, as buckets ordered by (subject, kind name, index)."""
+    out: list[Bucket] = []
+    start = 0
+    while start < len(rows):
+        subject_id = rows[start][0]
+        end = start
+        while end < len(rows) and rows[end][0] == subject_id:
+            end += 1
+        for k, kind in enumerate(KINDS_IN_ORDER):
+            at = 2 + 5 * k
+            for row in rows[start:end]:
+                count = row[at + 2]
+                if count:
+                    out.append(
+                        Bucket(
+                            _uuid(subject_id),
+                            kind,
+                            int(row[1]),
+                            float(row[at]),
+                            float(row[at + 1]) / count,
+                            float(row[at + 3]),
+                            float(row[at + 4]),
+                        )
+                    )
+        start = end
+    return out
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def report_from_row(row: Any) -> CapacityReport:
+    return CapacityReport(
+        depot_id=_uuid(row[0]),
+        circuit_id=_uuid(row[1]),
+        observed_at=from_epoch_us(int(row[2])),
+        available_w=row[4],
+        fail_safe_w=row[5],
+        heartbeat=row[6],
+    )
+
+
+class SqlReadings(_Repository):
+    async def add(self, readings: Collection[Reading], reports: Collection[CapacityReport]) -> None:
+        rows = reading_rows(readings)
+        for i in range(0, len(rows), _ROWS_PER_INSERT):
+            await self._conn.execute(insert(t.readings).values(rows[i : i + _ROWS_PER_INSERT]))
+        report_rows = [_report_row(r) for r in reports]
+        for i in range(0, len(report_rows), _ROWS_PER_INSERT):
+            await self._conn.execute(
+                insert(t.capacity_reports).values(report_rows[i : i + _ROWS_PER_INSERT])
+            )
+
+    async def buckets(
+        self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
+    ) -> list[Bucket]:
+        statement = BUCKETS_SQLITE
+        if self._dialect == "postgresql":
+            statement = BUCKETS_POSTGRESQL
+            await self._conn.execute(BUCKETS_WORK_MEM)
+        if bucket_seconds < 1:
+            raise ValueError("buckets are at least one second wide")
+        low, high = epoch_us(start), epoch_us(end)
+        # A bucket wider than the range puts every reading in bucket 0, as the
+        # range's own width does, and stays within 64-bit integers.
+        width = min(bucket_seconds * 1_000_000, max(high - low, 1))
+        result = await self._conn.execute(
+            statement, {"depot": depot_id, "start": low, "end": high, "width": width}
+        )
+        return buckets_from_rows(result.all())
+
+    async def capacity_reports(
+        self, depot_id: UUID, start: datetime, end: datetime
+    ) -> list[CapacityReport]:
+        statement = REPORTS_POSTGRESQL if self._dialect == "postgresql" else REPORTS_SQLITE
+        result = await self._conn.execute(
+            statement, {"depot": depot_id, "start": epoch_us(start), "end": epoch_us(end)}
+        )
+        return [report_from_row(r) for r in result.all()]
