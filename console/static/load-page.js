@@ -1,5 +1,5 @@
-// The load page's chart: the range (1 h, 24 h, 7 d or a custom UTC range), one
-// query for the chart and the depot's flags, and live extension: every card
+// The load page's chart: the range (1 h, 24 h, 7 d or a custom UTC range), the
+// chart and the depot's flags fetched together, and live extension: every card
 // update from the subscription schedules a (debounced) refetch of the visible
 // range when it reaches the present. The flags come with every refetch, so the
 // page follows a flag change on its next one.
@@ -61,12 +61,19 @@ export async function refreshChart() {
   if (!$("range-to").value) $("range-to").value = toInput(to);
   page.width = chartWidth();
   page.fetchedAt = Date.now();
-  page.inFlight = gql("ConsoleLoadChart", {
-    depotId, from: from.toISOString(), to: to.toISOString(), maxPoints: points,
-  }).then((data) => {
-    if (sequence !== page.sequence || depotId !== state.depotId) return;
+  // Two documents side by side: the card's capability sections follow the flag
+  // even when the chart cannot be read.
+  const current = () => sequence === page.sequence && depotId === state.depotId;
+  const flags = gql("ConsoleDepotFlags", { depotId }).then((data) => {
+    if (!current()) return;
     state.flags = data.featureFlags;
     applyFlags();
+  });
+  const chart = gql("ConsoleLoadChart", {
+    depotId, from: from.toISOString(), to: to.toISOString(), maxPoints: points,
+  });
+  page.inFlight = Promise.all([chart, flags.catch(() => {})]).then(([data]) => {
+    if (!current()) return;
     const result = data.loadChart;
     if (result.__typename !== "LoadChart") {
       const fields = (result.fieldErrors || []).map((e) => e.message).join("; ");
