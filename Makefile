@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: install browsers run test lint typecheck check schema bench bench-hostile clean
+.PHONY: install browsers vendor run test lint typecheck check schema bench bench-hostile clean
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,33 @@ browsers:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium chromium-driver >/dev/null; \
 	else echo "chromium/chromedriver missing and not root: the browser tests will skip"; fi
+
+## uPlot for the console's load chart, pinned, from the npm registry, its tarball checked
+## against the registry's dist.integrity, vendored into the static files with its licence
+## (committed: nothing is fetched at `make install` or at run time).
+UPLOT_VERSION := 1.6.32
+UPLOT_DIR := console/static/vendor/uplot
+vendor:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	tarball="$$tmp/uplot-$(UPLOT_VERSION).tgz"; \
+	expected=$$(npm view "uplot@$(UPLOT_VERSION)" dist.integrity); \
+	(cd "$$tmp" && npm pack --silent "uplot@$(UPLOT_VERSION)" >/dev/null); \
+	actual=sha512-$$($(PYTHON) -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$$tarball"); \
+	if [ "$$actual" != "$$expected" ]; then \
+	  echo "uplot@$(UPLOT_VERSION): integrity $$actual does not match the registry's $$expected" >&2; exit 1; fi; \
+	tar -xzf "$$tarball" -C "$$tmp"; \
+	mkdir -p $(UPLOT_DIR); \
+	cp "$$tmp/package/dist/uPlot.esm.js" "$$tmp/package/dist/uPlot.min.css" $(UPLOT_DIR)/; \
+	cp "$$tmp/package/LICENSE" $(UPLOT_DIR)/LICENSE.txt; \
+	printf '%s\n' "# uPlot $(UPLOT_VERSION), vendored" "" \
+	  "Source: the npm registry, \`npm pack uplot@$(UPLOT_VERSION)\`" \
+	  "(https://registry.npmjs.org/uplot/-/uplot-$(UPLOT_VERSION).tgz)." \
+	  "Integrity (checked against \`npm view uplot@$(UPLOT_VERSION) dist.integrity\`):" \
+	  "\`$$expected\`" "" \
+	  "Files: dist/uPlot.esm.js, dist/uPlot.min.css and LICENSE (MIT, as LICENSE.txt)," \
+	  "unchanged. Regenerate with \`make vendor\`; do not edit by hand." \
+	  > $(UPLOT_DIR)/README.md; \
+	echo "vendored uplot@$(UPLOT_VERSION) into $(UPLOT_DIR) ($$expected)"
 
 ## Install and run the whole test suite (REQUIRE_SERVICES=1 makes missing services fail).
 test: install browsers

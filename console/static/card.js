@@ -3,6 +3,7 @@
 
 import { gql } from "./api.js";
 import { $, el, fmt, item } from "./dom.js";
+import { MICROGRID_FIELDS, flagOn } from "./flags.js";
 import { state } from "./state.js";
 
 // Display names; a capability type without one is shown by its name.
@@ -14,6 +15,16 @@ const MARKERS = { FRESH: ["fresh", "✓ Fresh"], STALE: ["stale", "⚠ Stale"],
 const CAPACITY_SOURCES = { CONTROLLER_AVAILABLE: "controller, available capacity",
                            CONTROLLER_FAIL_SAFE: "controller fail-safe capacity",
                            CONFIGURED_SAFE: "configured safe capacity" };
+
+/** A capability's display name. */
+export function capabilityTitle(capability) {
+  return TITLES[capability] || capability;
+}
+
+/** The card's capability sections are microgrid fields: shown with the rollout flag on. */
+export function applyFlags() {
+  $("capabilities").hidden = !flagOn(MICROGRID_FIELDS);
+}
 
 export async function refreshCard() {
   const data = await gql("ConsoleCard", { depotId: state.depotId });
@@ -37,6 +48,7 @@ export function renderCard(card) {
   $("card").hidden = false;
   $("revision").textContent = String(card.revision);
   renderCapabilities(card.capabilities);
+  applyFlags();
   $("power-sources").replaceChildren(...(card.powerSources.length ? card.powerSources.map((p) =>
     item(`${p.name} (${p.kind.toLowerCase()}): SOC ${fmt(p.socPercent, "%")}, mode ` +
          `${p.operationalMode || "unknown"}, power ${p.powerState || "unknown"}, load ` +
@@ -65,7 +77,7 @@ function renderCapabilities(statuses) {
 function fillCapability(box, status) {
   const marker = MARKERS[status.freshness];
   const observed = status.observedAt ? new Date(status.observedAt) : null;
-  const title = TITLES[status.capability] || status.capability;
+  const title = capabilityTitle(status.capability);
   box.dataset.freshness = status.freshness;
   box.dataset.status = status.status;
   box.innerHTML = "";

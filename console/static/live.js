@@ -3,6 +3,7 @@
 import { operation } from "./api.js";
 import { refreshCard, renderCard } from "./card.js";
 import { $ } from "./dom.js";
+import { scheduleChartRefresh } from "./load-page.js";
 import { state } from "./state.js";
 
 export function closeSocket() {
@@ -48,6 +49,7 @@ function connect(query) {
       const update = message.payload.data.microgridCard;
       const previous = state.card ? state.card.revision : null;
       renderCard(update.card);
+      scheduleChartRefresh(update.reason);  // new readings or band changes: extend the chart
       if (previous !== null && update.card.revision > previous + 1 && update.reason !== "SNAPSHOT") {
         refreshCard().catch(() => {});  // a revision gap: read the whole card again
       }

@@ -6,7 +6,9 @@ import { ApiError, gql } from "./api.js";
 import { loadAdmin, resetBindingForm, resync, saveBinding } from "./admin.js";
 import { refreshCard, showCardMessage, tick } from "./card.js";
 import { $ } from "./dom.js";
+import { loadFlags } from "./flags.js";
 import { closeSocket, setLive, subscribe } from "./live.js";
+import { refreshChart, resetChart, setUpLoadPage } from "./load-page.js";
 import { state } from "./state.js";
 
 const TOKEN_KEY = "mgs.token";
@@ -27,7 +29,8 @@ async function signIn(token) {
 function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   closeSocket();
-  Object.assign(state, { token: null, role: null, depotId: null, card: null });
+  resetChart();
+  Object.assign(state, { token: null, role: null, depotId: null, card: null, flags: null });
   $("session").hidden = true;
   $("workspace").hidden = true;
   $("sign-in").hidden = false;
@@ -49,9 +52,10 @@ async function loadDepots() {
 async function selectDepot(depotId) {
   state.depotId = depotId;
   state.card = null;
-  await refreshCard();
+  resetChart();
+  await Promise.all([refreshCard(), refreshChart()]);
   subscribe();
-  if (state.view === "admin") await loadAdmin();
+  if (state.view === "admin") await Promise.all([loadAdmin(), loadFlags()]);
 }
 
 function showView(view) {
@@ -61,7 +65,7 @@ function showView(view) {
   }
   $("view-card").hidden = view !== "card";
   $("view-admin").hidden = view !== "admin";
-  if (view === "admin") loadAdmin().catch(report);
+  if (view === "admin") Promise.all([loadAdmin(), loadFlags()]).catch(report);
 }
 
 function report(error) {
@@ -92,6 +96,7 @@ for (const tab of document.querySelectorAll("[role=tab]")) {
 $("resync").addEventListener("click", () => resync().catch(report));
 $("binding-form").addEventListener("submit", (event) => saveBinding(event).catch(report));
 $("binding-cancel").addEventListener("click", resetBindingForm);
+setUpLoadPage();
 setInterval(tick, 1000);
 
 const saved = sessionStorage.getItem(TOKEN_KEY);
