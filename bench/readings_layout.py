@@ -171,7 +171,7 @@ async def main() -> None:
 
         async def reports() -> None:
             async with store_engine.connect() as c:
-                await SqlReadings(c).capacity_reports(depot, start, end)
+                await SqlReadings(c).capacity_runs(depot, start, end, 30)
 
         async def hashed() -> None:
             async with conn.transaction():
@@ -186,7 +186,7 @@ async def main() -> None:
             ),
             "narrow, daily": lambda: conn.fetch(NARROW_BUCKETS, *bargs),
             "SqlReadings.buckets": through_store,
-            "SqlReadings.capacity_reports": reports,
+            "SqlReadings.capacity_runs": reports,
         }
         times: dict[str, list[float]] = {name: [] for name in calls}
         for call in calls.values():

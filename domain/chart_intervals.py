@@ -19,7 +19,7 @@ from uuid import UUID
 from domain.capability import CapabilityType, Freshness, OperationalStatus, StatusEvent
 from domain.capacity import HEARTBEAT_OK, CapacitySource
 from domain.model import Circuit
-from domain.readings import CapacityReport
+from domain.readings import CapacityReport, CapacityRun
 
 _Shown = TypeVar("_Shown", bound=Hashable)
 
@@ -141,8 +141,55 @@ def capability_intervals(
     return found
 
 
+def source_class(report: CapacityReport) -> CapacitySource:
+    """The source ``report`` gives while it is fresh: the controller's available
+    capacity when the heartbeat is "ok" and it is known, else the fail-safe
+    capacity when known, else the configured safe capacity (if the circuit
+    has one)."""
+    if report.heartbeat == HEARTBEAT_OK and report.available_w is not None:
+        return CapacitySource.CONTROLLER_AVAILABLE
+    if report.fail_safe_w is not None:
+        return CapacitySource.CONTROLLER_FAIL_SAFE
+    return CapacitySource.CONFIGURED_SAFE
+
+
+def capacity_runs(reports: Sequence[CapacityReport], stale_after_seconds: int) -> list[CapacityRun]:
+    """``reports`` (of one depot, in write order) as runs, ordered by circuit,
+    then observed order (ties: write order), as ``Readings.capacity_runs``
+    answers. A report begins a new run when its source class differs from the
+    previous report's, or when it is CONTROLLER_AVAILABLE and observed once the
+    previous one went stale; only available capacity goes stale, so a run of
+    another class never splits on time."""
+    window = timedelta(seconds=stale_after_seconds)
+    by_circuit: dict[UUID, list[CapacityReport]] = {}
+    for report in reports:
+        by_circuit.setdefault(report.circuit_id, []).append(report)
+    runs: list[CapacityRun] = []
+    for circuit_id in sorted(by_circuit):
+        first: CapacityReport | None = None
+        last: CapacityReport | None = None
+        for report in sorted(by_circuit[circuit_id], key=lambda r: r.observed_at):
+            shown = source_class(report)
+            if (
+                first is None
+                or last is None
+                or shown is not source_class(last)
+                or (
+                    shown is CapacitySource.CONTROLLER_AVAILABLE
+                    and report.observed_at >= last.observed_at + window
+                )
+            ):
+                if first is not None and last is not None:
+                    runs.append(CapacityRun(first, last))
+                first = report
+            last = report
+        if first is not None and last is not None:
+            runs.append(CapacityRun(first, last))
+    return runs
+
+
 def capacity_source_intervals(
-    reports: Sequence[CapacityReport],
+    runs: Sequence[CapacityRun],
     circuits: Sequence[Circuit],
     start: datetime,
     end: datetime,
@@ -152,47 +199,47 @@ def capacity_source_intervals(
     """Per circuit (in the order given), the spans where
     ``domain.capacity.effective_capacity`` answers one source. At instant
     ``t`` the circuit holds its latest report observed at or before ``t``
-    (ties: the later in ``reports``): the controller's available capacity
+    (ties: the one written later): the controller's available capacity
     while its heartbeat is "ok", it is known and ``t < observedAt +
     stale_after_seconds``; else its fail-safe capacity if known; else the
     circuit's configured safe capacity if set (also before any report);
     else no span.
 
-    ``reports`` as ``Readings.capacity_reports`` returns them; ``circuits``
-    are the depot's circuits today (their configured safe capacity). Reports
-    of circuits not given are ignored."""
-    by_circuit: dict[UUID, list[CapacityReport]] = {c.id: [] for c in circuits}
-    for report in reports:
-        if report.circuit_id in by_circuit:
-            by_circuit[report.circuit_id].append(report)
+    ``runs``: as ``Readings.capacity_runs`` answers (the runs from each
+    circuit's newest report before ``start`` on), or ``capacity_runs`` of all
+    the reports, in observed order per circuit; ``circuits`` are the depot's
+    circuits today (their configured safe capacity). Runs of circuits not
+    given are ignored."""
+    by_circuit: dict[UUID, list[CapacityRun]] = {c.id: [] for c in circuits}
+    for run in runs:
+        if run.circuit_id in by_circuit:
+            by_circuit[run.circuit_id].append(run)
     window = timedelta(seconds=stale_after_seconds)
     found: list[CapacitySourceInterval] = []
     for circuit in circuits:
-        mine = sorted(by_circuit[circuit.id], key=lambda r: r.observed_at)
+        mine = sorted(by_circuit[circuit.id], key=lambda r: r.first.observed_at)
         configured = CapacitySource.CONFIGURED_SAFE if circuit.safe_capacity_w is not None else None
         pieces: list[tuple[_Span, CapacitySource | None]] = [
-            (_Span(None, mine[0].observed_at if mine else None), configured)
+            (_Span(None, mine[0].first.observed_at if mine else None), configured)
         ]
-        for i, report in enumerate(mine):
-            following = mine[i + 1].observed_at if i + 1 < len(mine) else None
+        for i, run in enumerate(mine):
+            begins = run.first.observed_at
+            following = mine[i + 1].first.observed_at if i + 1 < len(mine) else None
+            shown = source_class(run.last)
             fallback = (
                 CapacitySource.CONTROLLER_FAIL_SAFE
-                if report.fail_safe_w is not None
+                if run.last.fail_safe_w is not None
                 else configured
             )
-            if report.heartbeat == HEARTBEAT_OK and report.available_w is not None:
-                stale_at = report.observed_at + window
+            if shown is CapacitySource.CONTROLLER_AVAILABLE:
+                stale_at = run.last.observed_at + window
                 if following is None or stale_at < following:
-                    pieces.append(
-                        (_Span(report.observed_at, stale_at), CapacitySource.CONTROLLER_AVAILABLE)
-                    )
+                    pieces.append((_Span(begins, stale_at), shown))
                     pieces.append((_Span(stale_at, following), fallback))
                 else:
-                    pieces.append(
-                        (_Span(report.observed_at, following), CapacitySource.CONTROLLER_AVAILABLE)
-                    )
+                    pieces.append((_Span(begins, following), shown))
             else:
-                pieces.append((_Span(report.observed_at, following), fallback))
+                pieces.append((_Span(begins, following), fallback))
         found.extend(
             CapacitySourceInterval(circuit.id, source, span_start, span_end)
             for source, span_start, span_end in _clipped(pieces, start, end, now)

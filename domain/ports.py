@@ -17,7 +17,7 @@ from domain.chart_intervals import StatusRun
 from domain.feature_flags import FlagEvaluation, FlagSetting
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
-from domain.readings import Bucket, CapacityReport, Reading
+from domain.readings import Bucket, CapacityReport, CapacityRun, Reading
 
 
 class Clock(Protocol):
@@ -211,11 +211,13 @@ class Readings(Protocol):
         Computed by the store in one statement, whatever the range."""
         ...
 
-    async def capacity_reports(
-        self, depot_id: UUID, start: datetime, end: datetime
-    ) -> list[CapacityReport]:
-        """Per circuit, the newest report before ``start`` and every report in
-        ``[start, end)``; ordered by observedAt. One statement."""
+    async def capacity_runs(
+        self, depot_id: UUID, start: datetime, end: datetime, stale_after_seconds: int
+    ) -> list[CapacityRun]:
+        """``domain.chart_intervals.capacity_runs`` of each circuit's newest
+        report before ``start`` (ties: the one written later) and its reports
+        in ``[start, end)``; ordered by circuit, then observed order. One
+        statement, whatever the range."""
         ...
 
 

@@ -54,6 +54,21 @@ class CapacityReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CapacityRun:
+    """Consecutive reports of one circuit (in (observedAt, write) order) with
+    one source class, each observed before the previous one went stale
+    (``domain.chart_intervals.capacity_runs``): the chart needs only ``first``
+    (where the run begins) and ``last`` (when it goes stale, and what follows)."""
+
+    first: CapacityReport
+    last: CapacityReport
+
+    @property
+    def circuit_id(self) -> UUID:
+        return self.first.circuit_id
+
+
+@dataclass(frozen=True, slots=True)
 class Bucket:
     """The readings of one series that fall in one bucket: ``index`` counts
     buckets of the requested width from the range's start."""

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, insert, text
 
-from domain.readings import Bucket, CapacityReport, Reading, ReadingKind
+from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from persistence import tables as t
 from persistence.partitions import epoch_us
 from persistence.repositories import _Repository
@@ -52,7 +52,7 @@ def _aggregates(column: str) -> str:
 
 def _typed(sql: str) -> TextClause:
     """``sql`` with its parameters typed (SQLite needs the UUID as text)."""
-    names = [n for n in ("depot", "start", "end", "width") if f":{n}" in sql]
+    names = [n for n in ("depot", "start", "end", "width", "stale") if f":{n}" in sql]
     return text(sql).bindparams(
         *(bindparam(n, type_=Uuid() if n == "depot" else BigInteger()) for n in names)
     )
@@ -112,20 +112,52 @@ _NEWEST_BEFORE = (
 )
 _INSIDE = f"SELECT {_REPORT_COLUMNS} FROM capacity_reports WHERE {_RANGE}"
 
-REPORTS_POSTGRESQL = _typed(
-    _CIRCUITS_BEFORE
-    + "SELECT r.* FROM before CROSS JOIN LATERAL ("
+_SEEDS = {
+    "postgresql": "SELECT r.* FROM before CROSS JOIN LATERAL ("
     + _NEWEST_BEFORE.format(columns=_REPORT_COLUMNS)
-    + ") r"
-    + f" UNION ALL {_INSIDE} ORDER BY observed_us, seq"
-)
-REPORTS_SQLITE = _typed(
-    _CIRCUITS_BEFORE
-    + f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS.split(', '))}"
+    + ") r",
+    "sqlite": f"SELECT {', '.join('r.' + c for c in _REPORT_COLUMNS.split(', '))}"
     + " FROM before JOIN capacity_reports r"
-    + f" ON r.seq = ({_NEWEST_BEFORE.format(columns='n.seq')})"
-    + f" UNION ALL {_INSIDE} ORDER BY observed_us, seq"
+    + f" ON r.seq = ({_NEWEST_BEFORE.format(columns='n.seq')})",
+}
+_CLASS = (
+    "CASE WHEN heartbeat = 'ok' AND available_w IS NOT NULL THEN 0"
+    " WHEN fail_safe_w IS NOT NULL THEN 1 ELSE 2 END"
 )
+"""``domain.chart_intervals.source_class``: 0 available (goes stale), 1
+fail-safe, 2 configured safe."""
+
+
+def _runs(dialect: str) -> TextClause:
+    """The statement behind ``capacity_runs``: per circuit the chain from its
+    newest report before ``start`` (a skip scan of the circuits, one index
+    lookup each) through ``[start, end)``; over the chain in (observed_us,
+    seq) order, one window pass flags the reports that begin a run (the
+    source class differs from the previous report's, or it is class 0 and
+    observed once the previous one went stale) and those that end one (the
+    next begins one, or there is none). Only flagged rows come back. The
+    staleness test subtracts two observed_us, so it is exact and cannot
+    overflow."""
+    return _typed(
+        _CIRCUITS_BEFORE
+        + f", chain AS ({_SEEDS[dialect]} UNION ALL {_INSIDE}),"
+        + f" classed AS (SELECT *, {_CLASS} AS class FROM chain),"
+        + " flagged AS (SELECT *,"
+        + " lag(class) OVER w AS previous_class, lag(observed_us) OVER w AS previous_us,"
+        + " lead(class) OVER w AS next_class, lead(observed_us) OVER w AS next_us"
+        + " FROM classed WINDOW w AS (PARTITION BY circuit_id ORDER BY observed_us, seq)),"
+        + f" ends AS (SELECT {_REPORT_COLUMNS},"
+        + " (previous_class IS NULL OR class <> previous_class"
+        + "  OR (class = 0 AND observed_us - previous_us >= :stale)) AS starts,"
+        + " (next_class IS NULL OR class <> next_class"
+        + "  OR (class = 0 AND next_us - observed_us >= :stale)) AS ends"
+        + " FROM flagged)"
+        + f" SELECT {_REPORT_COLUMNS}, starts, ends FROM ends WHERE starts OR ends"
+        + " ORDER BY circuit_id, observed_us, seq"
+    )
+
+
+RUNS = {dialect: _runs(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def reading_rows(readings: Iterable[Reading]) -> list[dict[str, Any]]:
@@ -206,6 +238,19 @@ def report_from_row(row: Any) -> CapacityReport:
     )
 
 
+def runs_from_rows(rows: Sequence[Sequence[Any]]) -> list[CapacityRun]:
+    """Rows of run ends in order, each flagged ``starts`` and ``ends``, as runs."""
+    runs: list[CapacityRun] = []
+    first: CapacityReport | None = None
+    for row in rows:
+        report = report_from_row(row)
+        if row[7] or first is None:
+            first = report
+        if row[8]:
+            runs.append(CapacityRun(first, report))
+    return runs
+
+
 class SqlReadings(_Repository):
     async def add(self, readings: Collection[Reading], reports: Collection[CapacityReport]) -> None:
         rows = reading_rows(readings)
@@ -235,11 +280,14 @@ class SqlReadings(_Repository):
         )
         return buckets_from_rows(result.all())
 
-    async def capacity_reports(
-        self, depot_id: UUID, start: datetime, end: datetime
-    ) -> list[CapacityReport]:
-        statement = REPORTS_POSTGRESQL if self._dialect == "postgresql" else REPORTS_SQLITE
-        result = await self._conn.execute(
-            statement, {"depot": depot_id, "start": epoch_us(start), "end": epoch_us(end)}
-        )
-        return [report_from_row(r) for r in result.all()]
+    async def capacity_runs(
+        self, depot_id: UUID, start: datetime, end: datetime, stale_after_seconds: int
+    ) -> list[CapacityRun]:
+        params = {
+            "depot": depot_id,
+            "start": epoch_us(start),
+            "end": epoch_us(end),
+            "stale": stale_after_seconds * 1_000_000,
+        }
+        result = await self._conn.execute(RUNS[self._dialect], params)
+        return runs_from_rows(result.all())

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
-from domain.readings import CapacityReport, ReadingKind
+from domain.readings import CapacityReport, CapacityRun, ReadingKind
 from persistence import tables as t
 from persistence.partitions import epoch_us
 from tests.api.test_sensor_api import CONFIGURE, INGEST, _packet, _site
@@ -63,13 +63,12 @@ async def test_ingested_packets_write_readings_and_capacity_reports(
         ).all()
     async with container.deps.uow(write=False) as uow:
         buckets = await uow.readings.buckets(depot_id, _instant(ts), _instant(ts + 60_000), 60)
-        reports = await uow.readings.capacity_reports(depot_id, _instant(ts), _instant(ts + 60_000))
+        runs = await uow.readings.capacity_runs(depot_id, _instant(ts), _instant(ts + 60_000), 300)
 
     first, second = _instant(ts), _instant(ts + 10_000)
-    assert reports == [
-        CapacityReport(depot_id, UUID(feeder), first, 5e4, 2e4, "ok"),
-        CapacityReport(depot_id, UUID(feeder), second, 6e4, 2e4, "connection_lost"),
-    ]
+    ok = CapacityReport(depot_id, UUID(feeder), first, 5e4, 2e4, "ok")
+    lost = CapacityReport(depot_id, UUID(feeder), second, 6e4, 2e4, "connection_lost")
+    assert runs == [CapacityRun(ok, ok), CapacityRun(lost, lost)]
     values = {(str(r.subject_id), r.observed_us): r for r in rows}
     assert values[(bess, epoch_us(first))].soc_percent == 40.0
     assert values[(bess, epoch_us(first))].load_w == 1200.0

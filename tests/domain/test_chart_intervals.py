@@ -28,12 +28,13 @@ from domain.chart_intervals import (
     CapacitySourceInterval,
     StatusRun,
     capability_intervals,
+    capacity_runs,
     capacity_source_intervals,
     status_runs,
 )
 from domain.model import Circuit
-from domain.readings import CapacityReport
-from tests.support.fakes import FakeEvents, Store
+from domain.readings import CapacityReport, CapacityRun
+from tests.support.fakes import FakeEvents, FakeReadings, Store
 
 PS, DER = CapabilityType.PEAK_SHAVING, CapabilityType.DER
 ON, OFF, UNKNOWN = OperationalStatus.ON, OperationalStatus.OFF, OperationalStatus.UNKNOWN
@@ -214,7 +215,8 @@ def sources(c: Circuit, *spans: tuple[CapacitySource, float, float | None]) -> l
 
 
 def capacity(reports, circuits, start=0.0, end=1000.0, now=1000.0, stale_after=300):
-    return capacity_source_intervals(reports, circuits, at(start), at(end), at(now), stale_after)
+    runs = capacity_runs(reports, stale_after)
+    return capacity_source_intervals(runs, circuits, at(start), at(end), at(now), stale_after)
 
 
 def test_heartbeat_loss_with_a_fail_safe_value_then_automatic_recovery():
@@ -281,6 +283,27 @@ def test_equal_report_times_go_to_the_later_report():
     c = circuit(safe=1)
     reports = [report(c, 0), report(c, 0, "timeout")]
     assert capacity(reports, [c], end=50, now=50) == sources(c, (CONFIGURED, 0, None))
+
+
+def test_capacity_runs_join_reports_of_one_source_class_and_only_available_goes_stale():
+    c = circuit(safe=1)
+    reports = [
+        report(c, 0),
+        report(c, 200, available=5.0, fail_safe=7.0),  # one class: the same run
+        report(c, 500),  # the previous went stale at 500: a new run
+        report(c, 510, "timeout", fail_safe=7.0),
+        report(c, 9000, "timeout", fail_safe=8.0),  # fail-safe never goes stale
+        report(c, 9000, "ok", available=None),  # configured safe, tie: written later
+    ]
+    assert capacity_runs(reports, 300) == [
+        CapacityRun(reports[0], reports[1]),
+        CapacityRun(reports[2], reports[2]),
+        CapacityRun(reports[3], reports[4]),
+        CapacityRun(reports[5], reports[5]),
+    ]
+    assert capacity(reports, [c], end=10_000, now=10_000) == sources(
+        c, (AVAILABLE, 0, 510), (FAIL_SAFE, 510, 9000), (CONFIGURED, 9000, None)
+    )
 
 
 # -- properties against the card's rules --------------------------------------------------
@@ -398,7 +421,8 @@ def test_capacity_source_intervals_agree_with_effective_capacity_at_every_instan
 ):
     circuits, reports = world
     start, end, now, probes = window
-    spans = capacity_source_intervals(reports, circuits, start, end, now, stale_after)
+    runs = capacity_runs(reports, stale_after)
+    spans = capacity_source_intervals(runs, circuits, start, end, now, stale_after)
     _well_formed(spans, lambda s: s.circuit_id, start, end, now)
     for c in circuits:
         for t in probes:
@@ -417,3 +441,30 @@ def test_capacity_source_intervals_agree_with_effective_capacity_at_every_instan
             expected = effective_capacity(held, t, stale_after).source
             span = _covering(spans, lambda s, c=c: s.circuit_id == c.id, t)
             assert (span.source if span else None) == expected, t
+
+
+@FEW
+@given(reports_for(), st.integers(1, 400), ranges())
+def test_runs_give_the_same_capacity_chart_as_every_report(world, stale_after, window):
+    circuits, reports = world
+    start, end, now, _ = window
+    every = [CapacityRun(r, r) for r in reports]
+    runs = capacity_runs(reports, stale_after)
+    assert len(runs) <= len(reports)
+    assert capacity_source_intervals(
+        runs, circuits, start, end, now, stale_after
+    ) == capacity_source_intervals(every, circuits, start, end, now, stale_after)
+
+
+@FEW
+@given(reports_for(), st.integers(1, 400), ranges())
+def test_the_stores_capacity_runs_give_the_same_chart_as_every_report(world, stale_after, window):
+    circuits, reports = world
+    start, end, now, _ = window
+    fake = FakeReadings(Store(capacity_reports=list(reports)))
+    runs = asyncio.run(fake.capacity_runs(DEPOT, start, end, stale_after))
+    assert {r for run in runs for r in (run.first, run.last)} <= set(reports)
+    every = [CapacityRun(r, r) for r in reports]
+    assert capacity_source_intervals(
+        runs, circuits, start, end, now, stale_after
+    ) == capacity_source_intervals(every, circuits, start, end, now, stale_after)

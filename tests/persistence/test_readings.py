@@ -1,7 +1,8 @@
 """The readings store on every store: buckets (min/avg/max/last per subject,
-kind and bucket) and capacity reports answer as the in-memory fake does —
-bucket edges, readings exactly at start and end, ties, empty ranges, other
-depots, and hypothesis-generated readings compared with the fake."""
+kind and bucket) and capacity runs answer as the in-memory fake does —
+bucket edges, readings exactly at start and end, ties, reports exactly
+stale_after apart, empty ranges, other depots, and hypothesis-generated
+readings and reports compared with the fake."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from uuid import UUID, uuid4
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.readings import Bucket, CapacityReport, Reading, ReadingKind
+from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from tests.support.fakes import FakeReadings, Store
 
 LOAD = ReadingKind.POWER_SOURCE_LOAD_W
@@ -34,9 +35,9 @@ async def _buckets(deps, depot, start, end, width):
         return await uow.readings.buckets(depot, start, end, width)
 
 
-async def _reports(deps, depot, start, end):
+async def _runs(deps, depot, start, end, stale_after=300):
     async with deps.uow(write=False) as uow:
-        return await uow.readings.capacity_reports(depot, start, end)
+        return await uow.readings.capacity_runs(depot, start, end, stale_after)
 
 
 def _same_buckets(found: list[Bucket], expected: list[Bucket]) -> None:
@@ -47,12 +48,6 @@ def _same_buckets(found: list[Bucket], expected: list[Bucket]) -> None:
     for f, e in zip(found, expected, strict=True):
         assert (f.min, f.max, f.last) == (e.min, e.max, e.last), (f, e)
         assert math.isclose(f.avg, e.avg, rel_tol=1e-9, abs_tol=1e-6), (f, e)
-
-
-def _by_time(reports: list[CapacityReport]) -> list[CapacityReport]:
-    """Ordered by observedAt, reports of different circuits at one instant by
-    circuit (the port leaves that order open), one circuit's in write order."""
-    return sorted(reports, key=lambda r: (r.observed_at, str(r.circuit_id)))
 
 
 async def test_buckets_hold_min_avg_max_and_last_per_subject_kind_and_bucket(deps):
@@ -107,20 +102,38 @@ async def test_empty_ranges_other_depots_and_gaps_give_no_buckets(deps):
     assert [b.index for b in found] == [0, 10], "empty buckets are left out, never filled"
 
 
-async def test_capacity_reports_give_the_newest_before_start_per_circuit_and_the_range(deps):
+async def test_capacity_runs_start_from_the_newest_report_before_start_per_circuit(deps):
     depot, a, b = uuid4(), uuid4(), uuid4()
-    old = CapacityReport(depot, a, T0 - timedelta(hours=2), 1.0, None, "ok")
+    old = CapacityReport(depot, a, T0 - timedelta(hours=2), 1.0, None, "timeout")
     newest_a = CapacityReport(depot, a, T0 - US, 2.0, 5.0, "timeout")
     tie_a = CapacityReport(depot, a, T0 - US, 3.0, 5.0, "ok")  # same instant, written later
     before_b = CapacityReport(depot, b, T0 - timedelta(days=3), 4.0, None, None)
     at_start = CapacityReport(depot, b, T0, 5.0, 6.0, "ok")
-    at_end = CapacityReport(depot, a, T0 + timedelta(hours=1), 6.0, None, "ok")
+    inside_a = CapacityReport(depot, a, T0 + timedelta(minutes=1), 8.0, None, "ok")
+    at_end = CapacityReport(depot, a, T0 + timedelta(hours=1), 6.0, None, "error")
     elsewhere = CapacityReport(uuid4(), a, T0, 7.0, None, "ok")
     await _add(deps, reports=[old, newest_a, before_b])
-    await _add(deps, reports=[tie_a, at_start, at_end, elsewhere])
-    found = await _reports(deps, depot, T0, T0 + timedelta(hours=1))
-    assert found == [before_b, tie_a, at_start]
-    assert await _reports(deps, uuid4(), T0, T0 + timedelta(hours=1)) == []
+    await _add(deps, reports=[tie_a, at_start, inside_a, at_end, elsewhere])
+    found = await _runs(deps, depot, T0, T0 + timedelta(hours=1))
+    expected = [CapacityRun(tie_a, inside_a), CapacityRun(before_b, before_b)]
+    expected += [CapacityRun(at_start, at_start)]
+    assert sorted(found, key=lambda r: str(r.circuit_id)) == sorted(
+        expected, key=lambda r: str(r.circuit_id)
+    )
+    assert await _runs(deps, uuid4(), T0, T0 + timedelta(hours=1)) == []
+
+
+async def test_an_available_report_exactly_stale_after_the_previous_begins_a_run(deps):
+    depot, c = uuid4(), uuid4()
+    ok = [CapacityReport(depot, c, T0 + s * US, 1.0, None, "ok") for s in (0, 9_999_999)]
+    ok.append(CapacityReport(depot, c, T0 + 19_999_999 * US, 1.0, None, "ok"))  # stale at 10 s
+    lost = [CapacityReport(depot, c, T0 + s * US, None, 2.0, "timeout") for s in (3e7, 9e7)]
+    await _add(deps, reports=ok + lost)
+    assert await _runs(deps, depot, T0, T0 + timedelta(minutes=5), 10) == [
+        CapacityRun(ok[0], ok[1]),
+        CapacityRun(ok[2], ok[2]),
+        CapacityRun(lost[0], lost[1]),  # fail-safe does not go stale: one run
+    ]
 
 
 OFFSETS_US = st.one_of(
@@ -171,30 +184,46 @@ async def test_buckets_equal_the_fakes_for_any_readings(deps, drawn, start_us, l
     )
 
 
+REPORT_OFFSETS_US = st.one_of(
+    st.sampled_from([-86_400_000_000, -10_000_000, -2, -1, 0, 1, 5, 1_999_999, 2_000_000]),
+    st.sampled_from([2_000_001, 4_000_000, 9_999_999, 10_000_000, 10_000_001]),
+    st.integers(min_value=-3_000_000, max_value=12_000_000),
+)
 reports_strategy = st.lists(
     st.tuples(
         st.sampled_from(SUBJECTS),
-        st.sampled_from([-86_400_000_000, -2, -1, 0, 1, 5, 10_000_000, 10_000_001]),
+        REPORT_OFFSETS_US,
         st.one_of(st.none(), VALUES),
         st.one_of(st.none(), VALUES),
-        st.sampled_from([None, "ok", "timeout", "connection_lost", "error"]),
+        st.sampled_from([None, "ok", "ok", "timeout", "connection_lost", "error"]),
+        st.integers(min_value=0, max_value=2),
     ),
-    max_size=20,
+    max_size=30,
 )
 
 
 @settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(drawn=reports_strategy, split=st.integers(min_value=0, max_value=20))
-async def test_capacity_reports_equal_the_fakes_for_any_reports(deps, drawn, split):
+@given(
+    drawn=reports_strategy,
+    start_us=st.sampled_from([0, 1, -1, 2_000_000]),
+    length_us=st.sampled_from([0, 1, 10_000_000, 10_000_001]),
+    stale_after=st.sampled_from([1, 2, 10, 86_400 * 365 * 100]),
+)
+async def test_capacity_runs_equal_the_fakes_for_any_reports(
+    deps, drawn, start_us, length_us, stale_after
+):
     depot = uuid4()
-    reports = [CapacityReport(depot, c, T0 + o * US, a, f, h) for c, o, a, f, h in drawn]
+    batches: list[list[CapacityReport]] = [[], [], []]
+    for c, o, a, f, h, batch in drawn:
+        batches[batch].append(CapacityReport(depot, c, T0 + o * US, a, f, h))
     fake = FakeReadings(Store())
-    for batch in (reports[:split], reports[split:]):
+    for batch in batches:
         await _add(deps, reports=batch)
         await fake.add([], batch)
-    end = T0 + timedelta(seconds=10)
-    assert _by_time(await _reports(deps, depot, T0, end)) == _by_time(
-        await fake.capacity_reports(depot, T0, end)
+    start = T0 + start_us * US
+    end = start + length_us * US
+    assert await _runs(deps, depot, start, end, stale_after) == await fake.capacity_runs(
+        depot, start, end, stale_after
     )

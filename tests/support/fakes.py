@@ -25,12 +25,12 @@ from domain.access import EVERYWHERE, Scope
 from domain.audit import AuditEntry, AuditRecord
 from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change, Publisher
-from domain.chart_intervals import StatusRun, status_runs
+from domain.chart_intervals import StatusRun, capacity_runs, status_runs
 from domain.feature_flags import KNOWN_FLAGS, FlagEvaluation, FlagSetting, evaluate
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
 from domain.ports import Dependencies, UnitOfWorkFactory
-from domain.readings import Bucket, CapacityReport, Reading, ReadingKind
+from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from tests.support.clock import FakeClock
 
 
@@ -427,18 +427,19 @@ class FakeReadings:
             )
         ]
 
-    async def capacity_reports(
-        self, depot_id: UUID, start: datetime, end: datetime
-    ) -> list[CapacityReport]:
+    async def capacity_runs(
+        self, depot_id: UUID, start: datetime, end: datetime, stale_after_seconds: int
+    ) -> list[CapacityRun]:
         mine = [r for r in self.s.capacity_reports if r.depot_id == depot_id]
-        before: dict[UUID, CapacityReport] = {}
-        for r in mine:
+        seed: dict[UUID, int] = {}
+        for i, r in enumerate(mine):
             if r.observed_at < start and (
-                r.circuit_id not in before or r.observed_at >= before[r.circuit_id].observed_at
+                r.circuit_id not in seed or r.observed_at >= mine[seed[r.circuit_id]].observed_at
             ):
-                before[r.circuit_id] = r
-        inside = [r for r in mine if start <= r.observed_at < end]
-        return sorted([*before.values(), *inside], key=lambda r: r.observed_at)
+                seed[r.circuit_id] = i
+        seeds = set(seed.values())
+        chain = [r for i, r in enumerate(mine) if i in seeds or start <= r.observed_at < end]
+        return capacity_runs(chain, stale_after_seconds)
 
 
 class FakeFlagSettings:
