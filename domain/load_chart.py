@@ -106,7 +106,7 @@ async def load_chart(
             stale_after = thresholds(bindings, deps.stale_after_seconds)
             runs = await uow.events.status_changes(microgrid.id, s, e, stale_after)
         buckets = await uow.readings.buckets(depot_id, s, e, width)
-        reports = await uow.readings.capacity_reports(depot_id, s, e)
+        capacity = await uow.readings.capacity_runs(depot_id, s, e, deps.stale_after_seconds)
     now = deps.clock.now()
     return LoadChart(
         depot_id=depot_id,
@@ -120,7 +120,7 @@ async def load_chart(
             else []
         ),
         capacity_source_intervals=chart_intervals.capacity_source_intervals(
-            reports, circuits, s, e, now, deps.stale_after_seconds
+            capacity, circuits, s, e, now, deps.stale_after_seconds
         ),
     )
 
