@@ -166,8 +166,10 @@ async def where_the_time_goes(
                 t = time.perf_counter()
                 buckets = await uow.readings.buckets(depot_id, start, end, width)
                 t = lap("buckets statement", t)
-                reports = await uow.readings.capacity_reports(depot_id, start, end)
-                t = lap("capacity reports statement", t)
+                reports = await uow.readings.capacity_runs(
+                    depot_id, start, end, container.deps.stale_after_seconds
+                )
+                t = lap("capacity runs statement", t)
             chart_intervals.capacity_source_intervals(
                 reports, circuits, start, end, end, container.deps.stale_after_seconds
             )
@@ -177,7 +179,7 @@ async def where_the_time_goes(
             series_of(chart_range, [], circuits, buckets)
             lap("series from buckets", t)
             parts.setdefault("buckets", []).append(len(buckets))
-            parts.setdefault("capacity reports", []).append(len(reports))
+            parts.setdefault("capacity runs", []).append(len(reports))
     finally:
         await container.close()
     return {name: statistics.median(values) for name, values in parts.items()}
