@@ -26,7 +26,7 @@ from domain.load_chart import (
 )
 from domain.model import PowerSourceKind
 from domain.problems import NotFound, ValidationFailed
-from domain.readings import CapacityReport, Reading, ReadingKind
+from domain.readings import CapacityReport, CapacityRun, Reading, ReadingKind
 from tests.support.clock import FakeClock
 from tests.support.fakes import Store, fake_dependencies
 
@@ -364,7 +364,7 @@ async def test_overlays_get_the_events_thresholds_reports_and_circuits(site, mon
     assert runs == []
     assert stale_after == {CapabilityType.DER: 120, CapabilityType.PEAK_SHAVING: 300}
     assert (start, end, now) == (T0, T0 + HOUR, site.clock.current)
-    reports, circuits, start, end, now, stale = seen["capacity"]
-    assert reports == [before, inside]
+    runs, circuits, start, end, now, stale = seen["capacity"]
+    assert runs == [CapacityRun(before, before), CapacityRun(inside, inside)]
     assert {c.id for c in circuits} == {c.id for c in site.circuits.values()}
     assert (start, end, now, stale) == (T0, T0 + HOUR, site.clock.current, 300)
