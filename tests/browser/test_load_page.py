@@ -1,9 +1,9 @@
-"""The load page in a real browser against a real server holding a day of
-controller telemetry posted through the API: the rollout flag off and on, the
-fail-safe and stale spans, the hover read-out, live extension after ingest,
-a flag flipped in System Admin, 360 px, and the chart's data module against
-hostile LoadCharts. Screenshots go to artifacts/screenshots/, and to
-docs/screenshots/ as well with UPDATE_SCREENSHOTS=1."""
+"""The load page in a real browser against a real server holding the last day
+of the simulator's `day-in-the-life` (played with --catch-up through the API):
+the rollout flag off and on, the fail-safe and stale spans, the hover read-out,
+live extension after ingest, a flag flipped in System Admin, 360 px, the
+keyboard, and the chart's data module against hostile LoadCharts. Screenshots
+go to artifacts/screenshots/, and to docs/screenshots/ with UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,12 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.day_of_packets import Day, post_day, post_now, readings_at
+from tests.browser.live_packets import post_now, readings_at
 from tests.browser.test_console import demo_ids, gql, no_console_errors, sign_in
 
 pytestmark = pytest.mark.e2e
 FLAG = "new-microgrid-fields-load-chart"
+BIN = Path(sys.executable).parent / "microgrid"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LIVE_FIGURES = ARTIFACTS.parent / "load-page-live.txt"
 WAIT = 15  # generous: a slow shared machine must not fail a correct page
@@ -62,9 +65,35 @@ def depot(site: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def day(site: Any, depot: dict[str, Any]) -> Day:
-    controller = next(d for d in depot["devices"] if d["name"] == "BBA microgrid controller")
-    return post_day(site.url, site.tokens["integration"], controller["id"])
+def day(site: Any, depot: dict[str, Any]) -> dict[str, datetime]:
+    """The last 24 h of `day-in-the-life` into the demo depot, a step every 4 min
+    (so 24 h buckets of a 900 px chart all hold a reading); the heartbeat-loss span."""
+    subprocess.run(
+        [
+            *(str(BIN), "sim", "run", "day-in-the-life", "--url", site.url),
+            *("--token", site.tokens["admin"], "--depot", "Demo Depot"),
+            *("--catch-up", "--every", "240", "--quiet"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    now = datetime.now(UTC)
+    chart = gql(
+        site,
+        "operator",
+        """query ($d: ID!, $f: DateTime!, $t: DateTime!) { loadChart(depotId: $d, from: $f,
+        to: $t, maxPoints: 100) { ... on LoadChart { capacitySourceIntervals {
+        source from to } } } }""",
+        {"d": depot["id"], "f": (now - timedelta(hours=24)).isoformat(), "t": now.isoformat()},
+    )["loadChart"]
+    spans = [
+        (datetime.fromisoformat(i["from"]), datetime.fromisoformat(i["to"] or now.isoformat()))
+        for i in chart["capacitySourceIntervals"]
+        if i["source"] == "CONTROLLER_FAIL_SAFE"
+    ]
+    start, end = max(spans, key=lambda span: span[1] - span[0])
+    return {"fail_safe_from": start, "fail_safe_to": end}
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +340,7 @@ def test_a_custom_range_in_the_past_is_drawn_and_a_reversed_one_refused(
     set_flag(site, depot["id"], True)
     sign_in(browser, site, "operator")
     chart_drawn(browser, overlays=True)
-    start, end = day.fail_safe
+    start, end = day["fail_safe_from"], day["fail_safe_to"]
     for field, at in (("range-from", start), ("range-to", end)):
         browser.execute_script(
             "arguments[0].value = arguments[1]",

@@ -1,22 +1,18 @@
-"""A day of BBA controller telemetry for the load page, posted as generic sensor
-packets through ingestSensorPacket (the integration token): a load curve with
-charging peaks, a battery cycle, a heartbeat loss with fail-safe capacity,
-peak-shaving and DER toggles and a reporting gap long enough to go stale.
-Packets every 4 minutes, so the capacity report stays fresh (300 s) between them."""
+"""Controller packets stamped now, for the load page's live tests: generic
+sensor packets posted through ingestSensorPacket (the integration token), with
+the values of a step of a day (load curve, battery cycle, capacity, heartbeat,
+peak shaving and DER). The day itself comes from the simulator's preset."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-STEP = timedelta(minutes=4)
 STEPS = 360  # 24 h
 FAIL_SAFE = range(150, 165)  # one hour with the controller link lost
-SILENT = range(220, 230)  # 40 minutes without a packet: the capabilities go stale
 PEAK_SHAVING_ON = range(60, 200)
 DER_LIMIT_ON = range(100, 280)
 AVAILABLE_W = 300_000.0
@@ -25,14 +21,6 @@ FAIL_SAFE_W = 120_000.0
 INGEST = """mutation ($p: JSON!) { ingestSensorPacket(packet: $p) {
   __typename ... on SensorPacketIngested { outcomes { action outcome code } }
   ... on ValidationFailed { fieldErrors { field message } } } }"""
-
-
-@dataclass(frozen=True)
-class Day:
-    start: datetime
-    end: datetime
-    fail_safe: tuple[datetime, datetime]
-    silent: tuple[datetime, datetime]
 
 
 def measurand(key: str, value: object, unit: str | None) -> dict[str, Any]:
@@ -93,25 +81,6 @@ def post(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = data["data"]["ingestSensorPacket"]
     assert result["__typename"] == "SensorPacketIngested", result
     return result
-
-
-def post_day(base_url: str, token: str, device_id: str, now: datetime | None = None) -> Day:
-    """Posts the day ending a step before ``now``, in time order (older packets than
-    the current state would be skipped)."""
-    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0) - STEP
-    start = end - STEP * (STEPS - 1)
-    with httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
-        for step in range(STEPS):
-            if step not in SILENT:
-                post(client, packet(device_id, start + STEP * step, **readings_at(step)))
-    return Day(
-        start=start,
-        end=end,
-        fail_safe=(start + STEP * FAIL_SAFE.start, start + STEP * FAIL_SAFE.stop),
-        silent=(start + STEP * SILENT.start, start + STEP * SILENT.stop),
-    )
 
 
 def post_now(base_url: str, token: str, device_id: str, **readings: Any) -> datetime:
