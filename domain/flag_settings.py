@@ -83,13 +83,13 @@ def _key_errors(key: str) -> list[FieldError]:
 async def _set(
     deps: Dependencies, key: str, depot_id: UUID | None, enabled: bool | None, scope: Scope
 ) -> FlagEvaluation | NotFound:
-    now = deps.clock.now()
     async with deps.uow() as uow:
         if depot_id is not None:
             depot = await uow.depots.get(depot_id)
             if depot is None or not scope.allows(depot_id):  # the same statement either way
                 return NotFound("Depot", str(depot_id))
-        previous = await uow.flags.get(key, depot_id)
+        previous = await uow.flags.get_for_update(key, depot_id)
+        now = deps.clock.now()  # once the setting is ours: the trail's order is the sets'
         if enabled is None:
             await uow.flags.remove(key, depot_id)
         else:

@@ -239,6 +239,12 @@ class FlagSettings(Protocol):
 
     async def get(self, key: str, depot_id: UUID | None) -> FlagSetting | None: ...
 
+    async def get_for_update(self, key: str, depot_id: UUID | None) -> FlagSetting | None:
+        """The setting of (key, depot), holding (key, depot) locked until the transaction
+        ends even while no setting exists, so concurrent sets of it run one after another
+        and each sees the value it replaces."""
+        ...
+
     async def put(self, key: str, depot_id: UUID | None, enabled: bool, at: datetime) -> None:
         """Insert or replace the setting of (key, depot) in one statement, so two
         concurrent puts cannot both insert; ``updated_by`` is the unit of work's acting

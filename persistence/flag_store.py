@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +17,7 @@ from persistence.repositories import _Repository
 
 _c = t.feature_flag_settings.c
 _INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_LOCK_SPACE = 0x6D676666  # this store's advisory locks: (space, hash of key and depot)
 
 
 class SqlFlagSettings(_Repository):
@@ -35,6 +36,17 @@ class SqlFlagSettings(_Repository):
     async def get(self, key: str, depot_id: UUID | None) -> FlagSetting | None:
         rows = await self._rows(select(t.feature_flag_settings).where(*_same(key, depot_id)))
         return _setting(rows[0]) if rows else None
+
+    async def get_for_update(self, key: str, depot_id: UUID | None) -> FlagSetting | None:
+        if self._dialect == "postgresql":  # SQLite's writers already run one at a time
+            await self._conn.execute(
+                select(
+                    func.pg_advisory_xact_lock(
+                        _LOCK_SPACE, func.hashtext(_lock_name(key, depot_id))
+                    )
+                )
+            )
+        return await self.get(key, depot_id)
 
     async def put(self, key: str, depot_id: UUID | None, enabled: bool, at: datetime) -> None:
         statement = _INSERT[self._dialect](t.feature_flag_settings).values(
@@ -66,6 +78,10 @@ class SqlFlagSettings(_Repository):
             delete(t.feature_flag_settings).where(*_same(key, depot_id))
         )
         return bool(result.rowcount)
+
+
+def _lock_name(key: str, depot_id: UUID | None) -> str:
+    return f"{key}\n{depot_id or ''}"
 
 
 def _same(key: str, depot_id: UUID | None) -> tuple[Any, ...]:

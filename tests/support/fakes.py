@@ -457,6 +457,9 @@ class FakeFlagSettings:
     async def get(self, key: str, depot_id: UUID | None) -> FlagSetting | None:
         return self.s.flag_settings.get((key, depot_id))
 
+    async def get_for_update(self, key: str, depot_id: UUID | None) -> FlagSetting | None:
+        return await self.get(key, depot_id)  # the fake's units of work run one at a time
+
     async def put(self, key: str, depot_id: UUID | None, enabled: bool, at: datetime) -> None:
         if depot_id is not None and depot_id not in self.s.depots:
             raise ConstraintViolation(f"no depot {depot_id}")  # the foreign key
