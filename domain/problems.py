@@ -24,7 +24,8 @@ class NotFound:
         if not self.code:
             object.__setattr__(self, "code", f"{_upper_snake(self.resource)}_NOT_FOUND")
         if not self.message:
-            object.__setattr__(self, "message", f"No {self.resource} with id {self.id}.")
+            named = f"id {self.id}" if self.id is not None else "that id"
+            object.__setattr__(self, "message", f"No {self.resource} with {named}.")
 
 
 @dataclass(frozen=True)
