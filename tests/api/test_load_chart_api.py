@@ -15,7 +15,8 @@ from sqlalchemy import event
 from domain.access import Role
 from domain.readings import Reading, ReadingKind
 from tests.api.helpers import new_depot
-from tests.api.test_sensor_api import CONFIGURE, DEVICE, INGEST, SETUP_DEVICE, _packet
+from tests.api.test_sensor_api import CONFIGURE, INGEST, SETUP_DEVICE, _packet
+from tests.api.test_sensor_api import _site as sensor_site
 
 CHART = """query ($d: ID!, $f: DateTime!, $t: DateTime!, $n: Int) {
   loadChart(depotId: $d, from: $f, to: $t, maxPoints: $n) { __typename
@@ -29,26 +30,11 @@ DEFAULT_POINTS = CHART.replace(", $n: Int", "").replace(", maxPoints: $n", "")
 
 
 async def _site(admin: Any) -> dict[str, Any]:
-    depot = await new_depot(admin, "Depot", "Feeder")
-    depot_id = depot["depot"]["id"]
-    feeder = depot["microgrid"]["gridConnections"][0]["circuitId"]
-    setup = await admin.execute(SETUP_DEVICE, {"depotId": depot_id})
-    device = (
-        await admin.execute(
-            DEVICE,
-            {
-                "input": {
-                    "depotId": depot_id,
-                    "name": "MGC",
-                    "gatewayId": setup["gw"]["id"],
-                    "circuitId": feeder,
-                }
-            },
-        )
-    )["createDevice"]["id"]
+    """The sensor API tests' controller site, with the power-source actions on."""
+    depot, device, bess, feeder = await sensor_site(admin)
     for action in ("UPDATE_POWER_SOURCE_STATE", "UPDATE_POWER_SOURCE_LOAD"):
         await admin.execute(CONFIGURE, {"input": {"deviceId": device, "type": action}})
-    return {"depot": depot_id, "feeder": feeder, "bess": setup["bess"]["id"], "device": device}
+    return {"depot": depot["depot"]["id"], "feeder": feeder, "bess": bess, "device": device}
 
 
 def _vars(site: dict[str, Any], start: datetime, end: datetime, n: int | None = 10) -> dict:
