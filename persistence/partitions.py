@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persistence.database import create_engine
 
 SCHEMA = "reading_partitions"
-PARTITIONED = ("readings", "capacity_reports")
+PARTITIONED: dict[str, str] = {"readings": "observed_us", "capacity_reports": "observed_us"}
+"""Each partitioned table and the microsecond column it is partitioned on."""
 WIDTH = timedelta(days=1)
 """One partition per UTC day (bench/README.md, "Issue 15: readings storage")."""
 AHEAD = timedelta(days=14)
@@ -72,7 +73,7 @@ def ensure_partitions_sync(conn: Connection, now: datetime) -> list[str]:
     created: list[str] = []
     for start in partition_starts(now):
         low, high = epoch_us(start), epoch_us(start + WIDTH)
-        for table in PARTITIONED:
+        for table, key in PARTITIONED.items():
             name = f"{SCHEMA}.{partition_name(table, start)}"
             exists = conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar()
             if exists is not None:
@@ -81,7 +82,7 @@ def ensure_partitions_sync(conn: Connection, now: datetime) -> list[str]:
             conn.execute(
                 text(
                     f"WITH moved AS (DELETE FROM {SCHEMA}.{table}_default "
-                    "WHERE observed_us >= :low AND observed_us < :high RETURNING *) "
+                    f"WHERE {key} >= :low AND {key} < :high RETURNING *) "
                     f"INSERT INTO {name} SELECT * FROM moved"
                 ),
                 {"low": low, "high": high},
