@@ -30,7 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persistence.database import create_engine
 
 SCHEMA = "reading_partitions"
-PARTITIONED: dict[str, str] = {"readings": "observed_us", "capacity_reports": "observed_us"}
+PARTITIONED: dict[str, str] = {
+    "readings": "observed_us",
+    "capacity_reports": "observed_us",
+    "reading_rollups": "cell_us",
+}
 """Each partitioned table and the microsecond column it is partitioned on."""
 WIDTH = timedelta(days=1)
 """One partition per UTC day (bench/README.md, "Issue 15: readings storage")."""
@@ -71,9 +75,14 @@ def ensure_partitions_sync(conn: Connection, now: datetime) -> list[str]:
         return []
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
     created: list[str] = []
+    present = {
+        table: key
+        for table, key in PARTITIONED.items()
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None
+    }  # a migration may run this before a later one creates a table
     for start in partition_starts(now):
         low, high = epoch_us(start), epoch_us(start + WIDTH)
-        for table, key in PARTITIONED.items():
+        for table, key in present.items():
             name = f"{SCHEMA}.{partition_name(table, start)}"
             exists = conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar()
             if exists is not None:
