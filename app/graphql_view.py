@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -194,7 +195,17 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             ) from None
 
     def encode_json(self, data: object) -> str | bytes:
-        return encode_next_message(data) or super().encode_json(data)
+        """Shared ``next`` messages reuse their encoding; anything else goes
+        through orjson (a 7-day chart is megabytes: bench/README.md, "Issue
+        15"), or the standard library for what orjson refuses (a lone
+        surrogate quoted in an error, an integer past 64 bits)."""
+        shared = encode_next_message(data)
+        if shared is not None:
+            return shared
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return super().encode_json(data)
 
     def _context(self) -> RequestContext:
         return RequestContext(

@@ -94,49 +94,74 @@ def grain_for(bucket_seconds: int) -> int | None:
     return None
 
 
-def buckets_statement(value_columns: Sequence[str]) -> TextClause:
+def buckets_statement(value_columns: Sequence[str], *, one_cell_per_bucket: bool) -> TextClause:
     """Buckets from the cells inside ``[inner_lo, inner_hi)`` and the raw
     readings of ``[start, inner_lo)`` and ``[inner_hi, end)``; the raw parts
     are read per subject found in the two end cells (every reading has a
     cell), by the readings' (depot, subject, observed_us) index. Output as
-    the raw bucket statements: per column min, sum, count, max, last."""
-    from_cells = ", ".join(
-        f"{c}_min, {c}_max, {c}_sum, {c}_count, {c}_last_us, {c}_last_seq, {c}_last"
-        for c in value_columns
-    )
-    from_raw = ", ".join(
-        f"r.{c}, r.{c}, r.{c}, ({c} IS NOT NULL)::integer, r.observed_us, r.seq, r.{c}"
-        for c in value_columns
-    )
+    the raw bucket statements: per column min, sum, count, max, last.
+
+    When a bucket is one cell (``one_cell_per_bucket``: the width is the
+    grain) the cells are the buckets as they stand and only the raw parts are
+    aggregated (they fall in other buckets than the inner cells); otherwise
+    every part is aggregated per bucket, the newest value by (observed_us, seq)."""
     raw = (
-        "SELECT r.subject_id, r.observed_us / :width - :first, {values}"
+        "SELECT r.subject_id, r.observed_us / :width - :first AS i, r.observed_us, r.seq, {values}"
         " FROM end_subjects s JOIN readings r ON r.depot_id = :depot"
         " AND r.subject_id = s.subject_id AND r.observed_us >= {low} AND r.observed_us < {high}"
     )
-    aggregates = ", ".join(
-        f"min({c}_min), sum({c}_sum), sum({c}_count), max({c}_max), "
-        f"(max(ARRAY[{c}_last_us::float8, {c}_last_seq::float8, {c}_last])"
-        f" FILTER (WHERE {c}_count > 0))[3]"
-        for c in value_columns
-    )
-    names = ", ".join(
-        f"{c}_min, {c}_max, {c}_sum, {c}_count, {c}_last_us, {c}_last_seq, {c}_last"
-        for c in value_columns
-    )
-    sql = (
-        "WITH end_subjects AS (SELECT DISTINCT subject_id FROM reading_rollups"
-        " WHERE depot_id = :depot AND grain_s = :grain AND cell_us IN (:low_cell, :high_cell)),"
-        f" parts (subject_id, i, {names}) AS ("
-        f"SELECT subject_id, cell_us / :width - :first, {from_cells} FROM reading_rollups"
-        " WHERE depot_id = :depot AND grain_s = :grain"
-        " AND cell_us >= :inner_lo AND cell_us < :inner_hi"
-        " UNION ALL "
-        + raw.format(values=from_raw, low=":start", high=":inner_lo")
+    values = ", ".join(f"r.{c}" for c in value_columns)
+    edges = (
+        raw.format(values=values, low=":start", high=":inner_lo")
         + " UNION ALL "
-        + raw.format(values=from_raw, low=":inner_hi", high=":end")
-        + f") SELECT subject_id, i, {aggregates} FROM parts"
-        " GROUP BY subject_id, i ORDER BY subject_id, i"
+        + raw.format(values=values, low=":inner_hi", high=":end")
     )
+    cells_where = (
+        " FROM reading_rollups WHERE depot_id = :depot AND grain_s = :grain"
+        " AND cell_us >= :inner_lo AND cell_us < :inner_hi"
+    )
+    end_subjects = (
+        "WITH end_subjects AS (SELECT DISTINCT subject_id FROM reading_rollups"
+        " WHERE depot_id = :depot AND grain_s = :grain AND cell_us IN (:low_cell, :high_cell))"
+    )
+    if one_cell_per_bucket:
+        raw_aggregates = ", ".join(
+            f"min({c}), sum({c}), count({c}), max({c}), "
+            f"(max(ARRAY[observed_us::float8, seq::float8, {c}]) FILTER (WHERE {c} IS NOT NULL))[3]"
+            for c in value_columns
+        )
+        cell_values = ", ".join(
+            f"{c}_min, {c}_sum, {c}_count, {c}_max, {c}_last" for c in value_columns
+        )
+        sql = (
+            end_subjects
+            + f" SELECT subject_id, cell_us / :width - :first AS i, {cell_values}{cells_where}"
+            + f" UNION ALL SELECT subject_id, i, {raw_aggregates} FROM ({edges}) raw"
+            " GROUP BY subject_id, i ORDER BY 1, 2"
+        )
+    else:
+        names = ", ".join(
+            f"{c}_min, {c}_max, {c}_sum, {c}_count, {c}_last_us, {c}_last_seq, {c}_last"
+            for c in value_columns
+        )
+        from_raw = ", ".join(
+            f"{c}, {c}, {c}, ({c} IS NOT NULL)::integer, observed_us, seq, {c}"
+            for c in value_columns
+        )
+        aggregates = ", ".join(
+            f"min({c}_min), sum({c}_sum), sum({c}_count), max({c}_max), "
+            f"(max(ARRAY[{c}_last_us::float8, {c}_last_seq::float8, {c}_last])"
+            f" FILTER (WHERE {c}_count > 0))[3]"
+            for c in value_columns
+        )
+        sql = (
+            end_subjects
+            + f", parts (subject_id, i, {names}) AS ("
+            + f"SELECT subject_id, cell_us / :width - :first, {names}{cells_where}"
+            + f" UNION ALL SELECT subject_id, i, {from_raw} FROM ({edges}) raw"
+            + f") SELECT subject_id, i, {aggregates} FROM parts"
+            " GROUP BY subject_id, i ORDER BY subject_id, i"
+        )
     names_bigint = ("start", "end", "width", "first", "grain", "low_cell", "high_cell")
     return text(sql).bindparams(
         bindparam("depot", type_=Uuid()),

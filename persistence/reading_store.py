@@ -80,7 +80,10 @@ BUCKETS_POSTGRESQL = _typed(
     + f" FROM readings WHERE {_RANGE} GROUP BY subject_id, i ORDER BY subject_id, i"
 )
 
-BUCKETS_FROM_ROLLUPS = reading_rollups.buckets_statement(_COLUMNS)
+BUCKETS_FROM_ROLLUPS = {
+    whole: reading_rollups.buckets_statement(_COLUMNS, one_cell_per_bucket=whole)
+    for whole in (True, False)
+}
 
 BUCKETS_SQLITE = _typed(
     "SELECT g.subject_id, g.i, "
@@ -203,28 +206,29 @@ def buckets_from_rows(rows: Sequence[Sequence[Any]]) -> list[Bucket]:
     """Rows ordered by (subject, index), one per (subject, index) with five
     aggregates per column, as buckets ordered by (subject, kind name, index)."""
     out: list[Bucket] = []
+    columns = [(kind, 2 + 5 * k) for k, kind in enumerate(KINDS_IN_ORDER)]
     start = 0
     while start < len(rows):
         subject_id = rows[start][0]
         end = start
         while end < len(rows) and rows[end][0] == subject_id:
             end += 1
-        for k, kind in enumerate(KINDS_IN_ORDER):
-            at = 2 + 5 * k
-            for row in rows[start:end]:
-                count = row[at + 2]
-                if count:
-                    out.append(
-                        Bucket(
-                            _uuid(subject_id),
-                            kind,
-                            int(row[1]),
-                            float(row[at]),
-                            float(row[at + 1]) / count,
-                            float(row[at + 3]),
-                            float(row[at + 4]),
-                        )
-                    )
+        subject = _uuid(subject_id)
+        group = rows[start:end]
+        for kind, at in columns:
+            out.extend(
+                Bucket(
+                    subject,
+                    kind,
+                    int(row[1]),
+                    float(row[at]),
+                    float(row[at + 1]) / row[at + 2],
+                    float(row[at + 3]),
+                    float(row[at + 4]),
+                )
+                for row in group
+                if row[at + 2]
+            )
         start = end
     return out
 
@@ -289,7 +293,7 @@ class SqlReadings(_Repository):
                 statement = BUCKETS_POSTGRESQL
                 await self._conn.execute(BUCKETS_WORK_MEM)
             else:
-                statement = BUCKETS_FROM_ROLLUPS
+                statement = BUCKETS_FROM_ROLLUPS[grain == bucket_seconds]
                 params.update(reading_rollups.cell_bounds(low, high, grain))
         result = await self._conn.execute(statement, params)
         return buckets_from_rows(result.all())
