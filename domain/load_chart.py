@@ -199,8 +199,8 @@ def series_of(
     sources first; every bucket present, empty ones all None."""
     found: dict[tuple[UUID, ReadingKind], dict[int, Bucket]] = {}
     for b in buckets:
-        if 0 <= b.index < chart_range.buckets:
-            found.setdefault((b.subject_id, b.kind), {})[b.index] = b
+        if 0 <= b.position < chart_range.buckets:
+            found.setdefault((b.subject_id, b.kind), {})[b.position] = b
     empty = tuple(
         Point(chart_range.bucket_start(i), None, None, None, None)
         for i in range(chart_range.buckets)

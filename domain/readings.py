@@ -70,14 +70,14 @@ class CapacityRun:
 
 
 class Bucket(NamedTuple):
-    """The readings of one series that fall in one bucket: ``index`` counts
+    """The readings of one series that fall in one bucket: ``position`` counts
     grid buckets of the requested width from the one holding the range's start
     (``Readings.buckets``). (A tuple: a chart reads tens of thousands, and a
     tuple is the cheapest to make.)"""
 
     subject_id: UUID
     kind: ReadingKind
-    index: int
+    position: int
     min: float
     avg: float
     max: float

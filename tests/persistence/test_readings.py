@@ -45,8 +45,8 @@ async def _runs(deps, depot, start, end, stale_after=300):
 
 def _same_buckets(found: list[Bucket], expected: list[Bucket]) -> None:
     """Equal, with ``avg`` compared to the last bits a summation order changes."""
-    assert [(b.subject_id, b.kind, b.index) for b in found] == [
-        (b.subject_id, b.kind, b.index) for b in expected
+    assert [(b.subject_id, b.kind, b.position) for b in found] == [
+        (b.subject_id, b.kind, b.position) for b in expected
     ]
     for f, e in zip(found, expected, strict=True):
         assert (f.min, f.max, f.last) == (e.min, e.max, e.last), (f, e)
@@ -79,7 +79,7 @@ async def test_buckets_hold_min_avg_max_and_last_per_subject_kind_and_bucket(dep
             Bucket(circuit, AVAILABLE, 2, 7e5, 7e5, 7e5, 7e5),
             Bucket(circuit, EFFECTIVE, 2, 6e5, 6e5, 6e5, 6e5),
         ],
-        key=lambda b: (str(b.subject_id), b.kind, b.index),
+        key=lambda b: (str(b.subject_id), b.kind, b.position),
     )
     _same_buckets(found, expected)
 
@@ -103,7 +103,7 @@ async def test_empty_ranges_other_depots_and_gaps_give_no_buckets(deps):
     assert await _buckets(deps, uuid4(), T0 - US, T0 + timedelta(hours=1), 60) == []
     await _add(deps, [Reading(depot, source, LOAD, T0 + timedelta(minutes=10), 2.0)])
     found = await _buckets(deps, depot, T0, T0 + timedelta(hours=1), 60)
-    assert [b.index for b in found] == [0, 10], "empty buckets are left out, never filled"
+    assert [b.position for b in found] == [0, 10], "empty buckets are left out, never filled"
 
 
 async def test_capacity_runs_start_from_the_newest_report_before_start_per_circuit(deps):
