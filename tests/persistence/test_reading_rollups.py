@@ -90,9 +90,13 @@ async def _compare(url: str, depot: UUID) -> int:
                         {"depot": depot, "start": low, "end": high, "width": w, "first": low // w},
                     )
                     raw = buckets_from_rows(rows.all())
-                assert [(b.subject_id, b.kind, b.position, b.min, b.max, b.last) for b in found] == [
-                    (b.subject_id, b.kind, b.position, b.min, b.max, b.last) for b in raw
-                ], (width, start, end)
+                assert [
+                    (b.subject_id, b.kind, b.position, b.min, b.max, b.last) for b in found
+                ] == [(b.subject_id, b.kind, b.position, b.min, b.max, b.last) for b in raw], (
+                    width,
+                    start,
+                    end,
+                )
                 assert [b.avg for b in found] == pytest.approx(
                     [b.avg for b in raw], rel=1e-9, abs=1e-6
                 )
