@@ -83,7 +83,7 @@ class ListCompletion(Executor[Any]):
             leaf = field.type.of_type if required else field.type
             if not is_leaf_type(leaf):
                 return None
-            serialize = None if leaf is GraphQLFloat else leaf.serialize
+            serialize = None if leaf is GraphQLFloat else _by_identity(leaf.serialize)
             plan.append((key, attributes[name], serialize, required))
         try:
             return [_record(item, plan, record_type.name) for item in items]
@@ -93,6 +93,23 @@ class ListCompletion(Executor[Any]):
 
 class _NotPlain(Exception):
     pass
+
+
+def _by_identity(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``serialize`` remembering its answer per object for one list: a chart's
+    series share their buckets' start instants, and a datetime's isoformat
+    is most of a point's cost. By identity, not equality (equal instants in
+    other zones serialise differently); each object is kept with its answer,
+    so its identity cannot be reused by another during the pass."""
+    done: dict[int, tuple[Any, Any]] = {}
+
+    def serialize_once(value: Any) -> Any:
+        found = done.get(id(value))
+        if found is None:
+            found = done[id(value)] = (value, serialize(value))
+        return found[1]
+
+    return serialize_once
 
 
 def _record(

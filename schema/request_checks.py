@@ -49,7 +49,7 @@ from schema.query_limits import (
     measure,
     too_costly,
 )
-from schema.response_size import larger_than
+from schema.response_size import over_cap
 from schema.result_budget import budget_error, too_large
 from schema.strawberry_internals import graphql_schema
 from schema.variable_limits import first_long_list
@@ -150,7 +150,7 @@ class RequestChecks(SchemaExtension):
         if spent is not None:
             result.data = None  # type: ignore[union-attr]
             result.errors = [spent]  # type: ignore[union-attr]
-        elif data and larger_than(data, self.limits.max_response_bytes):
+        elif data and over_cap(data, self.limits.max_response_bytes):
             result.data = None  # type: ignore[union-attr]
             result.errors = [_too_large(self.limits.max_response_bytes)]  # type: ignore[union-attr]
 

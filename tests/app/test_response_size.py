@@ -1,14 +1,17 @@
-"""schema.response_size counts what it always counted: an object's plain values
-counted in place give the same size as queueing each of them."""
+"""schema.response_size: the cap is judged on the bytes the HTTP view would
+send (orjson), and where orjson refuses, by the walk, which counts what it
+always counted (an object's plain values counted in place give the same size
+as queueing each of them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schema.response_size import larger_than
+from schema.response_size import larger_than, over_cap
 
 
 def reference_size(data: Any) -> int:
@@ -61,3 +64,25 @@ def test_larger_than_agrees_with_the_one_at_a_time_count(data, slack):
     size = reference_size(data)
     cap = max(0, size + slack)
     assert larger_than(data, cap) == (size > cap)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=values, slack=st.integers(-3, 3))
+def test_over_cap_is_the_encoded_size_or_the_walk_where_orjson_refuses(data, slack):
+    """What the HTTP view would send, byte for byte; a value orjson refuses (a
+    lone surrogate, an integer past 64 bits, a key that is not a string) is
+    judged by the walk, never an exception."""
+    try:
+        size = len(orjson.dumps(data))
+    except TypeError:
+        size = reference_size(data)
+        cap = max(0, size + slack)
+        assert over_cap(data, cap) == larger_than(data, cap)
+        return
+    cap = max(0, size + slack)
+    assert over_cap(data, cap) == (size > cap)
+
+
+def test_a_lone_surrogate_or_a_huge_integer_is_still_measured():
+    assert over_cap({"message": "bad \ud800 input"}, 10)
+    assert not over_cap({"n": 10**30}, 1000)
