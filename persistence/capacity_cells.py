@@ -12,7 +12,7 @@ run except possibly its first (against the report before the cell) and its
 last (against the one after). A simple cell stands in for its reports by its
 first and last, the last marked ``joined`` (it continues the row before it
 whatever the gap); any other cell, and the partial cells at the ends of the
-range, give their reports. Over that shorter chain the flags are
+range, give their reports in the range. Over that shorter chain the flags are
 ``reading_store.RUNS``' with the staleness test skipped at joined rows, so
 the statement returns the rows ``RUNS`` returns."""
 
@@ -30,54 +30,54 @@ MIN_STALE_S = 120
 """The least ``stale_after_seconds`` the cells answer for; below it, ``RUNS``."""
 
 _REPORT = "depot_id, circuit_id, observed_us, seq, available_w, fail_safe_w, heartbeat"
-_RANGE = "depot_id = :depot AND observed_us >= {low} AND observed_us < {high}"
 _SIMPLE = (
-    "(c.classes & (c.classes - 1)) = 0 AND (c.classes <> 1"
-    " OR ((c.minutes / (c.minutes & -c.minutes)) & (c.minutes / (c.minutes & -c.minutes) + 1)) = 0)"
+    "(classes & (classes - 1)) = 0 AND (classes <> 1"
+    " OR ((minutes / (minutes & -minutes)) & (minutes / (minutes & -minutes) + 1)) = 0)"
+)
+_CELLS = (
+    f"SELECT *, (cell_us >= :start AND cell_us + {CELL_US} <= :end AND {_SIMPLE}) AS collapsed"
+    f" FROM capacity_cells WHERE depot_id = :depot AND cell_us > :start - {CELL_US}"
+    " AND cell_us < :end"
+)
+"""The cells overlapping ``[start, end)``; ``collapsed``: simple and wholly inside."""
+_RAW = (
+    f"SELECT r.*, false FROM cells c CROSS JOIN LATERAL (SELECT {_REPORT}"
+    " FROM capacity_reports WHERE depot_id = :depot AND circuit_id = c.circuit_id"
+    " AND observed_us >= greatest(c.cell_us, :start)"
+    f" AND observed_us < least(c.cell_us + {CELL_US}, :end) OFFSET 0) r WHERE NOT c.collapsed"
 )
 
 
 def _end(end: str, joined: bool) -> str:
     return (
-        f"SELECT c.depot_id, c.circuit_id, c.{end}_us, c.{end}_seq, c.{end}_available_w,"
-        f" c.{end}_fail_safe_w, c.{end}_heartbeat, {str(joined).lower()}"
-        f" FROM cells c WHERE {_SIMPLE}"
+        f"SELECT depot_id, circuit_id, {end}_us, {end}_seq, {end}_available_w,"
+        f" {end}_fail_safe_w, {end}_heartbeat, {str(joined).lower()} FROM cells WHERE collapsed"
     )
 
 
-def full_cells(start_us: int, end_us: int) -> tuple[int, int]:
-    """``[from, to)``: the cells wholly inside ``[start_us, end_us)``, or
-    ``(end_us, end_us)`` when there is none (the range is then read raw)."""
-    low = -(-start_us // CELL_US) * CELL_US
-    high = end_us // CELL_US * CELL_US
-    return (low, high) if low < high else (end_us, end_us)
-
-
 def runs_from_cells(circuits_before: str, seeds: str, source_class: str) -> TextClause:
-    """The cells statement, from ``RUNS``' parts: ``circuits_before`` (the
-    ``WITH RECURSIVE before`` clause), ``seeds`` (each circuit's newest report
-    before ``:start``) and ``source_class`` (the class of a report's columns).
-    Parameters: ``RUNS``' and ``:cells_from``, ``:cells_to`` (:func:`full_cells`)."""
-    columns = ", ".join(f"r.{c}" for c in _REPORT.split(", "))
+    """The cells statement, from ``RUNS``' parts and with its parameters:
+    ``circuits_before`` (the ``WITH RECURSIVE before`` clause), ``seeds``
+    (each circuit's newest report before ``:start``) and ``source_class`` (the
+    class of a report's columns).
+
+    The reports of the other cells are looked up per cell, so the plan is the
+    same whatever the parameters (a prepared statement's generic plan
+    included); the ``OFFSET 0`` keeps that lateral subquery from being
+    flattened into a join, which the planner (underestimating those cells,
+    and unable to prune the partitions before run time) may hash over every
+    report of the depot."""
     chain = " UNION ALL ".join(
         [
             f"SELECT {_REPORT}, false FROM ({seeds}) s",
-            f"SELECT {_REPORT}, false FROM capacity_reports WHERE "
-            + _RANGE.format(low=":start", high=":cells_from"),
-            f"SELECT {_REPORT}, false FROM capacity_reports WHERE "
-            + _RANGE.format(low=":cells_to", high=":end"),
-            f"SELECT {columns}, false FROM cells c JOIN capacity_reports r"
-            " ON r.depot_id = :depot AND r.circuit_id = c.circuit_id"
-            f" AND r.observed_us >= c.cell_us AND r.observed_us < c.cell_us + {CELL_US}"
-            f" WHERE NOT ({_SIMPLE})",
+            _RAW,
             _end("first", False),
-            _end("last", True) + " AND c.last_seq <> c.first_seq",
+            _end("last", True) + " AND last_seq <> first_seq",
         ]
     )
     sql = (
         circuits_before
-        + ", cells AS (SELECT * FROM capacity_cells WHERE depot_id = :depot"
-        + " AND cell_us >= :cells_from AND cell_us < :cells_to),"
+        + f", cells AS ({_CELLS}),"
         + f" chain({_REPORT}, joined) AS ({chain}),"
         + f" classed AS (SELECT *, {source_class} AS class FROM chain),"
         + " flagged AS (SELECT *,"
@@ -94,7 +94,7 @@ def runs_from_cells(circuits_before: str, seeds: str, source_class: str) -> Text
         + f" SELECT {_REPORT}, starts, ends FROM ends WHERE starts OR ends"
         + " ORDER BY circuit_id, observed_us, seq"
     )
-    names = ("depot", "start", "end", "stale", "cells_from", "cells_to")
+    names = ("depot", "start", "end", "stale")
     return text(sql).bindparams(
         *(bindparam(n, type_=Uuid() if n == "depot" else BigInteger()) for n in names)
     )

@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, insert, text
 from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from persistence import reading_rollups
 from persistence import tables as t
-from persistence.capacity_cells import MIN_STALE_S, full_cells, runs_from_cells
+from persistence.capacity_cells import MIN_STALE_S, runs_from_cells
 from persistence.partitions import epoch_us
 from persistence.repositories import _Repository
 
@@ -305,7 +305,7 @@ class SqlReadings(_Repository):
     async def capacity_runs(
         self, depot_id: UUID, start: datetime, end: datetime, stale_after_seconds: int
     ) -> list[CapacityRun]:
-        params: dict[str, Any] = {
+        params = {
             "depot": depot_id,
             "start": epoch_us(start),
             "end": epoch_us(end),
@@ -314,6 +314,5 @@ class SqlReadings(_Repository):
         statement = RUNS[self._dialect]
         if self._dialect == "postgresql" and stale_after_seconds >= MIN_STALE_S:
             statement = RUNS_FROM_CELLS
-            params["cells_from"], params["cells_to"] = full_cells(params["start"], params["end"])
         result = await self._conn.execute(statement, params)
         return runs_from_rows(result.all())

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from domain.readings import CapacityReport, CapacityRun
 from persistence import schema_upgrade
-from persistence.capacity_cells import CELL_US, MIN_STALE_S, full_cells
+from persistence.capacity_cells import CELL_US, MIN_STALE_S
 from persistence.database import create_engine
 from persistence.partitions import epoch_us
 from persistence.reading_store import RUNS, RUNS_FROM_CELLS, SqlReadings, runs_from_rows
@@ -61,7 +61,6 @@ async def statement_rows(store: str, store_url: str | None) -> AsyncIterator[Row
     async def rows(statement, depot, start, end, stale_after):
         params = {"depot": depot, "start": epoch_us(start), "end": epoch_us(end)}
         params["stale"] = stale_after * S
-        params["cells_from"], params["cells_to"] = full_cells(params["start"], params["end"])
         async with engine.connect() as conn:
             return list((await conn.execute(statement, params)).all())
 
@@ -123,6 +122,21 @@ async def test_a_gap_inside_a_cell_splits_the_run_once_stale(deps):
         CapacityRun(reports[4], reports[5]),
         CapacityRun(reports[6], reports[6]),
     ]
+
+
+async def test_a_range_one_microsecond_inside_a_cell_reads_only_its_reports_in_range(deps):
+    depot, c = uuid.uuid4(), CIRCUITS[2]
+    offsets = [0, 0, *range(10 * S, CELL_US, 10 * S), CELL_US - 1]  # a tie on the edge
+    reports = [
+        CapacityReport(depot, c, T0 + o * US, float(n), None, "ok") for n, o in enumerate(offsets)
+    ]
+    await _add(deps, reports)
+    edge = T0 + CELL_US * US
+    assert await _runs(deps, depot, T0, edge, 300) == [CapacityRun(reports[0], reports[-1])]
+    assert await _runs(deps, depot, T0 + US, edge, 300) == [
+        CapacityRun(reports[1], reports[-1])  # from the one written last at the edge
+    ]
+    assert await _runs(deps, depot, T0, edge - US, 300) == [CapacityRun(reports[0], reports[-2])]
 
 
 KINDS = ["ok", "ok", "ok", "ok", "timeout", "unknown", "mixed"]
