@@ -13,7 +13,7 @@ rows mapped to runs; it reads the capacity cells), the bare statements
 rows and prints one ``EXPLAIN ANALYZE`` of each. Then the cells' cost at
 write time: ``--inserts`` one-report inserts (as a packet's ingest writes
 them) with the cells trigger enabled and disabled, interleaved, into a depot
-of their own.
+of their own (whose cells then lack the reports written with it disabled).
 
 Run: ``.venv/bin/python -m bench.capacity_runs [--runs 21] [--losses 4] [--db NAME]``."""
 
