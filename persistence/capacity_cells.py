@@ -3,6 +3,9 @@
 ``capacity_cells`` (migration 0010, kept by a trigger on ``capacity_reports``)
 holds per circuit and :data:`CELL` the source classes and the minutes its
 reports fall in, and its first and last report in (observed_us, seq) order.
+Every report is read through its cell: one inserted straight into a
+partition (the trigger is on the parent) or with the trigger disabled is
+not seen here.
 
 A cell is *simple* when its reports have one source class and, for
 available capacity (class 0), its minutes with a report are contiguous: two
