@@ -34,6 +34,7 @@ PARTITIONED: dict[str, str] = {
     "readings": "observed_us",
     "capacity_reports": "observed_us",
     "reading_rollups": "cell_us",
+    "capacity_cells": "cell_us",
 }
 """Each partitioned table and the microsecond column it is partitioned on."""
 WIDTH = timedelta(days=1)

@@ -23,6 +23,7 @@ from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, insert, text
 from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from persistence import reading_rollups
 from persistence import tables as t
+from persistence.capacity_cells import MIN_STALE_S, runs_from_cells
 from persistence.partitions import epoch_us
 from persistence.repositories import _Repository
 
@@ -167,6 +168,9 @@ def _runs(dialect: str) -> TextClause:
 
 
 RUNS = {dialect: _runs(dialect) for dialect in ("postgresql", "sqlite")}
+RUNS_FROM_CELLS = runs_from_cells(_CIRCUITS_BEFORE, _SEEDS["postgresql"], _CLASS)
+"""PostgreSQL, ``stale_after`` >= ``MIN_STALE_S``: the rows ``RUNS`` returns,
+read from capacity cells (persistence/capacity_cells.py)."""
 
 
 def reading_rows(readings: Iterable[Reading]) -> list[dict[str, Any]]:
@@ -307,5 +311,8 @@ class SqlReadings(_Repository):
             "end": epoch_us(end),
             "stale": stale_after_seconds * 1_000_000,
         }
-        result = await self._conn.execute(RUNS[self._dialect], params)
+        statement = RUNS[self._dialect]
+        if self._dialect == "postgresql" and stale_after_seconds >= MIN_STALE_S:
+            statement = RUNS_FROM_CELLS
+        result = await self._conn.execute(statement, params)
         return runs_from_rows(result.all())

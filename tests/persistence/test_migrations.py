@@ -42,7 +42,7 @@ TABLES = {
     "sensor_actions",
     "sensor_packets",
 }
-POSTGRESQL_ONLY = {"reading_rollups"}
+POSTGRESQL_ONLY = {"reading_rollups", "capacity_cells"}
 """What PostgreSQL keeps to read the chart fast (SQLite reads the readings)."""
 
 INDEXES = {
