@@ -63,6 +63,24 @@ def _typed(sql: str) -> TextClause:
     )
 
 
+def per_subject_arrays(statement: TextClause) -> TextClause:
+    """``statement`` (rows of subject, bucket and five aggregates per column)
+    answered as one row per subject: the bucket positions and the five
+    aggregates per column, each an array in the same order. A chart's few
+    subjects' arrays cost far less to send and decode than thousands of rows
+    of numbers (bench/README.md, "Issue 15"). The average is left to Python:
+    PostgreSQL refuses a division whose quotient underflows (a stored reading
+    of 1e-320 is plausible)."""
+    names = ", ".join(f"{c}_min, {c}_sum, {c}_count, {c}_max, {c}_last" for c in _COLUMNS)
+    arrays = ", ".join(f"array_agg({name.strip()})" for name in names.split(","))
+    wrapped = text(
+        f"SELECT subject_id, array_agg(i), {arrays}"
+        f" FROM ({statement.text}) AS b (subject_id, i, {names})"
+        " GROUP BY subject_id ORDER BY subject_id"
+    )
+    return wrapped.bindparams(*statement._bindparams.values())
+
+
 BUCKETS_WORK_MEM = text("SELECT set_config('work_mem', '32MB', true)")
 """PostgreSQL, for the rest of the transaction: the planner overestimates the
 groups ~8x (it cannot know how many buckets the range holds) and, at the
@@ -82,9 +100,13 @@ BUCKETS_POSTGRESQL = _typed(
 )
 
 BUCKETS_FROM_ROLLUPS = {
-    whole: reading_rollups.buckets_statement(_COLUMNS, one_cell_per_bucket=whole)
+    whole: per_subject_arrays(
+        reading_rollups.buckets_statement(_COLUMNS, one_cell_per_bucket=whole)
+    )
     for whole in (True, False)
 }
+
+BUCKETS_POSTGRESQL = per_subject_arrays(BUCKETS_POSTGRESQL)
 
 BUCKETS_SQLITE = _typed(
     "SELECT g.subject_id, g.i, "
@@ -237,6 +259,23 @@ def buckets_from_rows(rows: Sequence[Sequence[Any]]) -> list[Bucket]:
     return out
 
 
+def buckets_from_arrays(rows: Sequence[Sequence[Any]]) -> list[Bucket]:
+    """Rows of :func:`per_subject_arrays`, ordered by subject, as buckets
+    ordered by (subject, kind name, position)."""
+    out: list[Bucket] = []
+    for row in rows:
+        subject, positions = _uuid(row[0]), row[1]
+        order = sorted(range(len(positions)), key=positions.__getitem__)
+        for k, kind in enumerate(KINDS_IN_ORDER):
+            mins, sums, counts, maxs, lasts = row[2 + 5 * k : 7 + 5 * k]
+            out.extend(
+                Bucket(subject, kind, positions[j], mins[j], sums[j] / counts[j], maxs[j], lasts[j])
+                for j in order
+                if counts[j]
+            )
+    return out
+
+
 def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
@@ -300,6 +339,8 @@ class SqlReadings(_Repository):
                 statement = BUCKETS_FROM_ROLLUPS[grain == bucket_seconds]
                 params.update(reading_rollups.cell_bounds(low, high, grain))
         result = await self._conn.execute(statement, params)
+        if self._dialect == "postgresql":
+            return buckets_from_arrays(result.all())
         return buckets_from_rows(result.all())
 
     async def capacity_runs(

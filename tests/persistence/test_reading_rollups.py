@@ -16,7 +16,7 @@ from domain.readings import Reading, ReadingKind
 from persistence import schema_upgrade
 from persistence.database import create_engine
 from persistence.partitions import epoch_us
-from persistence.reading_store import BUCKETS_POSTGRESQL, buckets_from_rows
+from persistence.reading_store import BUCKETS_POSTGRESQL, buckets_from_arrays
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 
 pytestmark = pytest.mark.stores("postgresql")
@@ -89,7 +89,7 @@ async def _compare(url: str, depot: UUID) -> int:
                         BUCKETS_POSTGRESQL,
                         {"depot": depot, "start": low, "end": high, "width": w, "first": low // w},
                     )
-                    raw = buckets_from_rows(rows.all())
+                    raw = buckets_from_arrays(rows.all())
                 assert [
                     (b.subject_id, b.kind, b.position, b.min, b.max, b.last) for b in found
                 ] == [(b.subject_id, b.kind, b.position, b.min, b.max, b.last) for b in raw], (

@@ -95,6 +95,24 @@ async def test_the_last_of_readings_at_one_instant_is_the_one_written_last(deps)
     assert bucket.avg == 15.0 / 4
 
 
+async def test_the_tiniest_plausible_values_chart_without_error(deps):
+    """A subnormal reading is finite and within range; its bucket's average
+    underflows to zero, which PostgreSQL would refuse to compute."""
+    depot, source = uuid4(), uuid4()
+    tiny = [5e-324, 5e-324, 5e-324, -1e-320]
+    readings = [
+        Reading(depot, source, LOAD, ON_GRID + timedelta(seconds=i), v) for i, v in enumerate(tiny)
+    ]
+    await _add(deps, readings)
+    fake = FakeReadings(Store())
+    await fake.add(readings, [])
+    end = ON_GRID + timedelta(minutes=15)
+    for width in (1, 60, 900):
+        found = await _buckets(deps, depot, ON_GRID, end, width)
+        assert found, width
+        _same_buckets(found, await fake.buckets(depot, ON_GRID, end, width))
+
+
 async def test_empty_ranges_other_depots_and_gaps_give_no_buckets(deps):
     depot, source = uuid4(), uuid4()
     await _add(deps, [Reading(depot, source, LOAD, T0, 1.0)])
