@@ -139,9 +139,14 @@ _CIRCUITS_BEFORE = (
 )
 _NEWEST_BEFORE = (
     "SELECT {columns} FROM capacity_reports n"
-    " WHERE n.depot_id = :depot AND n.circuit_id = before.id AND n.observed_us < :start"
-    " ORDER BY n.observed_us DESC, n.seq DESC LIMIT 1"
+    " WHERE n.depot_id = :depot AND n.circuit_id = before.id AND n.observed_us = ("
+    "  SELECT max(m.observed_us) FROM capacity_reports m"
+    "  WHERE m.depot_id = :depot AND m.circuit_id = before.id AND m.observed_us < :start)"
+    " ORDER BY n.seq DESC LIMIT 1"
 )
+"""The newest instant first (one step down the index), then the report
+written last at it: ordering by (observed_us, seq) at once made PostgreSQL
+sort every earlier report of the circuit, a cost that grew with history."""
 _INSIDE = f"SELECT {_REPORT_COLUMNS} FROM capacity_reports WHERE {_RANGE}"
 
 _SEEDS = {

@@ -83,12 +83,22 @@ class ListCompletion(Executor[Any]):
             leaf = field.type.of_type if required else field.type
             if not is_leaf_type(leaf):
                 return None
-            serialize = None if leaf is GraphQLFloat else _by_identity(leaf.serialize)
+            serialize = None if leaf is GraphQLFloat else self._serializer(leaf)
             plan.append((key, attributes[name], serialize, required))
         try:
             return [_record(item, plan, record_type.name) for item in items]
         except Exception:  # the usual completion reports it, with the field's path
             return None
+
+    def _serializer(self, leaf: Any) -> Callable[[Any], Any]:
+        """The leaf type's ``serialize``, remembering its answers for this
+        execution: a chart's series share their buckets' start instants, and a
+        datetime's isoformat is most of a point's cost."""
+        memos: dict[str, Callable[[Any], Any]] = self.__dict__.setdefault("_plain_serializers", {})
+        found = memos.get(leaf.name)
+        if found is None:
+            found = memos[leaf.name] = _by_identity(leaf.serialize)
+        return found
 
 
 class _NotPlain(Exception):
@@ -96,11 +106,10 @@ class _NotPlain(Exception):
 
 
 def _by_identity(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``serialize`` remembering its answer per object for one list: a chart's
-    series share their buckets' start instants, and a datetime's isoformat
-    is most of a point's cost. By identity, not equality (equal instants in
-    other zones serialise differently); each object is kept with its answer,
-    so its identity cannot be reused by another during the pass."""
+    """``serialize`` remembering its answer per object. By identity, not
+    equality (equal instants in other zones serialise differently); each
+    object is kept with its answer, so its identity cannot be reused by
+    another while the memo lives."""
     done: dict[int, tuple[Any, Any]] = {}
 
     def serialize_once(value: Any) -> Any:
