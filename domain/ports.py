@@ -91,6 +91,14 @@ class Microgrids(Protocol):
         """Count one more change to what the microgrid's card shows; returns the new revision."""
         ...
 
+    async def bump_revisions(
+        self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID, int]]:
+        """One more change, once each, to these microgrids and to the active
+        microgrid of each of these depots (one statement); their new revision
+        and depot by microgrid id. A depot without a microgrid is left out."""
+        ...
+
 
 class CapabilityEvents(Protocol):
     """The append-only store of capability-status events, one stream per microgrid."""
@@ -102,6 +110,23 @@ class CapabilityEvents(Protocol):
 
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None: ...
     async def append(self, event: StatusEvent) -> None: ...
+
+    async def lock_streams(self, microgrid_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The last sequence of each stream (0 for a new one), each held against
+        other writers until commit (taken in id order, one statement), so events
+        read after it are current and sequences set from it have no gaps."""
+        ...
+
+    async def find_many(
+        self, keys: Collection[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], StatusEvent]:
+        """The events stored under these (microgrid, idempotency key) pairs (one statement)."""
+        ...
+
+    async def append_all(self, events: Sequence[StatusEvent]) -> None:
+        """Append events whose sequences follow their locked streams, in order
+        (one statement), and move each stream's last sequence to its last event."""
+        ...
 
     async def history(
         self,
@@ -148,6 +173,10 @@ class LatestStatuses(Protocol):
     ) -> dict[UUID, dict[CapabilityType, StatusEvent]]: ...
 
     async def put(self, event: StatusEvent) -> None: ...
+    async def put_all(self, events: Sequence[StatusEvent]) -> None:
+        """``put`` each of them, at most one per (microgrid, capability), in one statement."""
+        ...
+
     async def replace_all(self, latest: list[StatusEvent]) -> None: ...
 
 
@@ -188,6 +217,9 @@ class SensorActions(Protocol):
 
 class PacketRecords(Protocol):
     async def add(self, record: PacketRecord) -> None: ...
+    async def add_all(self, records: Sequence[PacketRecord]) -> None:
+        """Keep several packets, in order (one statement)."""
+        ...
 
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None

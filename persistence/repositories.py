@@ -276,6 +276,24 @@ class SqlMicrogrids(_Repository):
         result = await self._conn.execute(_BUMP_REVISION, {"microgrid_id": microgrid_id})
         return int(result.scalar_one())
 
+    async def bump_revisions(
+        self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID, int]]:
+        c = t.microgrids.c
+        statement = (
+            update(t.microgrids)
+            .where(
+                or_(
+                    c.id.in_(list(microgrid_ids)),
+                    and_(c.depot_id.in_(list(depot_ids)), t.ACTIVE_MICROGRID),
+                )
+            )
+            .values(revision=c.revision + 1)
+            .returning(c.id, c.depot_id, c.revision)
+        )
+        rows = (await self._conn.execute(statement)).all()
+        return {r.id: (r.depot_id, int(r.revision)) for r in rows}
+
     async def _insert_nodes(self, nodes: list[GridConnection]) -> None:
         if nodes:
             await self._conn.execute(

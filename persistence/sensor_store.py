@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -83,7 +83,7 @@ class SqlSensorActions(_Repository):
         return grouped
 
 
-def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
+def outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
     return {
         "sensorActionId": str(outcome.sensor_action_id) if outcome.sensor_action_id else None,
         "action": outcome.action.value,
@@ -107,18 +107,24 @@ def _outcome(data: dict[str, Any]) -> ActionOutcome:
     )
 
 
+def packet_row(record: PacketRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "device_id": record.device_id,
+        "observed_at": record.observed_at,
+        "received_at": record.received_at,
+        "packet": record.packet,
+        "outcomes": [outcome_json(o) for o in record.outcomes],
+    }
+
+
 class SqlPacketRecords(_Repository):
     async def add(self, record: PacketRecord) -> None:
-        await self._conn.execute(
-            insert(t.sensor_packets).values(
-                id=record.id,
-                device_id=record.device_id,
-                observed_at=record.observed_at,
-                received_at=record.received_at,
-                packet=record.packet,
-                outcomes=[_outcome_json(o) for o in record.outcomes],
-            )
-        )
+        await self._conn.execute(insert(t.sensor_packets).values(**packet_row(record)))
+
+    async def add_all(self, records: Sequence[PacketRecord]) -> None:
+        if records:
+            await self._conn.execute(insert(t.sensor_packets), [packet_row(r) for r in records])
 
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None

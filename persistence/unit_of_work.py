@@ -65,6 +65,7 @@ class SqlUnitOfWork:
             self.latest = SqlLatestStatuses(connection)
             self.sensor_actions = SqlSensorActions(connection)
             self.readings = SqlReadings(connection)
+            self.packets = SqlPacketRecords(connection)
         else:
             driver = AsyncpgDriver(connection)
             self.microgrids = on_asyncpg.AsyncpgMicrogrids(connection, driver)
@@ -72,7 +73,7 @@ class SqlUnitOfWork:
             self.latest = on_asyncpg.AsyncpgLatestStatuses(connection, driver)
             self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
             self.readings = on_asyncpg.AsyncpgReadings(connection, driver)
-        self.packets = SqlPacketRecords(connection)
+            self.packets = on_asyncpg.AsyncpgPacketRecords(connection, driver)
         self.audit_log = SqlAuditLog(connection)
         self.flags = SqlFlagSettings(connection, self._actor)
         return self

@@ -188,6 +188,16 @@ class FakeMicrogrids:
         self.s.microgrids[microgrid_id].revision += 1
         return self.s.microgrids[microgrid_id].revision
 
+    async def bump_revisions(
+        self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID, int]]:
+        bumped = {}
+        for m in self.s.microgrids.values():
+            if m.id in microgrid_ids or m.depot_id in depot_ids:
+                m.revision += 1
+                bumped[m.id] = (m.depot_id, m.revision)
+        return bumped
+
 
 class FakeEvents:
     def __init__(self, s: Store) -> None:
@@ -197,6 +207,25 @@ class FakeEvents:
         sequence = self.s.last_sequences.get(microgrid_id, 0) + 1
         self.s.last_sequences[microgrid_id] = sequence
         return sequence
+
+    async def lock_streams(self, microgrid_ids: Collection[UUID]) -> dict[UUID, int]:
+        for m in microgrid_ids:
+            self.s.last_sequences.setdefault(m, 0)
+        return {m: self.s.last_sequences[m] for m in microgrid_ids}
+
+    async def find_many(
+        self, keys: Collection[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], StatusEvent]:
+        found = {k: await self.find(*k) for k in keys}
+        return {k: e for k, e in found.items() if e is not None}
+
+    async def append_all(self, events: Sequence[StatusEvent]) -> None:
+        for event in events:
+            microgrid_id = event.observation.microgrid_id
+            if event.sequence != self.s.last_sequences.get(microgrid_id, 0) + 1:
+                raise ConstraintViolation(f"sequence {event.sequence} leaves a gap")
+            await self.append(event)
+            self.s.last_sequences[microgrid_id] = event.sequence
 
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
         return next(
@@ -280,6 +309,10 @@ class FakeLatest:
         self.s.latest.setdefault(o.microgrid_id, {})[o.capability] = replace(
             event, applied_to_latest=True
         )
+
+    async def put_all(self, events: Sequence[StatusEvent]) -> None:
+        for event in events:
+            await self.put(event)
 
     async def replace_all(self, latest: list[StatusEvent]) -> None:
         self.s.latest = {}
@@ -384,6 +417,10 @@ class FakePackets:
         if any(p.id == record.id for p in self.s.packets):
             raise ConstraintViolation(f"packet {record.id} exists")
         self.s.packets.append(copy.deepcopy(record))
+
+    async def add_all(self, records: Sequence[PacketRecord]) -> None:
+        for record in records:
+            await self.add(record)
 
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
