@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from domain import reads
 from domain.packet_ingest import PacketIngested, PacketsIngested, ingest_packet, ingest_packets
 from domain.problems import NotFound, ValidationFailed
@@ -24,6 +26,6 @@ async def ingest_sensor_packet(
 
 
 async def ingest_sensor_packets(
-    ctx: RequestContext, packets: list[object]
+    ctx: RequestContext, packets: Sequence[object]
 ) -> PacketsIngested | ValidationFailed:
     return await ingest_packets(ctx.deps, ctx.require_principal().scope, packets)
