@@ -38,10 +38,6 @@ from domain.sensor_actions.writes import (
 )
 
 ACTION_ORDER = list(ACTIONS)
-_POWER_SOURCE_ACTIONS = (
-    SensorActionType.UPDATE_POWER_SOURCE_STATE,
-    SensorActionType.UPDATE_POWER_SOURCE_LOAD,
-)
 
 _Target = tuple[bool, UUID]
 """Whom a change notice is for: (True, microgrid id) or (False, depot id)."""
@@ -59,6 +55,7 @@ class PacketBatch:
     sources: dict[UUID, list[PowerSource]] = field(default_factory=dict)
     gateways: dict[UUID, Gateway | None] = field(default_factory=dict)
     circuits: dict[UUID, Circuit | None] = field(default_factory=dict)
+    """What the actions read, loaded up front; a miss is read and remembered."""
     streams: dict[UUID, int] = field(default_factory=dict)
     """Last sequence per locked stream, advanced in memory as events are added."""
     events: dict[tuple[UUID, str], StatusEvent | None] = field(default_factory=dict)
@@ -82,47 +79,33 @@ class PacketBatch:
         now: datetime,
         packets: Sequence[Packet],
     ) -> PacketBatch:
-        """The devices in ``scope`` with their actions, and what those actions
-        will read for these packets, one statement per table."""
-        devices = await uow.equipment.devices_by_id({p.device_id for p in packets}, scope)
-        actions = await uow.sensor_actions.for_devices(list(devices)) if devices else {}
-        batch = cls(uow, deps, now, devices, {d: actions.get(d, []) for d in devices})
-        await batch._prefetch(packets)
-        return batch
-
-    async def _prefetch(self, packets: Sequence[Packet]) -> None:
-        depots: set[UUID] = set()
-        gateways: set[UUID] = set()
-        circuits: set[UUID] = set()
+        """The devices in ``scope`` with what their actions read (one read), and
+        for the bindings among them their streams, latest and these packets'
+        events (three more)."""
+        found = await uow.packet_facts.load({p.device_id for p in packets}, scope)
+        batch = cls(
+            uow,
+            deps,
+            now,
+            found.devices,
+            found.actions,
+            dict(found.power_sources),
+            dict(found.gateways),
+            dict(found.circuits),
+        )
         observations: list[Observation] = []
         for packet in packets:
-            device = self.devices.get(packet.device_id)
-            if device is None:
-                continue
-            for action in self.actions[device.id]:
-                if not action.enabled or not any(map(packet.has, ACTIONS[action.type].keys)):
-                    continue
-                if action.type in _POWER_SOURCE_ACTIONS:
-                    depots.add(device.depot_id)
-                    if device.gateway_id is not None:
-                        gateways.add(device.gateway_id)
-                elif action.type is SensorActionType.UPDATE_CIRCUIT_CAPACITY:
-                    if device.circuit_id is not None:
-                        circuits.add(device.circuit_id)
-                elif action.type is SensorActionType.UPDATE_MICROGRID_STATE:
-                    observations += reported(device.id, action, packet)
-        if depots:
-            found = await self.uow.equipment.power_sources(depots)
-            self.sources.update((d, found.get(d, [])) for d in depots)
-        for gateway_id in gateways:
-            self.gateways[gateway_id] = await self.uow.equipment.gateway(gateway_id)
-        for circuit_id in circuits:
-            self.circuits[circuit_id] = await self.uow.circuits.get(circuit_id)
+            device = batch.devices.get(packet.device_id)
+            if device is not None:
+                for action in batch.actions[device.id]:
+                    if action.type is SensorActionType.UPDATE_MICROGRID_STATE:
+                        observations += reported(device.id, action, packet)
         if observations:
-            await self._lock({o.microgrid_id for o in observations})
+            await batch._lock({o.microgrid_id for o in observations})
             keys = {(o.microgrid_id, o.idempotency_key) for o in observations}
-            found_events = await self.uow.events.find_many(keys)
-            self.events.update((k, found_events.get(k)) for k in keys)
+            recorded = await uow.events.find_many(keys)
+            batch.events.update((k, recorded.get(k)) for k in keys)
+        return batch
 
     async def _lock(self, microgrid_ids: Iterable[UUID]) -> None:
         """Hold the streams (before reading their events or latest) and read their latest."""
@@ -239,19 +222,19 @@ class PacketBatch:
         return True
 
     async def flush(self) -> None:
-        """Write what the packets asked for, one statement per table (per row
-        for the few updated records), and queue one notice per microgrid."""
+        """Write what the packets asked for, one statement per table, and queue
+        one notice per microgrid."""
         uow = self.uow
         if self.new_events:
             await uow.events.append_all(self.new_events)
         if self.new_latest:
             await uow.latest.put_all(list(self.new_latest.values()))
-        for action in self.changed_actions.values():
-            await uow.sensor_actions.update(action)
-        for source in self.changed_sources.values():
-            await uow.equipment.update_power_source(source)
-        for circuit in self.changed_circuits.values():
-            await uow.circuits.update(circuit)
+        if self.changed_actions:
+            await uow.sensor_actions.record_last_reported(list(self.changed_actions.values()))
+        if self.changed_sources:
+            await uow.equipment.record_power_source_states(list(self.changed_sources.values()))
+        if self.changed_circuits:
+            await uow.circuits.record_capacity_reports(list(self.changed_circuits.values()))
         if self.notices:
             await self._announce()
         if self.readings or self.reports:

@@ -57,6 +57,11 @@ class Circuits(Protocol):
         ...
 
     async def for_depot(self, depot_id: UUID) -> list[Circuit]: ...
+    async def record_capacity_reports(self, circuits: Sequence[Circuit]) -> None:
+        """Write what capacity reports own of each circuit (available and
+        fail-safe capacity, heartbeat, observed and updated at), one statement."""
+        ...
+
     async def for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Circuit]]: ...
     async def top_level_for_depots(
         self, depot_ids: Collection[UUID]
@@ -198,6 +203,10 @@ class Equipment(Protocol):
     async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]: ...
     async def devices(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Device]]: ...
     async def update_power_source(self, power_source: PowerSource) -> None: ...
+    async def record_power_source_states(self, power_sources: Sequence[PowerSource]) -> None:
+        """Write what sensor packets own of each power source (power state,
+        operational mode, SOC, load, updated at), one statement for all."""
+        ...
 
 
 class SensorActions(Protocol):
@@ -210,9 +219,32 @@ class SensorActions(Protocol):
         ...
 
     async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]: ...
+    async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
+        """Write each binding's ``last_reported_at``, one statement for all."""
+        ...
+
     async def bindings_for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, list[SensorAction]]: ...
+
+
+@dataclass(frozen=True)
+class PacketEquipment:
+    """What the sensor actions of some devices may read: the devices in scope,
+    their actions, their gateways and circuits, their depots' power sources."""
+
+    devices: dict[UUID, Device]
+    actions: dict[UUID, list[SensorAction]]
+    power_sources: dict[UUID, list[PowerSource]]
+    """By depot (every depot of the devices, with or without power sources)."""
+    gateways: dict[UUID, Gateway]
+    circuits: dict[UUID, Circuit]
+
+
+class PacketFacts(Protocol):
+    async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
+        """In one read where the store can (a packet's lookups in one round trip)."""
+        ...
 
 
 class PacketRecords(Protocol):
@@ -320,6 +352,8 @@ class UnitOfWork(Protocol):
     def packets(self) -> PacketRecords: ...
     @property
     def readings(self) -> Readings: ...
+    @property
+    def packet_facts(self) -> PacketFacts: ...
     @property
     def flags(self) -> FlagSettings: ...
 

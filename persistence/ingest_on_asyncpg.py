@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType, StatusEvent
-from domain.model import SensorAction, SensorActionType
+from domain.model import Circuit, Device, Gateway, PowerSource, SensorAction, SensorActionType
 from domain.packet_records import PacketRecord
+from domain.ports import PacketEquipment
 from domain.readings import CapacityReport, Reading
 from persistence.asyncpg_driver import AsyncpgDriver
 from persistence.event_store import (
@@ -32,8 +34,21 @@ from persistence.event_store import (
 )
 from persistence.partitions import epoch_us
 from persistence.reading_store import READING_COLUMNS, SqlReadings, reading_rows
-from persistence.repositories import SqlMicrogrids
-from persistence.sensor_store import SqlPacketRecords, SqlSensorActions, action_from_row, packet_row
+from persistence.repositories import (
+    SqlCircuits,
+    SqlEquipment,
+    SqlMicrogrids,
+    capacity_values,
+    power_source_from_values,
+    power_source_state_values,
+)
+from persistence.sensor_store import (
+    SqlPacketFacts,
+    SqlPacketRecords,
+    SqlSensorActions,
+    action_from_row,
+    packet_row,
+)
 
 
 class _OnDriver:
@@ -255,6 +270,15 @@ _PUT_LATEST_ALL = (
 
 
 class AsyncpgSensorActions(_OnDriver, SqlSensorActions):
+    async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
+        if actions:
+            await self._driver.run(
+                "execute",
+                _RECORD_LAST_REPORTED,
+                [a.id for a in actions],
+                [a.last_reported_at for a in actions],
+            )
+
     async def bindings_for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, list[SensorAction]]:
@@ -337,4 +361,93 @@ class AsyncpgPacketRecords(_OnDriver, SqlPacketRecords):
             [row["received_at"] for row in rows],
             [json.dumps(row["packet"]) for row in rows],
             [json.dumps(row["outcomes"]) for row in rows],
+        )
+
+
+_PACKET_FACTS = (
+    "WITH d AS (SELECT * FROM devices WHERE id = ANY($1::uuid[])"
+    " AND ($2::uuid[] IS NULL OR depot_id = ANY($2::uuid[])))"
+    " SELECT (SELECT array_agg(x) FROM devices x WHERE x.id IN (SELECT id FROM d)) AS devices,"
+    " (SELECT array_agg(x) FROM sensor_actions x"
+    " WHERE x.device_id IN (SELECT id FROM d)) AS actions,"
+    " (SELECT array_agg(x) FROM power_sources x"
+    " WHERE x.depot_id IN (SELECT depot_id FROM d)) AS power_sources,"
+    " (SELECT array_agg(x) FROM gateways x WHERE x.id IN (SELECT gateway_id FROM d)) AS gateways,"
+    " (SELECT array_agg(x) FROM circuits x WHERE x.id IN (SELECT circuit_id FROM d)) AS circuits"
+)
+
+
+class AsyncpgPacketFacts(_OnDriver, SqlPacketFacts):
+    """A packet's (or a batch's) lookups in one statement: each table's rows as
+    an array of its row type, which asyncpg decodes to records."""
+
+    async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
+        depots = None if scope.depot_ids is None else sorted(scope.depot_ids)
+        row = await self._driver.run("fetchrow", _PACKET_FACTS, list(device_ids), depots)
+        devices = {r["id"]: Device(**dict(r.items())) for r in row["devices"] or ()}
+        actions: dict[UUID, list[SensorAction]] = {d: [] for d in devices}
+        for r in row["actions"] or ():
+            actions[r["device_id"]].append(action_from_row(_decoded(r, "capabilities")))
+        sources: dict[UUID, list[PowerSource]] = {d.depot_id: [] for d in devices.values()}
+        for r in row["power_sources"] or ():
+            sources[r["depot_id"]].append(power_source_from_values(dict(r.items())))
+        gateways = {
+            r["id"]: Gateway(**_decoded(r, "output_translation")) for r in row["gateways"] or ()
+        }
+        circuits = {r["id"]: Circuit(**dict(r.items())) for r in row["circuits"] or ()}
+        return PacketEquipment(devices, actions, sources, gateways, circuits)
+
+
+def _decoded(record: Any, json_column: str) -> dict[str, Any]:
+    """A record's values, its JSON column parsed (inside a row type, asyncpg
+    hands JSON over as text)."""
+    values = dict(record.items())
+    if isinstance(values[json_column], str):
+        values[json_column] = json.loads(values[json_column])
+    return values
+
+
+_RECORD_POWER_SOURCE_STATES = (
+    "UPDATE power_sources p SET power_state = v.power_state,"
+    " operational_mode = v.operational_mode, soc_percent = v.soc_percent, load_w = v.load_w,"
+    " updated_at = v.updated_at FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[],"
+    " $5::float8[], $6::timestamptz[])"
+    " AS v(id, power_state, operational_mode, soc_percent, load_w, updated_at) WHERE p.id = v.id"
+)
+_RECORD_CAPACITY_REPORTS = (
+    "UPDATE circuits c SET available_capacity_w = v.available, fail_safe_capacity_w = v.fail_safe,"
+    " heartbeat_status = v.heartbeat, capacity_observed_at = v.observed,"
+    " capacity_updated_at = v.updated FROM unnest($1::uuid[], $2::float8[], $3::float8[],"
+    " $4::text[], $5::timestamptz[], $6::timestamptz[])"
+    " AS v(id, available, fail_safe, heartbeat, observed, updated) WHERE c.id = v.id"
+)
+_RECORD_LAST_REPORTED = (
+    "UPDATE sensor_actions a SET last_reported_at = v.at"
+    " FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at) WHERE a.id = v.id"
+)
+
+
+class AsyncpgEquipment(_OnDriver, SqlEquipment):
+    async def record_power_source_states(self, power_sources: Sequence[PowerSource]) -> None:
+        if not power_sources:
+            return
+        rows = [power_source_state_values(p) for p in power_sources]
+        await self._driver.run(
+            "execute",
+            _RECORD_POWER_SOURCE_STATES,
+            [p.id for p in power_sources],
+            *([row[f] for row in rows] for f in rows[0]),
+        )
+
+
+class AsyncpgCircuits(_OnDriver, SqlCircuits):
+    async def record_capacity_reports(self, circuits: Sequence[Circuit]) -> None:
+        if not circuits:
+            return
+        rows = [capacity_values(c) for c in circuits]
+        await self._driver.run(
+            "execute",
+            _RECORD_CAPACITY_REPORTS,
+            [c.id for c in circuits],
+            *([row[f] for row in rows] for f in rows[0]),
         )

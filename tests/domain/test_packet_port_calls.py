@@ -118,22 +118,20 @@ EVERY_KEY = (
     ("HEARTBEAT_STATUS", "ok"),
     ("FAIL_SAFE_CAPACITY", 2e4),
 )
-OPEN = ["equipment.devices_by_id", "sensor_actions.for_devices"]
-"""The packets' devices in scope, and their actions."""
-ROUTING = ["equipment.power_sources", "equipment.gateway"]
+OPEN = ["packet_facts.load"]
+"""The packets' devices in scope, their actions, gateways, circuits and power
+sources: one read."""
 STREAMS = ["events.lock_streams", "latest.for_microgrids", "events.find_many"]
 """The bindings' streams held, then their latest and the packet's events read."""
 CLOSE = ["packets.add_all", "commit"]
 EVERY_ACTION_APPLIED = [
     *OPEN,
-    *ROUTING,
-    "circuits.get",
     *STREAMS,
     "events.append_all",
     "latest.put_all",
-    "sensor_actions.update",
-    "equipment.update_power_source",
-    "circuits.update",
+    "sensor_actions.record_last_reported",
+    "equipment.record_power_source_states",
+    "circuits.record_capacity_reports",
     "microgrids.bump_revisions",
     "notify CAPACITY",
     "readings.add",
@@ -173,11 +171,9 @@ async def test_a_resent_and_a_changed_packet(site):
     # power source and the circuit take the same values again (not older).
     assert resent == [
         *OPEN,
-        *ROUTING,
-        "circuits.get",
         *STREAMS,
-        "equipment.update_power_source",
-        "circuits.update",
+        "equipment.record_power_source_states",
+        "circuits.record_capacity_reports",
         "microgrids.bump_revisions",
         "notify CAPACITY",
         "readings.add",
@@ -193,8 +189,6 @@ async def test_an_older_packet(site):
     older = await _calls(site, *EVERY_KEY, offset_ms=-1000)
     assert older == [
         *OPEN,
-        *ROUTING,
-        "circuits.get",
         *STREAMS,
         "events.append_all",
         "microgrids.bump_revisions",
@@ -212,8 +206,7 @@ async def test_absent_unavailable_and_disabled(site):
     missing = await _calls(site, ("HEARTBEAT_STATUS", "ok"), offset_ms=2)
     await set_binding_enabled(site.deps, EVERYWHERE, binding.id, False)
     disabled = await _calls(site, ("LIMIT_DER_EXPORT", "true"), offset_ms=3)
-    assert absent == unavailable == disabled == [*OPEN, *CLOSE]
-    assert missing == [*OPEN, "circuits.get", *CLOSE]
+    assert absent == unavailable == missing == disabled == [*OPEN, *CLOSE]
 
 
 @pytest.mark.parametrize("on_circuit", [True, False])
@@ -223,13 +216,13 @@ async def test_packets_that_need_remediation(on_circuit):
     await site.action(T.UPDATE_POWER_SOURCE_STATE)
     await site.action(T.UPDATE_CIRCUIT_CAPACITY)
     calls = await _calls(site, ("SOC", 10), *EVERY_KEY[5:7])
-    capacity = ["circuits.get"] if on_circuit else []
-    written = (
-        ["circuits.update", "microgrids.bump_revisions", "notify CAPACITY", "readings.add"]
-        if on_circuit
-        else []
-    )
-    assert calls == [*OPEN, *ROUTING, *capacity, *written, *CLOSE]
+    written = [
+        "circuits.record_capacity_reports",
+        "microgrids.bump_revisions",
+        "notify CAPACITY",
+        "readings.add",
+    ]
+    assert calls == [*OPEN, *(written if on_circuit else []), *CLOSE]
 
 
 async def test_a_batch_costs_the_calls_of_one_packet(site):

@@ -29,7 +29,7 @@ from domain.chart_intervals import StatusRun, capacity_runs, status_runs
 from domain.feature_flags import KNOWN_FLAGS, FlagEvaluation, FlagSetting, evaluate
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
-from domain.ports import Dependencies, UnitOfWorkFactory
+from domain.ports import Dependencies, PacketEquipment, UnitOfWorkFactory
 from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from tests.support.clock import FakeClock
 
@@ -116,6 +116,18 @@ class FakeCircuits:
         if stored is not None:
             self.s.circuits[circuit.id] = replace(
                 circuit, depot_id=stored.depot_id, created_at=stored.created_at
+            )
+
+    async def record_capacity_reports(self, circuits: Sequence[Circuit]) -> None:
+        for circuit in circuits:
+            stored = self.s.circuits[circuit.id]
+            self.s.circuits[circuit.id] = replace(
+                stored,
+                available_capacity_w=circuit.available_capacity_w,
+                fail_safe_capacity_w=circuit.fail_safe_capacity_w,
+                heartbeat_status=circuit.heartbeat_status,
+                capacity_observed_at=circuit.capacity_observed_at,
+                capacity_updated_at=circuit.capacity_updated_at,
             )
 
     async def delete(self, circuit_id: UUID) -> None:
@@ -350,6 +362,18 @@ class FakeEquipment:
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         return _by_depot(self.s.power_sources.values(), depot_ids)
 
+    async def record_power_source_states(self, power_sources: Sequence[PowerSource]) -> None:
+        for source in power_sources:
+            stored = self.s.power_sources[source.id]
+            self.s.power_sources[source.id] = replace(
+                stored,
+                power_state=source.power_state,
+                operational_mode=source.operational_mode,
+                soc_percent=source.soc_percent,
+                load_w=source.load_w,
+                updated_at=source.updated_at,
+            )
+
     async def update_power_source(self, power_source: PowerSource) -> None:
         stored = self.s.power_sources.get(power_source.id)
         if stored is not None:
@@ -375,6 +399,13 @@ class FakeSensorActions:
         ):
             raise ConstraintViolation("one action per type per device")
         _insert(self.s.sensor_actions, action)
+
+    async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
+        for action in actions:
+            stored = self.s.sensor_actions[action.id]
+            self.s.sensor_actions[action.id] = replace(
+                stored, last_reported_at=action.last_reported_at
+            )
 
     async def update(self, action: SensorAction) -> None:
         stored = self.s.sensor_actions.get(action.id)
@@ -538,6 +569,36 @@ class FakeAuditLog:
         return _newest_first(visible, lambda r: (r.entry.at, r.id), first, before)
 
 
+class FakePacketFacts:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
+        equipment = FakeEquipment(self.s)
+        devices = await equipment.devices_by_id(device_ids, scope)
+        actions = await FakeSensorActions(self.s).for_devices(list(devices))
+        depots = {d.depot_id for d in devices.values()}
+        sources = await equipment.power_sources(depots)
+        circuits = FakeCircuits(self.s)
+        gateways = {
+            d.gateway_id: await equipment.gateway(d.gateway_id)
+            for d in devices.values()
+            if d.gateway_id is not None
+        }
+        found = {
+            d.circuit_id: await circuits.get(d.circuit_id)
+            for d in devices.values()
+            if d.circuit_id is not None
+        }
+        return PacketEquipment(
+            devices,
+            {d: actions.get(d, []) for d in devices},
+            {d: sources.get(d, []) for d in depots},
+            {k: g for k, g in gateways.items() if g is not None},
+            {k: c for k, c in found.items() if c is not None},
+        )
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit writes the copy back, then announces
     the changes. No commit, no change."""
@@ -553,6 +614,7 @@ class FakeUnitOfWork:
     audit_log: FakeAuditLog
     readings: FakeReadings
     flags: FakeFlagSettings
+    packet_facts: FakePacketFacts
 
     def __init__(self, store: Store, publisher: Publisher | None = None) -> None:
         self._store = store
@@ -573,6 +635,7 @@ class FakeUnitOfWork:
         self.audit_log = FakeAuditLog(work)
         self.readings = FakeReadings(work)
         self.flags = FakeFlagSettings(work)
+        self.packet_facts = FakePacketFacts(work)
         return self
 
     def notify(self, change: Change) -> None:
