@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import assert_never
+from typing import TypeVar, assert_never
 from uuid import UUID
 
 from domain.access import Scope
@@ -38,6 +38,14 @@ from domain.sensor_actions.writes import (
 )
 
 ACTION_ORDER = list(ACTIONS)
+
+_Changed = TypeVar("_Changed", SensorAction, PowerSource, Circuit)
+
+
+def _by_id(changed: dict[UUID, _Changed]) -> list[_Changed]:
+    """In id order, as concurrent batches should take row locks."""
+    return [changed[k] for k in sorted(changed)]
+
 
 _Target = tuple[bool, UUID]
 """Whom a change notice is for: (True, microgrid id) or (False, depot id)."""
@@ -230,11 +238,11 @@ class PacketBatch:
         if self.new_latest:
             await uow.latest.put_all(list(self.new_latest.values()))
         if self.changed_actions:
-            await uow.sensor_actions.record_last_reported(list(self.changed_actions.values()))
+            await uow.sensor_actions.record_last_reported(_by_id(self.changed_actions))
         if self.changed_sources:
-            await uow.equipment.record_power_source_states(list(self.changed_sources.values()))
+            await uow.equipment.record_power_source_states(_by_id(self.changed_sources))
         if self.changed_circuits:
-            await uow.circuits.record_capacity_reports(list(self.changed_circuits.values()))
+            await uow.circuits.record_capacity_reports(_by_id(self.changed_circuits))
         if self.notices:
             await self._announce()
         if self.readings or self.reports:
