@@ -1,6 +1,8 @@
-"""Where one `recordCapabilityStatus` spends its time, measured in process.
+"""Where one `recordCapabilityStatus` (or, with --packets, one
+`ingestSensorPacket` with all four sensor actions) spends its time, measured
+in process.
 
-    .venv/bin/python -m bench.profile_ingest [--requests 500] [--html out.html]
+    .venv/bin/python -m bench.profile_ingest [--requests 500] [--html out.html] [--packets]
 
 Builds the real ASGI app on a fresh PostgreSQL database (Redis broker when
 BENCH_REDIS_URL or the default local Redis answers), drives it directly with
@@ -17,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from pyinstrument import Profiler
 from sqlalchemy import event
 
@@ -24,6 +27,8 @@ from app.asgi import create_app
 from app.container import build_container
 from app.settings import Settings
 from bench.depots import provisioned_depots
+from bench.packets import BIND, CONFIGURE, OTHER_ACTIONS, SETUP_SITE, packet_request
+from bench.serving import cli
 from bench.statuses import ingest_request
 from bench.stores import Database, redis_url
 
@@ -66,9 +71,42 @@ async def asgi_post(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -
     return status, b"".join(chunks)
 
 
-async def main(requests: int, html: str | None) -> None:
+async def _packet_site(
+    app: Any, admin_headers: list[tuple[bytes, bytes]], dsn: str, depot_id: str, microgrid_id: str
+) -> str:
+    """bench/packets.py's site, set up through the ASGI app: the device id."""
+    conn = await asyncpg.connect(dsn)
+    feeder = str(
+        await conn.fetchval(
+            "SELECT id FROM circuits WHERE depot_id = $1 ORDER BY position LIMIT 1",
+            uuid.UUID(depot_id),
+        )
+    )
+    await conn.close()
+
+    async def post(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        status, out = await asgi_post(
+            app, admin_headers, json.dumps({"query": query, "variables": variables}).encode()
+        )
+        assert status == 200 and b"errors" not in out, out
+        return dict(json.loads(out)["data"])
+
+    made = await post(SETUP_SITE, {"d": depot_id, "c": feeder})
+    device_id = str(made["dev"]["id"])
+    binding = {
+        "microgridId": microgrid_id,
+        "deviceId": device_id,
+        "capabilities": ["DER", "PEAK_SHAVING"],
+    }
+    await post(BIND, {"i": binding})
+    for action in OTHER_ACTIONS:
+        await post(CONFIGURE, {"i": {"deviceId": device_id, "type": action}})
+    return device_id
+
+
+async def main(requests: int, html: str | None, packets: bool = False) -> None:
     async with Database() as db:
-        [(_depot, microgrid_id)], token, _ = await provisioned_depots(db)
+        [(depot_id, microgrid_id)], token, _ = await provisioned_depots(db)
         settings = Settings(
             database_url=db.url,
             redis_url=redis_url(),
@@ -94,6 +132,15 @@ async def main(requests: int, html: str | None) -> None:
 
         await container.start()
         try:
+            if packets:
+                admin = cli(db.url, "tokens", "create", "--role", "admin").split()[-1]
+                admin_headers = [*headers[:2], (b"authorization", f"Bearer {admin}".encode())]
+                device_id = await _packet_site(app, admin_headers, db.dsn, depot_id, microgrid_id)
+                base_ms = int(time.time() * 1000) - 10**7
+
+                def body(n: int) -> bytes:
+                    return json.dumps(packet_request(device_id, base_ms + n, n)).encode()
+
             for n in range(50):
                 status, out = await asgi_post(app, headers, body(n))
                 assert status == 200 and b"errors" not in out, out
@@ -106,8 +153,9 @@ async def main(requests: int, html: str | None) -> None:
             elapsed = time.perf_counter() - start
         finally:
             await container.close()
+    what = "ingestSensorPacket (all four actions)" if packets else "recordCapabilityStatus"
     print(
-        f"{requests} sequential ingests: {elapsed / requests * 1e3:.2f} ms each "
+        f"{requests} sequential {what}: {elapsed / requests * 1e3:.2f} ms each "
         f"(profiled), {statements / requests:.1f} SQL statements per request"
     )
     print(profiler.output_text(unicode=False, color=False, show_all=False))
@@ -119,5 +167,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--html")
+    parser.add_argument("--packets", action="store_true", help="profile ingestSensorPacket")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.html))
+    asyncio.run(main(args.requests, args.html, args.packets))

@@ -21,10 +21,30 @@ BIN = Path(sys.executable).parent / "microgrid"
 HOST = "127.0.0.1"
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports of BENCH_PORTS given out already (a server may not have bound yet)."""
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: from BENCH_PORTS ("first-last") when set, as a
+    shared machine gives each user a range, else any."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            if port or not first.strip("0"):
+                if port:
+                    _HANDED_OUT.add(port)
+                return int(s.getsockname()[1])
+    if _HANDED_OUT:
+        _HANDED_OUT.clear()
+        return free_port()
+    raise OSError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def cli(database_url: str, *args: str) -> str:

@@ -17,7 +17,8 @@ class Database:
     """A fresh, migrated PostgreSQL database for one benchmark, dropped afterwards."""
 
     def __init__(self) -> None:
-        self.name = f"mgs_bench_{uuid.uuid4().hex[:10]}"
+        prefix = os.environ.get("BENCH_DB_PREFIX", "mgs_bench")
+        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         self.dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + self.name
         self.url = self.dsn.replace("postgresql://", "postgresql+asyncpg://")
 

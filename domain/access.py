@@ -77,6 +77,7 @@ OPERATION_ROLES: dict[str, frozenset[Role]] = {
     # ingest mutations
     "recordCapabilityStatus": INGEST,
     "ingestSensorPacket": INGEST,
+    "ingestSensorPackets": INGEST,
     # subscriptions
     "microgridCard.subscription": READ,
     "capabilityStatusEvents": READ,

@@ -57,6 +57,11 @@ class Circuits(Protocol):
         ...
 
     async def for_depot(self, depot_id: UUID) -> list[Circuit]: ...
+    async def record_capacity_reports(self, circuits: Sequence[Circuit]) -> None:
+        """Write what capacity reports own of each circuit (available and
+        fail-safe capacity, heartbeat, observed and updated at), one statement."""
+        ...
+
     async def for_depots(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Circuit]]: ...
     async def top_level_for_depots(
         self, depot_ids: Collection[UUID]
@@ -91,6 +96,14 @@ class Microgrids(Protocol):
         """Count one more change to what the microgrid's card shows; returns the new revision."""
         ...
 
+    async def bump_revisions(
+        self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID, int]]:
+        """One more change, once each, to these microgrids and to the active
+        microgrid of each of these depots (one statement); their new revision
+        and depot by microgrid id. A depot without a microgrid is left out."""
+        ...
+
 
 class CapabilityEvents(Protocol):
     """The append-only store of capability-status events, one stream per microgrid."""
@@ -102,6 +115,23 @@ class CapabilityEvents(Protocol):
 
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None: ...
     async def append(self, event: StatusEvent) -> None: ...
+
+    async def lock_streams(self, microgrid_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The last sequence of each stream (0 for a new one), each held against
+        other writers until commit (taken in id order, one statement), so events
+        read after it are current and sequences set from it have no gaps."""
+        ...
+
+    async def find_many(
+        self, keys: Collection[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], StatusEvent]:
+        """The events stored under these (microgrid, idempotency key) pairs (one statement)."""
+        ...
+
+    async def append_all(self, events: Sequence[StatusEvent]) -> None:
+        """Append events whose sequences follow their locked streams, in order
+        (one statement), and move each stream's last sequence to its last event."""
+        ...
 
     async def history(
         self,
@@ -148,6 +178,10 @@ class LatestStatuses(Protocol):
     ) -> dict[UUID, dict[CapabilityType, StatusEvent]]: ...
 
     async def put(self, event: StatusEvent) -> None: ...
+    async def put_all(self, events: Sequence[StatusEvent]) -> None:
+        """``put`` each of them, at most one per (microgrid, capability), in one statement."""
+        ...
+
     async def replace_all(self, latest: list[StatusEvent]) -> None: ...
 
 
@@ -169,6 +203,10 @@ class Equipment(Protocol):
     async def gateways(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Gateway]]: ...
     async def devices(self, depot_ids: Collection[UUID]) -> dict[UUID, list[Device]]: ...
     async def update_power_source(self, power_source: PowerSource) -> None: ...
+    async def record_power_source_states(self, power_sources: Sequence[PowerSource]) -> None:
+        """Write what sensor packets own of each power source (power state,
+        operational mode, SOC, load, updated at), one statement for all."""
+        ...
 
 
 class SensorActions(Protocol):
@@ -181,13 +219,39 @@ class SensorActions(Protocol):
         ...
 
     async def for_devices(self, device_ids: Collection[UUID]) -> dict[UUID, list[SensorAction]]: ...
+    async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
+        """Write each binding's ``last_reported_at``, one statement for all."""
+        ...
+
     async def bindings_for_microgrids(
         self, microgrid_ids: Collection[UUID]
     ) -> dict[UUID, list[SensorAction]]: ...
 
 
+@dataclass(frozen=True)
+class PacketEquipment:
+    """What the sensor actions of some devices may read: the devices in scope,
+    their actions, their gateways and circuits, their depots' power sources."""
+
+    devices: dict[UUID, Device]
+    actions: dict[UUID, list[SensorAction]]
+    power_sources: dict[UUID, list[PowerSource]]
+    """By depot (every depot of the devices, with or without power sources)."""
+    gateways: dict[UUID, Gateway]
+    circuits: dict[UUID, Circuit]
+
+
+class PacketFacts(Protocol):
+    async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
+        """In one read where the store can (a packet's lookups in one round trip)."""
+        ...
+
+
 class PacketRecords(Protocol):
     async def add(self, record: PacketRecord) -> None: ...
+    async def add_all(self, records: Sequence[PacketRecord]) -> None:
+        """Keep several packets, in order (one statement)."""
+        ...
 
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
@@ -291,6 +355,8 @@ class UnitOfWork(Protocol):
     def packets(self) -> PacketRecords: ...
     @property
     def readings(self) -> Readings: ...
+    @property
+    def packet_facts(self) -> PacketFacts: ...
     @property
     def flags(self) -> FlagSettings: ...
 

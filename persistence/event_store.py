@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Uuid, bindparam, delete, func, insert, select, text
+from sqlalchemy import JSON, Uuid, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
@@ -110,6 +110,36 @@ _LATEST_FOR = select(t.capability_latest).where(
 )
 
 
+def _event_row(event: StatusEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "stream_id": event.observation.microgrid_id,
+        "sequence": event.sequence,
+        "event_type": CAPABILITY_STATUS_RECORDED,
+        "subject": event.observation.capability.value,
+        "idempotency_key": event.observation.idempotency_key,
+        "payload": event_payload(event),
+        "recorded_at": event.received_at,
+        "observed_at": event.observation.observed_at,
+        "value": event.observation.value,
+    }
+
+
+def _lock_streams(dialect_insert: Any) -> Any:
+    """A new stream starts at 0; an existing one is left as it is, but locked."""
+    statement = dialect_insert(t.event_streams).values(
+        stream_id=bindparam("stream_id"), last_sequence=0
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["stream_id"],
+        set_={"last_sequence": t.event_streams.c.last_sequence},
+    ).returning(t.event_streams.c.stream_id, t.event_streams.c.last_sequence)
+
+
+_LOCK_STREAMS = {"postgresql": _lock_streams(postgresql.insert)}
+_LOCK_STREAMS["sqlite"] = _lock_streams(sqlite.insert)
+
+
 class SqlCapabilityEvents(_Repository):
     async def reserve_sequence(self, microgrid_id: UUID) -> int:
         statement = _RESERVE_SEQUENCE[self._dialect]
@@ -121,20 +151,42 @@ class SqlCapabilityEvents(_Repository):
         return event_from_row(row._mapping) if row else None
 
     async def append(self, event: StatusEvent) -> None:
+        await self._conn.execute(_APPEND, _event_row(event))
+
+    async def lock_streams(self, microgrid_ids: Collection[UUID]) -> dict[UUID, int]:
+        ids = sorted(microgrid_ids)
+        if not ids:
+            return {}
+        statement = _LOCK_STREAMS[self._dialect]
+        rows = (await self._conn.execute(statement, [{"stream_id": i} for i in ids])).all()
+        return {r.stream_id: int(r.last_sequence) for r in rows}
+
+    async def find_many(
+        self, keys: Collection[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], StatusEvent]:
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        statement = select(t.events).where(
+            t.events.c.stream_id.in_({m for m, _ in wanted}),
+            t.events.c.idempotency_key.in_({k for _, k in wanted}),
+        )
+        found: dict[tuple[UUID, str], StatusEvent] = {}
+        for r in await self._rows(statement):
+            if (r.stream_id, r.idempotency_key) in wanted:
+                found[(r.stream_id, r.idempotency_key)] = event_from_row(r._mapping)
+        return found
+
+    async def append_all(self, events: Sequence[StatusEvent]) -> None:
+        if not events:
+            return
+        await self._conn.execute(_APPEND, [_event_row(e) for e in events])
+        last = {e.observation.microgrid_id: e.sequence for e in events}
         await self._conn.execute(
-            _APPEND,
-            {
-                "id": event.id,
-                "stream_id": event.observation.microgrid_id,
-                "sequence": event.sequence,
-                "event_type": CAPABILITY_STATUS_RECORDED,
-                "subject": event.observation.capability.value,
-                "idempotency_key": event.observation.idempotency_key,
-                "payload": event_payload(event),
-                "recorded_at": event.received_at,
-                "observed_at": event.observation.observed_at,
-                "value": event.observation.value,
-            },
+            update(t.event_streams)
+            .where(t.event_streams.c.stream_id == bindparam("stream"))
+            .values(last_sequence=bindparam("last")),
+            [{"stream": m, "last": s} for m, s in last.items()],
         )
 
     async def history(
@@ -365,6 +417,12 @@ class SqlLatestStatuses(_Repository):
 
     async def put(self, event: StatusEvent) -> None:
         await self._conn.execute(_UPSERT_LATEST[self._dialect], _latest_row(event))
+
+    async def put_all(self, events: Sequence[StatusEvent]) -> None:
+        if events:
+            await self._conn.execute(
+                _UPSERT_LATEST[self._dialect], [_latest_row(e) for e in events]
+            )
 
     async def replace_all(self, latest: list[StatusEvent]) -> None:
         await self._conn.execute(delete(t.capability_latest))

@@ -118,7 +118,54 @@ class SqlDepots(_Repository):
         return [r.id for r in await self._rows(statement)]
 
 
+_CAPACITY_FIELDS = (
+    "available_capacity_w",
+    "fail_safe_capacity_w",
+    "heartbeat_status",
+    "capacity_observed_at",
+    "capacity_updated_at",
+)
+_POWER_SOURCE_STATE_FIELDS = (
+    "power_state",
+    "operational_mode",
+    "soc_percent",
+    "load_w",
+    "updated_at",
+)
+
+
+def capacity_values(circuit: Circuit) -> dict[str, Any]:
+    """What a capacity report owns of a circuit, by column."""
+    return {f: getattr(circuit, f) for f in _CAPACITY_FIELDS}
+
+
+def power_source_state_values(source: PowerSource) -> dict[str, Any]:
+    """What sensor packets own of a power source, by column."""
+    values = {f: getattr(source, f) for f in _POWER_SOURCE_STATE_FIELDS}
+    if source.operational_mode is not None:
+        values["operational_mode"] = source.operational_mode.value
+    return values
+
+
+def _update_by_id(table: Any, fields: Sequence[str]) -> Any:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({f: bindparam(f) for f in fields})
+    )
+
+
+_RECORD_CAPACITY = _update_by_id(t.circuits, _CAPACITY_FIELDS)
+_RECORD_POWER_SOURCE_STATE = _update_by_id(t.power_sources, _POWER_SOURCE_STATE_FIELDS)
+
+
 class SqlCircuits(_Repository):
+    async def record_capacity_reports(self, circuits: Sequence[Circuit]) -> None:
+        if circuits:
+            await self._conn.execute(
+                _RECORD_CAPACITY, [{"row_id": c.id, **capacity_values(c)} for c in circuits]
+            )
+
     async def add(self, circuit: Circuit) -> None:
         await self._conn.execute(insert(t.circuits).values(**asdict(circuit)))
 
@@ -276,6 +323,24 @@ class SqlMicrogrids(_Repository):
         result = await self._conn.execute(_BUMP_REVISION, {"microgrid_id": microgrid_id})
         return int(result.scalar_one())
 
+    async def bump_revisions(
+        self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID, int]]:
+        c = t.microgrids.c
+        statement = (
+            update(t.microgrids)
+            .where(
+                or_(
+                    c.id.in_(list(microgrid_ids)),
+                    and_(c.depot_id.in_(list(depot_ids)), t.ACTIVE_MICROGRID),
+                )
+            )
+            .values(revision=c.revision + 1)
+            .returning(c.id, c.depot_id, c.revision)
+        )
+        rows = (await self._conn.execute(statement)).all()
+        return {r.id: (r.depot_id, int(r.revision)) for r in rows}
+
     async def _insert_nodes(self, nodes: list[GridConnection]) -> None:
         if nodes:
             await self._conn.execute(
@@ -295,6 +360,13 @@ class SqlMicrogrids(_Repository):
 
 
 class SqlEquipment(_Repository):
+    async def record_power_source_states(self, power_sources: Sequence[PowerSource]) -> None:
+        if power_sources:
+            await self._conn.execute(
+                _RECORD_POWER_SOURCE_STATE,
+                [{"row_id": p.id, **power_source_state_values(p)} for p in power_sources],
+            )
+
     async def add_power_source(self, power_source: PowerSource) -> None:
         await self._conn.execute(insert(t.power_sources).values(**asdict(power_source)))
 
@@ -362,7 +434,11 @@ class SqlEquipment(_Repository):
 
 
 def _power_source(row: Any) -> PowerSource:
-    values = dict(row._mapping)
+    return power_source_from_values(dict(row._mapping))
+
+
+def power_source_from_values(values: dict[str, Any]) -> PowerSource:
+    """A power source from its column values (a SQLAlchemy or asyncpg row's)."""
     values["kind"] = PowerSourceKind(values["kind"])
     if values["operational_mode"] is not None:
         values["operational_mode"] = BessOperationalMode(values["operational_mode"])

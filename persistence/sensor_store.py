@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -15,8 +15,15 @@ from domain.capability import CapabilityType
 from domain.model import SensorAction, SensorActionType
 from domain.packet_records import ActionOutcome, Outcome, PacketRecord
 from domain.plausible.json_values import readable_json
+from domain.ports import PacketEquipment
 from persistence import tables as t
-from persistence.repositories import _chunks, _Repository, in_scope
+from persistence.repositories import (
+    SqlEquipment,
+    _chunks,
+    _circuit,
+    _Repository,
+    in_scope,
+)
 
 
 def action_from_row(row: Mapping[Any, Any]) -> SensorAction:
@@ -43,7 +50,21 @@ _BINDINGS_FOR = select(t.sensor_actions).where(
 )
 
 
+_RECORD_LAST_REPORTED = (
+    update(t.sensor_actions)
+    .where(t.sensor_actions.c.id == bindparam("row_id"))
+    .values(last_reported_at=bindparam("last_reported_at"))
+)
+
+
 class SqlSensorActions(_Repository):
+    async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
+        if actions:
+            await self._conn.execute(
+                _RECORD_LAST_REPORTED,
+                [{"row_id": a.id, "last_reported_at": a.last_reported_at} for a in actions],
+            )
+
     async def add(self, action: SensorAction) -> None:
         await self._conn.execute(insert(t.sensor_actions).values(**_action_row(action)))
 
@@ -83,7 +104,7 @@ class SqlSensorActions(_Repository):
         return grouped
 
 
-def _outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
+def outcome_json(outcome: ActionOutcome) -> dict[str, Any]:
     return {
         "sensorActionId": str(outcome.sensor_action_id) if outcome.sensor_action_id else None,
         "action": outcome.action.value,
@@ -107,18 +128,24 @@ def _outcome(data: dict[str, Any]) -> ActionOutcome:
     )
 
 
+def packet_row(record: PacketRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "device_id": record.device_id,
+        "observed_at": record.observed_at,
+        "received_at": record.received_at,
+        "packet": record.packet,
+        "outcomes": [outcome_json(o) for o in record.outcomes],
+    }
+
+
 class SqlPacketRecords(_Repository):
     async def add(self, record: PacketRecord) -> None:
-        await self._conn.execute(
-            insert(t.sensor_packets).values(
-                id=record.id,
-                device_id=record.device_id,
-                observed_at=record.observed_at,
-                received_at=record.received_at,
-                packet=record.packet,
-                outcomes=[_outcome_json(o) for o in record.outcomes],
-            )
-        )
+        await self._conn.execute(insert(t.sensor_packets).values(**packet_row(record)))
+
+    async def add_all(self, records: Sequence[PacketRecord]) -> None:
+        if records:
+            await self._conn.execute(insert(t.sensor_packets), [packet_row(r) for r in records])
 
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
@@ -146,3 +173,30 @@ class SqlPacketRecords(_Repository):
             )
             for r in await self._rows(statement)
         ]
+
+
+class SqlPacketFacts(_Repository):
+    """A packet's lookups through the repositories, one statement per table."""
+
+    async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
+        equipment = SqlEquipment(self._conn)
+        devices = await equipment.devices_by_id(device_ids, scope) if device_ids else {}
+        if not devices:
+            return PacketEquipment({}, {}, {}, {}, {})
+        actions = await SqlSensorActions(self._conn).for_devices(list(devices))
+        depots = {d.depot_id for d in devices.values()}
+        sources = await equipment.power_sources(depots)
+        gateway_ids = {d.gateway_id for d in devices.values() if d.gateway_id is not None}
+        gateways = await equipment.gateways_where(t.gateways.c.id.in_(gateway_ids))
+        circuit_ids = {d.circuit_id for d in devices.values() if d.circuit_id is not None}
+        found = [
+            _circuit(r)
+            for r in await self._rows(select(t.circuits).where(t.circuits.c.id.in_(circuit_ids)))
+        ]
+        return PacketEquipment(
+            devices,
+            {d: actions.get(d, []) for d in devices},
+            {d: sources.get(d, []) for d in depots},
+            {g.id: g for g in gateways},
+            {c.id: c for c in found},
+        )

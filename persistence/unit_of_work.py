@@ -18,7 +18,7 @@ from persistence.event_store import SqlCapabilityEvents, SqlLatestStatuses
 from persistence.flag_store import SqlFlagSettings
 from persistence.reading_store import SqlReadings
 from persistence.repositories import SqlCircuits, SqlDepots, SqlEquipment, SqlMicrogrids
-from persistence.sensor_store import SqlPacketRecords, SqlSensorActions
+from persistence.sensor_store import SqlPacketFacts, SqlPacketRecords, SqlSensorActions
 
 
 class SqlUnitOfWork:
@@ -33,6 +33,7 @@ class SqlUnitOfWork:
     audit_log: SqlAuditLog
     flags: SqlFlagSettings
     readings: SqlReadings
+    packet_facts: SqlPacketFacts
 
     def __init__(
         self,
@@ -57,22 +58,27 @@ class SqlUnitOfWork:
         await connection.begin()
         self._connection = connection
         self.depots = SqlDepots(connection)
-        self.circuits = SqlCircuits(connection)
-        self.equipment = SqlEquipment(connection)
         if is_sqlite(self._engine):
+            self.circuits = SqlCircuits(connection)
+            self.equipment = SqlEquipment(connection)
+            self.packet_facts = SqlPacketFacts(connection)
             self.microgrids = SqlMicrogrids(connection)
             self.events = SqlCapabilityEvents(connection)
             self.latest = SqlLatestStatuses(connection)
             self.sensor_actions = SqlSensorActions(connection)
             self.readings = SqlReadings(connection)
+            self.packets = SqlPacketRecords(connection)
         else:
             driver = AsyncpgDriver(connection)
+            self.circuits = on_asyncpg.AsyncpgCircuits(connection, driver)
+            self.equipment = on_asyncpg.AsyncpgEquipment(connection, driver)
+            self.packet_facts = on_asyncpg.AsyncpgPacketFacts(connection, driver)
             self.microgrids = on_asyncpg.AsyncpgMicrogrids(connection, driver)
             self.events = on_asyncpg.AsyncpgCapabilityEvents(connection, driver)
             self.latest = on_asyncpg.AsyncpgLatestStatuses(connection, driver)
             self.sensor_actions = on_asyncpg.AsyncpgSensorActions(connection, driver)
             self.readings = on_asyncpg.AsyncpgReadings(connection, driver)
-        self.packets = SqlPacketRecords(connection)
+            self.packets = on_asyncpg.AsyncpgPacketRecords(connection, driver)
         self.audit_log = SqlAuditLog(connection)
         self.flags = SqlFlagSettings(connection, self._actor)
         return self

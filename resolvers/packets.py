@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from domain import reads
-from domain.packet_ingest import PacketIngested, ingest_packet
+from domain.packet_ingest import PacketIngested, PacketsIngested, ingest_packet, ingest_packets
 from domain.problems import NotFound, ValidationFailed
 from resolvers.context import RequestContext
 from resolvers.ids import parse_id
@@ -21,3 +23,9 @@ async def ingest_sensor_packet(
     ctx: RequestContext, packet: object
 ) -> PacketIngested | NotFound | ValidationFailed:
     return await ingest_packet(ctx.deps, ctx.require_principal().scope, packet)
+
+
+async def ingest_sensor_packets(
+    ctx: RequestContext, packets: Sequence[object]
+) -> PacketsIngested | ValidationFailed:
+    return await ingest_packets(ctx.deps, ctx.require_principal().scope, packets)

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from resolvers import bindings, capability_status, circuits, depots, equipment, flags, packets
 from resolvers import microgrid as microgrid_cases
+from resolvers.packets import ingest_sensor_packets
 from schema import inputs
 from schema import results as r
 from schema.access import RoleAllowed
@@ -169,6 +170,11 @@ async def _ingest_sensor_packet(info: Ctx, packet: JSON) -> r.IngestSensorPacket
     return present(ingested, SensorPacketIngested.from_domain)
 
 
+async def _ingest_sensor_packets(info: Ctx, packets: list[JSON]) -> r.IngestSensorPacketsResult:
+    ingested = await ingest_sensor_packets(info.context, packets)
+    return present(ingested, r.SensorPacketsIngested.from_domain)
+
+
 async def _set_feature_flag(info: Ctx, input: SetFeatureFlagInput) -> SetFeatureFlagResult:
     enabled = None if input.enabled is strawberry.UNSET else input.enabled
     depot_id = None if input.depot_id is strawberry.UNSET else input.depot_id
@@ -207,6 +213,11 @@ class Mutation:
     ingest_sensor_packet: r.IngestSensorPacketResult = guarded_mutation(
         _ingest_sensor_packet,
         "A generic IoT sensor packet, exactly as a gateway sends it (snake_case JSON).",
+    )
+    ingest_sensor_packets: r.IngestSensorPacketsResult = guarded_mutation(
+        _ingest_sensor_packets,
+        "Up to 100 packets (a gateway's buffer). Each packet is accepted or refused on its own, "
+        "exactly as ingestSensorPacket would.",
     )
     set_feature_flag: SetFeatureFlagResult = guarded_mutation(
         _set_feature_flag, "An admin's global or per-depot value of a flag (audited; null clears)."

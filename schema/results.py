@@ -9,6 +9,7 @@ import strawberry
 from domain.backfill import BackfillReport as DomainBackfillReport
 from domain.circuits import CircuitChanged, CircuitDeleted
 from domain.depots import DepotCreated
+from domain.packet_ingest import PacketsIngested
 from domain.provisioning import MicrogridSync as DomainMicrogridSync
 from domain.provisioning import ProvisioningOutcome as DomainOutcome
 from domain.resync import Resynced
@@ -22,7 +23,7 @@ from schema.depot import Depot
 from schema.equipment import Device, Gateway, PowerSource, SensorAction
 from schema.microgrid import Microgrid, ResyncPlan
 from schema.packets import SensorPacketIngested
-from schema.problems import Conflict, NotFound, ProvisioningFailed, ValidationFailed
+from schema.problems import Conflict, NotFound, ProvisioningFailed, ValidationFailed, present
 
 
 @strawberry.type
@@ -191,4 +192,26 @@ RecordCapabilityStatusResult = Annotated[
 ]
 IngestSensorPacketResult = Annotated[
     SensorPacketIngested | NotFound | ValidationFailed, strawberry.union("IngestSensorPacketResult")
+]
+
+
+@strawberry.type
+class SensorPacketsIngested:
+    results: list[IngestSensorPacketResult] = strawberry.field(
+        description="One result per packet, in the order sent."
+    )
+    accepted: int
+    refused: int
+
+    @classmethod
+    def from_domain(cls, ingested: PacketsIngested) -> SensorPacketsIngested:
+        return cls(
+            results=[present(r, SensorPacketIngested.from_domain) for r in ingested.results],
+            accepted=ingested.accepted,
+            refused=ingested.refused,
+        )
+
+
+IngestSensorPacketsResult = Annotated[
+    SensorPacketsIngested | ValidationFailed, strawberry.union("IngestSensorPacketsResult")
 ]

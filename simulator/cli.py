@@ -94,6 +94,15 @@ def run_scenario(
         float | None,
         typer.Option(min=1, help="A [generate] scenario's step interval instead of its own (s)."),
     ] = None,
+    batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100,
+            help="Send up to N steps' packets per request (ingestSensorPackets), as a gateway "
+            "flushes its buffer; a step with expectations ends its request.",
+        ),
+    ] = 1,
 ) -> None:
     """Run a scenario: one packet per step, a line per step, a table of outcomes at the end.
     Exit status 1 when any step's outcome differs from the scenario's expectation."""
@@ -128,7 +137,9 @@ def run_scenario(
     except ValueError as error:
         err.print(f"[red]--start is not an ISO 8601 time: {escape(str(error))}[/red]")
         raise typer.Exit(2) from error
-    options = _Options(depot, device, provision, out_file, realtime, catch_up, wait_ready, quiet)
+    options = _Options(
+        depot, device, provision, out_file, realtime, catch_up, wait_ready, quiet, batch
+    )
     try:
         result, seconds = asyncio.run(_run(loaded, url, token, options, anchor))
     except (ServiceError, runner.SimulatorError) as error:
@@ -153,6 +164,7 @@ class _Options:
     catch_up: bool
     wait_ready: float
     quiet: bool
+    batch: int = 1
 
 
 async def _run(
@@ -214,6 +226,7 @@ async def _run(
             evidence=options.evidence,
             packets=packets,
             read_back=not options.quiet or options.evidence is not None,
+            batch=options.batch,
         )
         return result, time.monotonic() - began
     finally:

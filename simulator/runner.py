@@ -257,30 +257,75 @@ async def run(
     evidence: Path | None = None,
     packets: Iterable[PlannedPacket] | None = None,
     read_back: bool = True,
+    batch: int = 1,
 ) -> RunResult:
     """Send each step's packet in order and read the card back after it (with
     ``read_back`` False: only after steps with expectations; the evidence of the
     others has an empty card); ``packets`` replaces the timeline from ``start``
-    (see catch_up)."""
+    (see catch_up). With ``batch`` N, up to N steps' packets go in one request,
+    as a gateway flushes its buffer; a step with expectations ends its request,
+    and the card is read back after each request's last step only."""
     results: list[StepResult] = []
     sink = evidence.open("w") if evidence else None
+
+    def record(result: StepResult) -> None:
+        results.append(result)
+        if sink:
+            sink.write(json.dumps(result.evidence(), separators=(",", ":")) + "\n")
+            sink.flush()
+        if progress:
+            progress(result)
+
     try:
+        chunk: list[PlannedPacket] = []
         for planned in plan(scenario, target.device_id, start) if packets is None else packets:
+            chunk.append(planned)
+            if len(chunk) < batch and not planned.step.expect:
+                continue
             if realtime:
                 delay = (planned.virtual_time - datetime.now(UTC)).total_seconds()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            result = await _step(client, target, planned, read_back or bool(planned.step.expect))
-            results.append(result)
-            if sink:
-                sink.write(json.dumps(result.evidence(), separators=(",", ":")) + "\n")
-                sink.flush()
-            if progress:
-                progress(result)
+            for result in await _send(client, target, chunk, read_back):
+                record(result)
+            chunk = []
+        if chunk:
+            for result in await _send(client, target, chunk, read_back):
+                record(result)
     finally:
         if sink:
             sink.close()
     return RunResult(scenario, target, start, results)
+
+
+async def _send(
+    client: ServiceClient, target: Target, chunk: list[PlannedPacket], read_back: bool
+) -> list[StepResult]:
+    """One request for the chunk (ingestSensorPacket for one packet, else
+    ingestSensorPackets), then the card read back once, after its last step."""
+    last = chunk[-1]
+    if len(chunk) == 1:
+        return [await _step(client, target, last, read_back or bool(last.step.expect))]
+    answer = (await client.op("SimIngestMany", packets=[p.packet for p in chunk]))[
+        "ingestSensorPackets"
+    ]
+    if answer["__typename"] != "SensorPacketsIngested":
+        raise SimulatorError(
+            f"steps {chunk[0].index + 1}-{last.index + 1}: the service refused the request: "
+            f"{json.dumps(answer)}"
+        )
+    for planned, result in zip(chunk, answer["results"], strict=True):
+        if result["__typename"] != "SensorPacketIngested":
+            raise SimulatorError(
+                f"step {planned.index + 1}: the service refused the packet: {json.dumps(result)}"
+            )
+    steps = [
+        StepResult(planned, result["outcomes"], {}, None)
+        for planned, result in zip(chunk, answer["results"], strict=True)
+    ]
+    if read_back or last.step.expect:
+        steps[-1] = await _read_back(client, target, last, steps[-1].outcomes)
+    return steps
 
 
 async def _step(
@@ -293,11 +338,20 @@ async def _step(
         )
     if not read_back:
         return StepResult(planned, answer["outcomes"], {}, None)
+    return await _read_back(client, target, planned, answer["outcomes"])
+
+
+async def _read_back(
+    client: ServiceClient,
+    target: Target,
+    planned: PlannedPacket,
+    outcomes: list[dict[str, Any]],
+) -> StepResult:
     back = await client.op("SimReadBack", depotId=target.depot_id)
     card = back["microgridCard"]
     circuits = (back.get("depot") or {}).get("circuits", [])
     circuit = next((c for c in circuits if c["id"] == target.circuit_id), None)
-    result = StepResult(planned, answer["outcomes"], card, circuit)
+    result = StepResult(planned, outcomes, card, circuit)
     result.checks = _checks(planned.step.expect, result)
     return result
 

@@ -7,12 +7,17 @@ a re-sent packet is a duplicate."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from domain.capability import CapabilityType, Observation
-from domain.model import SensorActionType
+from domain.model import SensorAction, SensorActionType
 from domain.packet_records import Outcome
 from domain.sensor_actions.kind import ActionKind, Decision, Facts, Given
 from domain.sensor_actions.writes import AppendObservations, UpdateSensorAction, Write
+
+if TYPE_CHECKING:
+    from domain.packets import Packet
 
 CAPABILITY_KEYS: dict[CapabilityType, str] = {
     CapabilityType.PEAK_SHAVING: "LIMIT_PEAK_SHAVING",
@@ -52,17 +57,7 @@ class UpdateMicrogridState(ActionKind):
             )
         microgrid_id = binding.microgrid_id
         assert microgrid_id is not None
-        observations = tuple(
-            Observation(
-                microgrid_id=microgrid_id,
-                capability=capability_of[key],
-                value=packet.measurands[key] == "true",
-                observed_at=packet.observed_at,
-                provider_event_ref=f"{given.device.id}:{packet.timestamp_ms}:{key}",
-                source_device_id=given.device.id,
-            )
-            for key in usable
-        )
+        observations = reported(given.device.id, binding, packet)
         for observation in observations:
             earlier = await facts.recorded(microgrid_id, observation.idempotency_key)
             if earlier is not None and not earlier.observation.same_content(observation):
@@ -96,6 +91,26 @@ class UpdateMicrogridState(ActionKind):
             ),
             tuple(writes),
         )
+
+
+def reported(device_id: UUID, binding: SensorAction, packet: Packet) -> tuple[Observation, ...]:
+    """The observations a packet reports through an enabled binding: one per
+    owned capability whose key the packet carries with a value."""
+    if not binding.enabled or binding.microgrid_id is None:
+        return ()
+    owned = set(binding.capabilities or [])
+    return tuple(
+        Observation(
+            microgrid_id=binding.microgrid_id,
+            capability=capability,
+            value=packet.measurands[key] == "true",
+            observed_at=packet.observed_at,
+            provider_event_ref=f"{device_id}:{packet.timestamp_ms}:{key}",
+            source_device_id=device_id,
+        )
+        for capability, key in CAPABILITY_KEYS.items()
+        if capability in owned and packet.measurands.get(key) is not None
+    )
 
 
 ACTION = UpdateMicrogridState()

@@ -68,6 +68,7 @@ ONLY_IN_MUTATION_RESULTS = {
     "ValidationFailed.fieldErrors": "built in memory from one validation",
     "BackfillReport.createdMicrogridIds": "built in memory by one backfill",
     "SensorPacketIngested.outcomes": "built in memory by one packet's actions",
+    "SensorPacketsIngested.results": "built in memory by one batch of packets",
 }
 
 

@@ -2,9 +2,9 @@
 
 The sensor actions decide; the use case reads and writes through the ports.
 This pins the exact sequence of port calls per packet for every path of every
-action, so reshaping the actions (or batching them later) cannot add, drop or
-reorder a statement unnoticed. The sequences were recorded from the `match`
-in packet_ingest.py before sensor actions became a registry."""
+action, so reshaping the actions cannot add, drop or reorder a statement
+unnoticed: reads one call per table for the whole packet (or batch), then the
+writes one call per table (per updated record), then the commit."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from domain.bindings import set_binding_enabled
 from domain.capability import CapabilityType
 from domain.changes import Change
 from domain.model import SensorActionType
-from domain.packet_ingest import PacketIngested, ingest_packet
+from domain.packet_ingest import PacketIngested, PacketsIngested, ingest_packet, ingest_packets
 from domain.ports import Dependencies
 from tests.domain.test_sensor_actions import Site
 
@@ -83,10 +83,8 @@ def _recording(deps: Dependencies, log: list[str]) -> Dependencies:
     return Dependencies(factory, deps.clock, deps.new_id, deps.stale_after_seconds)
 
 
-async def _calls(site: Site, *measurands: tuple[str, object], offset_ms: int = 0) -> list[str]:
-    log: list[str] = []
-    ts = int(site.clock.current.timestamp() * 1000) + offset_ms
-    raw = {
+def _packet(site: Site, ts: int, measurands: tuple[tuple[str, object], ...]) -> dict[str, Any]:
+    return {
         "device_id": str(site.device.id),
         "timestamp": ts,
         "manufacturer": None,
@@ -99,6 +97,12 @@ async def _calls(site: Site, *measurands: tuple[str, object], offset_ms: int = 0
             }
         ],
     }
+
+
+async def _calls(site: Site, *measurands: tuple[str, object], offset_ms: int = 0) -> list[str]:
+    log: list[str] = []
+    ts = int(site.clock.current.timestamp() * 1000) + offset_ms
+    raw = _packet(site, ts, measurands)
     result = await ingest_packet(_recording(site.deps, log), EVERYWHERE, raw)
     assert isinstance(result, PacketIngested), result
     return log
@@ -114,46 +118,27 @@ EVERY_KEY = (
     ("HEARTBEAT_STATUS", "ok"),
     ("FAIL_SAFE_CAPACITY", 2e4),
 )
-OPEN = ["equipment.device", "sensor_actions.for_devices"]
-CLOSE = ["packets.add", "commit"]
-CHARTED_CLOSE = ["readings.add", *CLOSE]
-"""An applied power-source or capacity update: the packet's readings in one call."""
-APPEND = [
-    "events.reserve_sequence",
-    "events.find",
-    "latest.for_microgrids",
-    "sensor_actions.bindings_for_microgrids",
-]
-APPENDED = ["events.append", "latest.put", "microgrids.bump_revision", "notify CAPABILITY_STATUS"]
-OLDER_APPENDED = ["events.append", "microgrids.bump_revision", "notify CAPABILITY_STATUS"]
-POWER_SOURCE = [
-    "equipment.power_sources",
-    "equipment.gateway",
-    "equipment.update_power_source",
-    "microgrids.for_depot",
-    "microgrids.bump_revision",
-    "notify POWER_SOURCE",
-]
-CAPACITY = [
-    "circuits.get",
-    "circuits.update",
-    "microgrids.for_depot",
-    "microgrids.bump_revision",
-    "notify CAPACITY",
-]
+OPEN = ["packet_facts.load"]
+"""The packets' devices in scope, their actions, gateways, circuits and power
+sources: one read."""
+STREAMS = ["events.lock_streams", "latest.for_microgrids", "events.find_many"]
+"""The bindings' streams held, then their latest and the packet's events read."""
+CLOSE = ["packets.add_all", "commit"]
 EVERY_ACTION_APPLIED = [
     *OPEN,
-    *["events.find", "events.find"],
-    *APPEND,
-    *APPENDED,
-    *APPEND,
-    *APPENDED,
-    "sensor_actions.update",
-    *POWER_SOURCE,
-    *POWER_SOURCE,
-    *CAPACITY,
-    *CHARTED_CLOSE,
+    *STREAMS,
+    "events.append_all",
+    "latest.put_all",
+    "sensor_actions.record_last_reported",
+    "equipment.record_power_source_states",
+    "circuits.record_capacity_reports",
+    "microgrids.bump_revisions",
+    "notify CAPACITY",
+    "readings.add",
+    *CLOSE,
 ]
+"""Both power-source actions write the one routed source: one update. One
+revision and one notice per microgrid, named by the last change."""
 
 
 async def _every_action(site: Site) -> None:
@@ -186,16 +171,16 @@ async def test_a_resent_and_a_changed_packet(site):
     # power source and the circuit take the same values again (not older).
     assert resent == [
         *OPEN,
-        *["events.find", "events.find"],
-        *APPEND,
-        *APPEND,
-        *POWER_SOURCE,
-        *POWER_SOURCE,
-        *CAPACITY,
-        *CHARTED_CLOSE,
+        *STREAMS,
+        "equipment.record_power_source_states",
+        "circuits.record_capacity_reports",
+        "microgrids.bump_revisions",
+        "notify CAPACITY",
+        "readings.add",
+        *CLOSE,
     ]
     # Changed: PEAK_SHAVING as before, DER not: rejected before any append.
-    assert changed == [*OPEN, "events.find", "events.find", *CLOSE]
+    assert changed == [*OPEN, *STREAMS, *CLOSE]
 
 
 async def test_an_older_packet(site):
@@ -204,14 +189,10 @@ async def test_an_older_packet(site):
     older = await _calls(site, *EVERY_KEY, offset_ms=-1000)
     assert older == [
         *OPEN,
-        *["events.find", "events.find"],
-        *APPEND,
-        *OLDER_APPENDED,
-        *APPEND,
-        *OLDER_APPENDED,
-        *["equipment.power_sources", "equipment.gateway"],
-        *["equipment.power_sources", "equipment.gateway"],
-        "circuits.get",
+        *STREAMS,
+        "events.append_all",
+        "microgrids.bump_revisions",
+        "notify CAPABILITY_STATUS",
         *CLOSE,
     ]
 
@@ -235,6 +216,22 @@ async def test_packets_that_need_remediation(on_circuit):
     await site.action(T.UPDATE_POWER_SOURCE_STATE)
     await site.action(T.UPDATE_CIRCUIT_CAPACITY)
     calls = await _calls(site, ("SOC", 10), *EVERY_KEY[5:7])
-    routing = ["equipment.power_sources", "equipment.gateway"]
-    capacity = [*CAPACITY, "readings.add"] if on_circuit else []
-    assert calls == [*OPEN, *routing, *capacity, *CLOSE]
+    written = [
+        "circuits.record_capacity_reports",
+        "microgrids.bump_revisions",
+        "notify CAPACITY",
+        "readings.add",
+    ]
+    assert calls == [*OPEN, *(written if on_circuit else []), *CLOSE]
+
+
+async def test_a_batch_costs_the_calls_of_one_packet(site):
+    """Fifty packets of every action, each newer than the last: the same calls
+    as one packet, not fifty times them."""
+    await _every_action(site)
+    log: list[str] = []
+    start = int(site.clock.current.timestamp() * 1000)
+    raws = [_packet(site, start - 50_000 + 1000 * i, EVERY_KEY) for i in range(50)]
+    result = await ingest_packets(_recording(site.deps, log), EVERYWHERE, raws)
+    assert isinstance(result, PacketsIngested) and result.accepted == 50
+    assert log == EVERY_ACTION_APPLIED

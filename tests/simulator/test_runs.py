@@ -26,6 +26,7 @@ async def _run(
     start: datetime | None = None,
     evidence: Path | None = None,
     every: float | None = None,
+    batch: int = 1,
 ):
     """One run of ``preset`` against a fresh database; returns (result, stored packets)."""
     scenario = load(preset, every)
@@ -37,7 +38,9 @@ async def _run(
             try:
                 target = await runner.provision(client, scenario)
                 anchor = start or runner.default_start(scenario, datetime.now(UTC), False)
-                result = await runner.run(client, scenario, target, anchor, evidence=evidence)
+                result = await runner.run(
+                    client, scenario, target, anchor, evidence=evidence, batch=batch
+                )
                 packets = await _stored_packets(base, token, target.device_id)
             finally:
                 await client.close()
@@ -97,6 +100,29 @@ async def test_each_preset_is_deterministic_and_meets_its_expectations(
         if not c.ok
     ]
     assert failed == []
+
+
+@pytest.mark.parametrize("preset", SHORT_PRESETS)
+async def test_batched_runs_send_the_same_packets_with_the_same_outcomes(
+    preset, sqlite_template, tmp_path
+):
+    """``sim run --batch 5``: up to five steps per ingestSensorPackets request
+    (over HTTP to a real server), the same packets kept, the same outcomes, and
+    every expectation met (a step with expectations ends its request)."""
+    scenario = load(preset)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=scenario.duration_seconds)
+    single, kept_single = await _run(sqlite_template, tmp_path, preset, start)
+    batched, kept_batched = await _run(sqlite_template, tmp_path, preset, start, batch=5)
+
+    assert _normalised(batched) == _normalised(single)
+    device_free = [json.dumps(p, sort_keys=True) for p in kept_single]
+    renamed = [
+        json.dumps(p, sort_keys=True).replace(batched.target.device_id, single.target.device_id)
+        for p in kept_batched
+    ]
+    assert sorted(renamed) == sorted(device_free)
+    assert [c for s in batched.steps for c in s.checks if not c.ok] == []
+    assert sum(1 for s in batched.steps if s.checks) == sum(1 for s in single.steps if s.checks)
 
 
 async def test_card_der_follows_limit_der_export(sqlite_template, tmp_path):

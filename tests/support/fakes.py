@@ -30,7 +30,7 @@ from domain.feature_flags import KNOWN_FLAGS, FlagEvaluation, FlagSetting, evalu
 from domain.load_chart import first_bucket
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
-from domain.ports import Dependencies, UnitOfWorkFactory
+from domain.ports import Dependencies, PacketEquipment, UnitOfWorkFactory
 from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from tests.support.clock import FakeClock
 
@@ -121,6 +121,18 @@ class FakeCircuits:
                 circuit, depot_id=stored.depot_id, created_at=stored.created_at
             )
 
+    async def record_capacity_reports(self, circuits: Sequence[Circuit]) -> None:
+        for circuit in circuits:
+            stored = self.s.circuits[circuit.id]
+            self.s.circuits[circuit.id] = replace(
+                stored,
+                available_capacity_w=circuit.available_capacity_w,
+                fail_safe_capacity_w=circuit.fail_safe_capacity_w,
+                heartbeat_status=circuit.heartbeat_status,
+                capacity_observed_at=circuit.capacity_observed_at,
+                capacity_updated_at=circuit.capacity_updated_at,
+            )
+
     async def delete(self, circuit_id: UUID) -> None:
         self.s.circuits.pop(circuit_id, None)
 
@@ -191,6 +203,16 @@ class FakeMicrogrids:
         self.s.microgrids[microgrid_id].revision += 1
         return self.s.microgrids[microgrid_id].revision
 
+    async def bump_revisions(
+        self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID, int]]:
+        bumped = {}
+        for m in self.s.microgrids.values():
+            if m.id in microgrid_ids or m.depot_id in depot_ids:
+                m.revision += 1
+                bumped[m.id] = (m.depot_id, m.revision)
+        return bumped
+
 
 class FakeEvents:
     def __init__(self, s: Store) -> None:
@@ -200,6 +222,25 @@ class FakeEvents:
         sequence = self.s.last_sequences.get(microgrid_id, 0) + 1
         self.s.last_sequences[microgrid_id] = sequence
         return sequence
+
+    async def lock_streams(self, microgrid_ids: Collection[UUID]) -> dict[UUID, int]:
+        for m in microgrid_ids:
+            self.s.last_sequences.setdefault(m, 0)
+        return {m: self.s.last_sequences[m] for m in microgrid_ids}
+
+    async def find_many(
+        self, keys: Collection[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], StatusEvent]:
+        found = {k: await self.find(*k) for k in keys}
+        return {k: e for k, e in found.items() if e is not None}
+
+    async def append_all(self, events: Sequence[StatusEvent]) -> None:
+        for event in events:
+            microgrid_id = event.observation.microgrid_id
+            if event.sequence != self.s.last_sequences.get(microgrid_id, 0) + 1:
+                raise ConstraintViolation(f"sequence {event.sequence} leaves a gap")
+            await self.append(event)
+            self.s.last_sequences[microgrid_id] = event.sequence
 
     async def find(self, microgrid_id: UUID, idempotency_key: str) -> StatusEvent | None:
         return next(
@@ -284,6 +325,10 @@ class FakeLatest:
             event, applied_to_latest=True
         )
 
+    async def put_all(self, events: Sequence[StatusEvent]) -> None:
+        for event in events:
+            await self.put(event)
+
     async def replace_all(self, latest: list[StatusEvent]) -> None:
         self.s.latest = {}
         for event in latest:
@@ -320,6 +365,18 @@ class FakeEquipment:
     async def power_sources(self, depot_ids: Collection[UUID]) -> dict[UUID, list[PowerSource]]:
         return _by_depot(self.s.power_sources.values(), depot_ids)
 
+    async def record_power_source_states(self, power_sources: Sequence[PowerSource]) -> None:
+        for source in power_sources:
+            stored = self.s.power_sources[source.id]
+            self.s.power_sources[source.id] = replace(
+                stored,
+                power_state=source.power_state,
+                operational_mode=source.operational_mode,
+                soc_percent=source.soc_percent,
+                load_w=source.load_w,
+                updated_at=source.updated_at,
+            )
+
     async def update_power_source(self, power_source: PowerSource) -> None:
         stored = self.s.power_sources.get(power_source.id)
         if stored is not None:
@@ -345,6 +402,13 @@ class FakeSensorActions:
         ):
             raise ConstraintViolation("one action per type per device")
         _insert(self.s.sensor_actions, action)
+
+    async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
+        for action in actions:
+            stored = self.s.sensor_actions[action.id]
+            self.s.sensor_actions[action.id] = replace(
+                stored, last_reported_at=action.last_reported_at
+            )
 
     async def update(self, action: SensorAction) -> None:
         stored = self.s.sensor_actions.get(action.id)
@@ -387,6 +451,10 @@ class FakePackets:
         if any(p.id == record.id for p in self.s.packets):
             raise ConstraintViolation(f"packet {record.id} exists")
         self.s.packets.append(copy.deepcopy(record))
+
+    async def add_all(self, records: Sequence[PacketRecord]) -> None:
+        for record in records:
+            await self.add(record)
 
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
@@ -506,6 +574,36 @@ class FakeAuditLog:
         return _newest_first(visible, lambda r: (r.entry.at, r.id), first, before)
 
 
+class FakePacketFacts:
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
+        equipment = FakeEquipment(self.s)
+        devices = await equipment.devices_by_id(device_ids, scope)
+        actions = await FakeSensorActions(self.s).for_devices(list(devices))
+        depots = {d.depot_id for d in devices.values()}
+        sources = await equipment.power_sources(depots)
+        circuits = FakeCircuits(self.s)
+        gateways = {
+            d.gateway_id: await equipment.gateway(d.gateway_id)
+            for d in devices.values()
+            if d.gateway_id is not None
+        }
+        found = {
+            d.circuit_id: await circuits.get(d.circuit_id)
+            for d in devices.values()
+            if d.circuit_id is not None
+        }
+        return PacketEquipment(
+            devices,
+            {d: actions.get(d, []) for d in devices},
+            {d: sources.get(d, []) for d in depots},
+            {k: g for k, g in gateways.items() if g is not None},
+            {k: c for k, c in found.items() if c is not None},
+        )
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; commit writes the copy back, then announces
     the changes. No commit, no change."""
@@ -521,6 +619,7 @@ class FakeUnitOfWork:
     audit_log: FakeAuditLog
     readings: FakeReadings
     flags: FakeFlagSettings
+    packet_facts: FakePacketFacts
 
     def __init__(self, store: Store, publisher: Publisher | None = None) -> None:
         self._store = store
@@ -541,6 +640,7 @@ class FakeUnitOfWork:
         self.audit_log = FakeAuditLog(work)
         self.readings = FakeReadings(work)
         self.flags = FakeFlagSettings(work)
+        self.packet_facts = FakePacketFacts(work)
         return self
 
     def notify(self, change: Change) -> None:
