@@ -171,12 +171,14 @@ def ensure_partitions_sync(
     return created
 
 
-async def ensure_partitions(engine: AsyncEngine, now: datetime) -> list[str]:
+async def ensure_partitions(
+    engine: AsyncEngine, now: datetime, since: datetime | None = None
+) -> list[str]:
     """:func:`ensure_partitions_sync` in a transaction of its own."""
     if engine.dialect.name != "postgresql":
         return []
     async with engine.begin() as conn:
-        return await conn.run_sync(ensure_partitions_sync, now)
+        return await conn.run_sync(ensure_partitions_sync, now, since)
 
 
 def ensure_partitions_at(url: str) -> list[str]:
