@@ -147,28 +147,36 @@ def ensure_partitions_sync(
     created: list[str] = []
     for start in partition_starts(now, since=since):
         for layout in tables:
-            name = f"{layout.schema}.{partition_name(layout.table, start)}"
-            exists = conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar()
-            if exists is not None:
-                continue
-            table, key = layout.table, layout.key
-            conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
-            conn.execute(
-                text(
-                    f"WITH moved AS (DELETE FROM {layout.default} "
-                    f"WHERE {key} >= :low AND {key} < :high RETURNING *) "
-                    f"INSERT INTO {name} SELECT * FROM moved"
-                ),
-                {"low": layout.bound(start), "high": layout.bound(start + WIDTH)},
-            )
-            conn.execute(
-                text(
-                    f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES "
-                    f"FROM ({layout.literal(start)}) TO ({layout.literal(start + WIDTH)})"
-                )
-            )
-            created.append(name)
+            name = create_partition_sync(conn, layout, start)
+            if name is not None:
+                created.append(name)
     return created
+
+
+def create_partition_sync(conn: Connection, layout: Layout, start: datetime) -> str | None:
+    """The partition of ``layout``'s table for the period from ``start`` (a
+    period's start), its rows moved in from the DEFAULT partition; its qualified
+    name, or None if it was there already."""
+    name = f"{layout.schema}.{partition_name(layout.table, start)}"
+    if conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar() is not None:
+        return None
+    table, key = layout.table, layout.key
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    conn.execute(
+        text(
+            f"WITH moved AS (DELETE FROM {layout.default} "
+            f"WHERE {key} >= :low AND {key} < :high RETURNING *) "
+            f"INSERT INTO {name} SELECT * FROM moved"
+        ),
+        {"low": layout.bound(start), "high": layout.bound(start + WIDTH)},
+    )
+    conn.execute(
+        text(
+            f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES "
+            f"FROM ({layout.literal(start)}) TO ({layout.literal(start + WIDTH)})"
+        )
+    )
+    return name
 
 
 async def ensure_partitions(

@@ -4,10 +4,10 @@ persistence/retention.py).
 
 PostgreSQL: ``sensor_packets`` becomes RANGE-partitioned on ``received_at``,
 one partition a UTC day in the schema ``packet_partitions`` plus a DEFAULT
-partition. The existing rows move into it: the partitions from the oldest
-row's day (at most :data:`BACKFILL_DAYS` back; older rows go to the DEFAULT
-partition, whose old rows the retention job deletes) to two weeks ahead are
-created first, and the rows are routed into them by PostgreSQL.
+partition. The existing rows move into it: a partition is created for each
+day that holds rows (at most :data:`BACKFILL_DAYS` back; older rows go to the
+DEFAULT partition, whose old rows the retention job deletes), and from today
+to two weeks ahead, and PostgreSQL routes the rows into them.
 
 Keys: a partitioned table's unique keys must include the partition key, so
 the primary key becomes ``(id, received_at)``. That loses nothing a reader
@@ -27,9 +27,15 @@ Revises: 0008
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from alembic import op
 
-from persistence.partitions import PACKET_SCHEMA, ensure_partitions_sync, packet_layouts
+from persistence.partitions import (
+    PACKET_SCHEMA,
+    create_partition_sync,
+    ensure_partitions_sync,
+    packet_layouts,
+)
 
 revision: str = "0011"
 down_revision: str | None = "0008"
@@ -67,9 +73,18 @@ def upgrade() -> None:
         f"CREATE TABLE {PACKET_SCHEMA}.sensor_packets_default PARTITION OF sensor_packets DEFAULT"
     )
     now = datetime.now(UTC)
-    oldest = bind.exec_driver_sql("SELECT min(received_at) FROM sensor_packets_before").scalar()
-    since = max(oldest, now - timedelta(days=BACKFILL_DAYS)) if oldest is not None else None
-    ensure_partitions_sync(bind, now, since=since, among=packet_layouts())
+    days = bind.execute(
+        sa.text(
+            "SELECT DISTINCT date_trunc('day', received_at AT TIME ZONE 'UTC') "
+            "FROM sensor_packets_before WHERE received_at >= :floor"
+        ),
+        {"floor": now - timedelta(days=BACKFILL_DAYS)},
+    ).scalars()
+    layouts = packet_layouts()
+    for day in days:
+        for layout in layouts:
+            create_partition_sync(bind, layout, day.replace(tzinfo=UTC))
+    ensure_partitions_sync(bind, now, among=layouts)
     _move_back()
 
 
