@@ -221,10 +221,10 @@ def retention_run(
             out.print(f"{delete} {step.rows} row(s) of {step.target} older than {before}")
     for name in report.deferred:
         out.print(f"deferred {name}: its table was busy (the next pass retries)")
+    out.print(f"{drop} {len(report.dropped)} partition(s), {delete} {report.deleted} row(s)")
     out.print(
-        f"{drop} {len(report.dropped)} partition(s), {delete} {report.deleted} row(s) "
-        f"(packets kept {settings.packet_retention_days} d, readings "
-        f"{settings.reading_retention_days} d)"
+        f"packets are kept {settings.packet_retention_days} d, "
+        f"readings {settings.reading_retention_days} d"
     )
 
 
