@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import pytest
 from sqlalchemy import select
 
 from app.container import build_container
@@ -96,3 +97,27 @@ def test_retention_run_dry_run_then_run(database_url, store):
         assert "deleted 1 row(s) of sensor_packets" in done.stdout
     again = retention(database_url)
     assert "dropped 0 partition(s), deleted 0 row(s)" in again.stdout
+
+
+@pytest.mark.stores("postgresql")
+def test_two_processes_at_once_do_the_work_once(database_url):
+    ids = asyncio.run(_packets(database_url))
+    old_day = partitions.partition_starts(OLD)[0]
+    day = f"packet_partitions.{partitions.partition_name('sensor_packets', old_day)}"
+    env = {**os.environ, "DATABASE_URL": database_url, "PACKET_RETENTION_DAYS": "2"}
+    both = [
+        subprocess.Popen(
+            [str(BIN), "retention", "run"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**env, "COLUMNS": "160"},
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in both]
+
+    assert asyncio.run(_stored(database_url)) == {ids["new"]}
+    for process, (_out, err) in zip(both, outputs, strict=True):
+        assert process.returncode == 0 or "another process is running retention" in err
+    assert sum(f"dropped {day}" in out for out, _err in outputs) == 1
