@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, column, delete, func, literal_column, select, table, text
+from sqlalchemy import (
+    BigInteger,
+    column,
+    delete,
+    func,
+    inspect,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -253,7 +263,10 @@ async def _sqlite(
     progress: Progress | None,
 ) -> RetentionReport:
     report = RetentionReport(dry_run=dry_run)
-    cutoffs = windows.cutoffs(now)
+    async with engine.connect() as conn:
+        here = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    # Some reading-class tables exist on PostgreSQL only (the chart's rollups).
+    cutoffs = [(layout, cutoff) for layout, cutoff in windows.cutoffs(now) if layout.table in here]
     for done, (layout, cutoff) in enumerate(cutoffs, 1):
         source = _sqlite_table(layout)
         old = source.c[layout.key] < layout.bound(cutoff)
