@@ -23,7 +23,15 @@ from domain.stale_thresholds import thresholds
 MIN_POINTS = 10
 MAX_POINTS = 5_000
 MAX_RANGE = timedelta(days=31)
+WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400)
+"""Bucket widths in seconds, the narrowest that fits is used (then whole days).
+Each divides a day, so buckets line up with clock times and stay put as a live
+chart's range moves; from a minute on they are whole minutes, from 15 minutes
+whole quarter hours, which the PostgreSQL store's rollups serve (persistence/
+reading_rollups.py)."""
 _US = 1_000_000
+_DAY = 86_400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 UNITS = {
     ReadingKind.POWER_SOURCE_LOAD_W: "W",
@@ -67,13 +75,22 @@ class LoadChart:
 
 @dataclass(frozen=True, slots=True)
 class ChartRange:
+    """``[start, end)`` cut at the multiples of ``bucket_seconds`` since the Unix
+    epoch: bucket 0 is the one holding ``start`` and ``buckets`` counts up to
+    the one holding the range's last instant."""
+
     start: datetime
     end: datetime
     bucket_seconds: int
     buckets: int
 
     def bucket_start(self, index: int) -> datetime:
-        return self.start + timedelta(seconds=index * self.bucket_seconds)
+        """Where bucket ``index`` starts within the range (the first may start
+        at ``start``, after its grid line)."""
+        grid = _EPOCH + timedelta(
+            seconds=(first_bucket(self.start, self.bucket_seconds) + index) * self.bucket_seconds
+        )
+        return max(grid, self.start)
 
 
 async def load_chart(
@@ -145,13 +162,31 @@ def check_range(start: datetime, end: datetime, max_points: int) -> ChartRange |
         )
     if errors or s is None or e is None:
         return ValidationFailed(tuple(errors))
-    width = bucket_seconds(e - s, max_points)
-    return ChartRange(s, e, width, _ceil_div(_micros(e - s), width * _US))
+    width = bucket_seconds(s, e, max_points)
+    return ChartRange(s, e, width, bucket_count(s, e, width))
 
 
-def bucket_seconds(span: timedelta, max_points: int) -> int:
-    """The smallest whole number of seconds w with ceil(span / w) <= max_points."""
-    return max(1, _ceil_div(_micros(span), max_points * _US))
+def bucket_seconds(start: datetime, end: datetime, max_points: int) -> int:
+    """The first width of :data:`WIDTHS` (then whole days) whose grid cuts
+    ``[start, end)`` into at most ``max_points`` buckets."""
+    for width in WIDTHS:
+        if bucket_count(start, end, width) <= max_points:
+            return width
+    days = _ceil_div(_micros(end - start), max_points * _DAY * _US)
+    while bucket_count(start, end, days * _DAY) > max_points:
+        days += 1
+    return days * _DAY
+
+
+def bucket_count(start: datetime, end: datetime, width: int) -> int:
+    """How many grid buckets of ``width`` seconds ``[start, end)`` touches."""
+    last = (_micros(end - _EPOCH) - 1) // (width * _US)
+    return last - first_bucket(start, width) + 1
+
+
+def first_bucket(start: datetime, width: int) -> int:
+    """The grid index (buckets of ``width`` seconds since the epoch) holding ``start``."""
+    return _micros(start - _EPOCH) // (width * _US)
 
 
 def series_of(

@@ -206,9 +206,12 @@ class Readings(Protocol):
     async def buckets(
         self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
     ) -> list[Bucket]:
-        """Every non-empty bucket of every series of the depot in ``[start, end)``:
-        bucket ``i`` holds readings with ``start + i*w <= observedAt < start + (i+1)*w``.
-        Computed by the store in one statement, whatever the range."""
+        """Every non-empty bucket of every series of the depot in ``[start, end)``,
+        on the grid of ``w``-second buckets since the Unix epoch: bucket ``i``
+        holds the range's readings with ``(g + i)*w <= observedAt < (g + i + 1)*w``
+        where ``g`` is the grid bucket holding ``start``
+        (``domain.load_chart.first_bucket``). Computed by the store in one
+        statement, whatever the range."""
         ...
 
     async def capacity_runs(

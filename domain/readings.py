@@ -71,7 +71,8 @@ class CapacityRun:
 @dataclass(frozen=True, slots=True)
 class Bucket:
     """The readings of one series that fall in one bucket: ``index`` counts
-    buckets of the requested width from the range's start."""
+    grid buckets of the requested width from the one holding the range's start
+    (``Readings.buckets``)."""
 
     subject_id: UUID
     kind: ReadingKind

@@ -21,6 +21,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, insert, text
 
 from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
+from persistence import reading_rollups
 from persistence import tables as t
 from persistence.partitions import epoch_us
 from persistence.repositories import _Repository
@@ -38,6 +39,9 @@ _COLUMNS = [COLUMN_OF[k] for k in KINDS_IN_ORDER]
 READING_COLUMNS = tuple(_COLUMNS)
 """The value columns, in the order the bucket statements aggregate them."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WIDEST = 2**62
+"""A bucket this wide holds every instant a reading can have in bucket 0, and
+stays within 64-bit integers."""
 _ROWS_PER_INSERT = 1000
 """Under SQLite's bound-parameter limit."""
 
@@ -52,7 +56,7 @@ def _aggregates(column: str) -> str:
 
 def _typed(sql: str) -> TextClause:
     """``sql`` with its parameters typed (SQLite needs the UUID as text)."""
-    names = [n for n in ("depot", "start", "end", "width", "stale") if f":{n}" in sql]
+    names = [n for n in ("depot", "start", "end", "width", "first", "stale") if f":{n}" in sql]
     return text(sql).bindparams(
         *(bindparam(n, type_=Uuid() if n == "depot" else BigInteger()) for n in names)
     )
@@ -67,7 +71,7 @@ memory; 32 MB lets it hash them (bench/README.md, "Issue 15: readings storage").
 _RANGE = "depot_id = :depot AND observed_us >= :start AND observed_us < :end"
 
 BUCKETS_POSTGRESQL = _typed(
-    "SELECT subject_id, (observed_us - :start) / :width AS i, "
+    "SELECT subject_id, observed_us / :width - :first AS i, "
     + ", ".join(
         f"{_aggregates(c)}, (max(ARRAY[observed_us::float8, seq::float8, {c}]) "
         f"FILTER (WHERE {c} IS NOT NULL))[3]"
@@ -75,6 +79,8 @@ BUCKETS_POSTGRESQL = _typed(
     )
     + f" FROM readings WHERE {_RANGE} GROUP BY subject_id, i ORDER BY subject_id, i"
 )
+
+BUCKETS_FROM_ROLLUPS = reading_rollups.buckets_statement(_COLUMNS)
 
 BUCKETS_SQLITE = _typed(
     "SELECT g.subject_id, g.i, "
@@ -85,7 +91,7 @@ BUCKETS_SQLITE = _typed(
         "ORDER BY r.seq DESC LIMIT 1)"
         for c in _COLUMNS
     )
-    + " FROM (SELECT subject_id, (observed_us - :start) / :width AS i, "
+    + " FROM (SELECT subject_id, observed_us / :width - :first AS i, "
     + ", ".join(
         f"min({c}) AS {c}_min, sum({c}) AS {c}_sum, count({c}) AS {c}_count, "
         f"max({c}) AS {c}_max, max(observed_us) FILTER (WHERE {c} IS NOT NULL) AS {c}_at"
@@ -265,19 +271,27 @@ class SqlReadings(_Repository):
     async def buckets(
         self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
     ) -> list[Bucket]:
-        statement = BUCKETS_SQLITE
-        if self._dialect == "postgresql":
-            statement = BUCKETS_POSTGRESQL
-            await self._conn.execute(BUCKETS_WORK_MEM)
         if bucket_seconds < 1:
             raise ValueError("buckets are at least one second wide")
         low, high = epoch_us(start), epoch_us(end)
-        # A bucket wider than the range puts every reading in bucket 0, as the
-        # range's own width does, and stays within 64-bit integers.
-        width = min(bucket_seconds * 1_000_000, max(high - low, 1))
-        result = await self._conn.execute(
-            statement, {"depot": depot_id, "start": low, "end": high, "width": width}
-        )
+        width = min(bucket_seconds * 1_000_000, _WIDEST)
+        params: dict[str, Any] = {
+            "depot": depot_id,
+            "start": low,
+            "end": high,
+            "width": width,
+            "first": low // width,
+        }
+        statement = BUCKETS_SQLITE
+        if self._dialect == "postgresql":
+            grain = reading_rollups.grain_for(bucket_seconds)
+            if grain is None:
+                statement = BUCKETS_POSTGRESQL
+                await self._conn.execute(BUCKETS_WORK_MEM)
+            else:
+                statement = BUCKETS_FROM_ROLLUPS
+                params.update(reading_rollups.cell_bounds(low, high, grain))
+        result = await self._conn.execute(statement, params)
         return buckets_from_rows(result.all())
 
     async def capacity_runs(

@@ -290,7 +290,10 @@ function showReadout(u) {
     return;
   }
   const at = data.x[idx];
-  const end = data.bucketSeconds ? at + data.bucketSeconds : null;
+  // Buckets sit on the clock's grid; the first may start at `from`, after its grid line.
+  const end = data.bucketSeconds
+    ? Math.min((Math.floor(at / data.bucketSeconds) + 1) * data.bucketSeconds, data.to ?? Infinity)
+    : null;
   const drawn = data.series.filter((s) => s.values.some((v) => v !== null));
   const lines = drawn.map((s) => {
     const p = s.points[idx];

@@ -48,7 +48,7 @@ def _series(chart: dict[str, Any], subject: str, kind: str) -> list[dict[str, An
 
 async def test_packets_in_buckets_out_and_empty_buckets_null(admin, operator, integration, clock):
     site = await _site(admin)
-    start = clock.current.replace(microsecond=0) - timedelta(minutes=10)
+    start = clock.current.replace(second=0, microsecond=0) - timedelta(minutes=10)
     sent = {0: 1000.0, 30: 3000.0, 59: 2000.0, 300: 500.0}  # seconds after start: load
     for offset, load in sent.items():
         ts = int((start + timedelta(seconds=offset)).timestamp() * 1000)
@@ -114,18 +114,20 @@ async def test_bucket_edges_belong_to_the_later_bucket_and_end_is_excluded(
         site,
         (t0 - tick, 1.0),
         (t0, 2.0),
-        (t0 + timedelta(seconds=360) - tick, 3.0),
-        (t0 + timedelta(seconds=360), 4.0),
+        (t0 + timedelta(seconds=300) - tick, 3.0),
+        (t0 + timedelta(seconds=300), 4.0),
         (t0 + timedelta(hours=1) - tick, 5.0),
         (t0 + timedelta(hours=1), 6.0),
     )
-    chart = (await operator.execute(CHART, _vars(site, t0, t0 + timedelta(hours=1))))["loadChart"]
-    assert chart["bucketSeconds"] == 360
+    chart = (await operator.execute(CHART, _vars(site, t0, t0 + timedelta(hours=1), 12)))[
+        "loadChart"
+    ]
+    assert chart["bucketSeconds"] == 300
     load = _series(chart, site["bess"], "POWER_SOURCE_LOAD_W")
     assert [(p["min"], p["max"], p["last"]) for p in load] == [
         (2.0, 3.0, 3.0),
         (4.0, 4.0, 4.0),
-        *[(None, None, None)] * 7,
+        *[(None, None, None)] * 9,
         (5.0, 5.0, 5.0),
     ]
 
@@ -153,8 +155,8 @@ async def test_max_points_defaults_to_1000(admin, operator):
     variables = _vars(site, t0, t0 + timedelta(days=7))
     del variables["n"]
     chart = (await operator.execute(DEFAULT_POINTS, variables))["loadChart"]
-    assert chart["bucketSeconds"] == 605
-    assert {len(s["points"]) for s in chart["series"]} == {1000}
+    assert chart["bucketSeconds"] == 900, "the narrowest clock width that fits 1,000 points"
+    assert {len(s["points"]) for s in chart["series"]} == {672}
 
 
 @pytest.mark.parametrize(

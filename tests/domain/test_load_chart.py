@@ -3,6 +3,7 @@ series shape and the overlays' inputs."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
@@ -19,7 +20,9 @@ from domain.equipment import NewDevice, NewPowerSource, create_device, create_po
 from domain.load_chart import (
     MAX_POINTS,
     MIN_POINTS,
+    WIDTHS,
     LoadChart,
+    bucket_count,
     bucket_seconds,
     check_range,
     load_chart,
@@ -64,7 +67,7 @@ class Site:
         self,
         start: datetime = T0,
         end: datetime = T0 + HOUR,
-        max_points: int = 10,
+        max_points: int = 12,
         scope: Scope = EVERYWHERE,
         depot_id: UUID | None = None,
     ) -> LoadChart | NotFound | ValidationFailed:
@@ -85,37 +88,47 @@ def _codes(result: object) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("span", "points", "width"),
+    ("start", "span", "points", "width"),
     [
-        (timedelta(days=7), 1000, 605),
-        (HOUR, 1000, 4),
-        (HOUR, 3600, 1),
-        (HOUR, 10, 360),
-        (timedelta(seconds=1), 10, 1),
-        (timedelta(microseconds=1), 10, 1),
-        (timedelta(days=31), 10, 267_840),
-        (timedelta(seconds=3600, microseconds=1), 10, 361),
+        (T0, timedelta(days=7), 1000, 900),
+        (T0, timedelta(days=1), 1000, 120),
+        (T0, HOUR, 1000, 5),
+        (T0, HOUR, 3600, 1),
+        (T0, HOUR, 12, 300),
+        (T0, HOUR, 10, 900),
+        (T0 + timedelta(seconds=100), HOUR, 12, 900),
+        (T0 + timedelta(seconds=100), HOUR, 13, 300),
+        (T0, timedelta(seconds=1), 10, 1),
+        (T0, timedelta(microseconds=1), 10, 1),
+        (T0, timedelta(days=31), 10, 4 * 86_400),
+        (T0 + timedelta(days=3), timedelta(days=31), 10, 4 * 86_400),
     ],
 )
-def test_bucket_width_is_the_smallest_whole_second_that_fits(span, points, width):
-    assert bucket_seconds(span, points) == width
+def test_bucket_width_is_the_narrowest_clock_width_whose_grid_fits(start, span, points, width):
+    assert bucket_seconds(start, start + span, points) == width
 
 
 @FEW
 @given(
+    start=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(9990, 1, 1), timezones=st.just(UTC)
+    ),
     span=st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(days=31)),
     points=st.integers(MIN_POINTS, MAX_POINTS),
 )
-def test_no_series_exceeds_max_points_and_one_second_less_would(span, points):
-    width = bucket_seconds(span, points)
-    micros = span // timedelta(microseconds=1)
-    assert -(-micros // (width * 10**6)) <= points
-    if width > 1:
-        assert -(-micros // ((width - 1) * 10**6)) > points
-    chart_range = check_range(T0, T0 + span, points)
+def test_no_series_exceeds_max_points_and_the_next_narrower_width_would(start, span, points):
+    width = bucket_seconds(start, start + span, points)
+    assert width in WIDTHS or width % 86_400 == 0
+    narrower = [w for w in (*WIDTHS, *range(2 * 86_400, width, 86_400)) if w < width]
+    if narrower:
+        assert bucket_count(start, start + span, narrower[-1]) > points
+    chart_range = check_range(start, start + span, points)
     assert not isinstance(chart_range, ValidationFailed)
     assert chart_range.buckets <= points
-    assert chart_range.bucket_start(chart_range.buckets - 1) < T0 + span
+    starts = [chart_range.bucket_start(i) for i in range(chart_range.buckets)]
+    assert starts[0] == start and starts[-1] < start + span
+    assert all(b - a <= timedelta(seconds=width) for a, b in itertools.pairwise(starts))
+    assert all(b.timestamp() % width == 0 for b in starts[1:]), "on the clock's grid"
 
 
 # --- validation ---------------------------------------------------------------
@@ -194,8 +207,8 @@ async def test_a_chart_at_the_far_end_of_the_calendar(site):
     end = datetime(9999, 1, 1, tzinfo=UTC)
     result = await site.chart(end - timedelta(days=31), end, MAX_POINTS)
     assert isinstance(result, LoadChart)
-    assert result.bucket_seconds == 536
-    assert len(result.series[0].points) == 4998
+    assert result.bucket_seconds == 900
+    assert len(result.series[0].points) == 2976
 
 
 # --- scope --------------------------------------------------------------------
@@ -243,7 +256,7 @@ async def test_one_series_per_subject_and_kind_power_sources_first_by_name(site)
         (b.id, "Feeder B", K.CIRCUIT_FAIL_SAFE_CAPACITY_W, "W"),
         (b.id, "Feeder B", K.CIRCUIT_EFFECTIVE_CAPACITY_W, "W"),
     ]
-    assert chart.bucket_seconds == 360
+    assert chart.bucket_seconds == 300
 
 
 async def test_every_bucket_is_present_and_empty_ones_are_all_null(site):
@@ -257,16 +270,16 @@ async def test_every_bucket_is_present_and_empty_ones_are_all_null(site):
     load = next(
         s for s in chart.series if (s.subject_id, s.kind) == (battery, K.POWER_SOURCE_LOAD_W)
     )
-    assert [p.at for p in load.points] == [T0 + timedelta(seconds=360 * i) for i in range(10)]
+    assert [p.at for p in load.points] == [T0 + timedelta(seconds=300 * i) for i in range(12)]
     assert (load.points[0].min, load.points[0].avg, load.points[0].max, load.points[0].last) == (
         1.0,
         3.0,
         5.0,
         3.0,
     )
-    assert all((p.min, p.avg, p.max, p.last) == (None,) * 4 for p in load.points[1:8])
-    assert (load.points[8].min, load.points[8].last) == (7.0, 7.0)
-    assert load.points[9].last is None, "never carried forward"
+    assert all((p.min, p.avg, p.max, p.last) == (None,) * 4 for p in load.points[1:10])
+    assert (load.points[10].min, load.points[10].last) == (7.0, 7.0)
+    assert load.points[11].last is None, "never carried forward"
     others = [s for s in chart.series if s is not load]
     assert all(p.last is None for s in others for p in s.points)
 
@@ -276,8 +289,8 @@ async def test_bucket_edges_belong_to_the_later_bucket_and_end_is_excluded(site)
     kind = K.CIRCUIT_AVAILABLE_CAPACITY_W
     site.read(circuit, kind, T0 - timedelta(microseconds=1), 1.0)
     site.read(circuit, kind, T0, 2.0)
-    site.read(circuit, kind, T0 + timedelta(seconds=360) - timedelta(microseconds=1), 3.0)
-    site.read(circuit, kind, T0 + timedelta(seconds=360), 4.0)
+    site.read(circuit, kind, T0 + timedelta(seconds=300) - timedelta(microseconds=1), 3.0)
+    site.read(circuit, kind, T0 + timedelta(seconds=300), 4.0)
     site.read(circuit, kind, T0 + HOUR - timedelta(microseconds=1), 5.0)
     site.read(circuit, kind, T0 + HOUR, 6.0)
     chart = await site.chart()
@@ -286,7 +299,7 @@ async def test_bucket_edges_belong_to_the_later_bucket_and_end_is_excluded(site)
     assert [(p.min, p.max) for p in series.points] == [
         (2.0, 3.0),
         (4.0, 4.0),
-        *[(None, None)] * 7,
+        *[(None, None)] * 9,
         (5.0, 5.0),
     ]
 
@@ -294,9 +307,30 @@ async def test_bucket_edges_belong_to_the_later_bucket_and_end_is_excluded(site)
 async def test_the_last_bucket_may_be_short(site):
     chart = await site.chart(T0, T0 + timedelta(seconds=1001), 10)
     assert isinstance(chart, LoadChart)
-    assert chart.bucket_seconds == 101
-    assert len(chart.series[0].points) == 10
-    assert chart.series[0].points[-1].at == T0 + timedelta(seconds=909)
+    assert chart.bucket_seconds == 120
+    assert len(chart.series[0].points) == 9
+    assert chart.series[0].points[-1].at == T0 + timedelta(seconds=960)
+
+
+async def test_buckets_sit_on_the_clock_and_the_first_starts_at_from(site):
+    circuit = site.circuits["Feeder A"].id
+    kind = K.CIRCUIT_AVAILABLE_CAPACITY_W
+    start = T0 + timedelta(seconds=100)
+    site.read(circuit, kind, T0 + timedelta(seconds=50), 1.0)
+    site.read(circuit, kind, T0 + timedelta(seconds=150), 2.0)
+    site.read(circuit, kind, T0 + timedelta(seconds=300) - timedelta(microseconds=1), 3.0)
+    site.read(circuit, kind, T0 + timedelta(seconds=300), 4.0)
+    site.read(circuit, kind, start + HOUR, 5.0)
+    chart = await site.chart(start, start + HOUR, 13)
+    assert isinstance(chart, LoadChart)
+    series = next(s for s in chart.series if (s.subject_id, s.kind) == (circuit, kind))
+    assert chart.bucket_seconds == 300
+    assert [p.at for p in series.points] == [
+        start,
+        *(T0 + timedelta(seconds=300 * i) for i in range(1, 13)),
+    ]
+    assert [(p.min, p.max) for p in series.points[:2]] == [(2.0, 3.0), (4.0, 4.0)]
+    assert all(p.min is None for p in series.points[2:]), "before from and at to: left out"
 
 
 async def test_readings_of_other_depots_and_removed_subjects_are_not_charted(site):

@@ -1,8 +1,10 @@
 """The readings store on every store: buckets (min/avg/max/last per subject,
-kind and bucket) and capacity runs answer as the in-memory fake does —
-bucket edges, readings exactly at start and end, ties, reports exactly
-stale_after apart, empty ranges, other depots, and hypothesis-generated
-readings and reports compared with the fake."""
+kind and bucket, on the clock's grid) and capacity runs answer as the
+in-memory fake does — bucket edges, readings exactly at start and end, ties,
+reports exactly stale_after apart, empty ranges, other depots, and
+hypothesis-generated readings and reports compared with the fake; over hours
+with minute and quarter-hour buckets too, which PostgreSQL serves from its
+rollups, late readings included."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ SOC = ReadingKind.POWER_SOURCE_SOC_PERCENT
 AVAILABLE = ReadingKind.CIRCUIT_AVAILABLE_CAPACITY_W
 EFFECTIVE = ReadingKind.CIRCUIT_EFFECTIVE_CAPACITY_W
 T0 = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+ON_GRID = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 
 
@@ -52,6 +55,7 @@ def _same_buckets(found: list[Bucket], expected: list[Bucket]) -> None:
 
 async def test_buckets_hold_min_avg_max_and_last_per_subject_kind_and_bucket(deps):
     depot, source, circuit = uuid4(), uuid4(), uuid4()
+    T0 = ON_GRID
     await _add(
         deps,
         [
@@ -164,7 +168,7 @@ readings_strategy = st.lists(
     drawn=readings_strategy,
     start_us=st.sampled_from([0, 1, -1, 5_000_000]),
     length_us=st.sampled_from([0, 1, 10_000_000, 29_999_999, 30_000_000, 45_000_001]),
-    width=st.sampled_from([1, 3, 10, 3600, 10**13]),
+    width=st.sampled_from([1, 3, 10, 60, 3600, 10**13]),
 )
 async def test_buckets_equal_the_fakes_for_any_readings(deps, drawn, start_us, length_us, width):
     depot = uuid4()
@@ -177,6 +181,58 @@ async def test_buckets_equal_the_fakes_for_any_readings(deps, drawn, start_us, l
         await _add(deps, batch)
         await fake.add(batch, [])
     start = T0 + start_us * US
+    end = start + length_us * US
+    _same_buckets(
+        await _buckets(deps, depot, start, end, width),
+        await fake.buckets(depot, start, end, width),
+    )
+
+
+MINUTE_US = 60_000_000
+HOURS_OFFSETS_US = st.one_of(
+    st.integers(min_value=-MINUTE_US, max_value=150 * MINUTE_US),
+    st.sampled_from([k * 15 * MINUTE_US + d for k in range(-1, 11) for d in (-1, 0, 1)]),
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    drawn=st.lists(
+        st.tuples(
+            st.sampled_from(SUBJECTS),
+            st.sampled_from(list(ReadingKind)),
+            HOURS_OFFSETS_US,
+            VALUES,
+            st.integers(min_value=0, max_value=3),
+        ),
+        max_size=60,
+    ),
+    start_us=st.one_of(
+        st.sampled_from([0, 1, -1, MINUTE_US, 15 * MINUTE_US, 15 * MINUTE_US - 1]),
+        st.integers(min_value=-MINUTE_US, max_value=120 * MINUTE_US),
+    ),
+    length_us=st.one_of(
+        st.sampled_from([1, MINUTE_US, 15 * MINUTE_US, 15 * MINUTE_US + 1, 120 * MINUTE_US]),
+        st.integers(min_value=1, max_value=160 * MINUTE_US),
+    ),
+    width=st.sampled_from([60, 120, 300, 900, 1800, 3600, 86_400]),
+)
+async def test_minute_and_quarter_hour_buckets_over_hours_equal_the_fakes(
+    deps, drawn, start_us, length_us, width
+):
+    """Batches are written in turn, so later batches hold late readings for
+    cells earlier ones filled (the rollups fold them in)."""
+    depot = uuid4()
+    batches: list[list[Reading]] = [[], [], [], []]
+    for s, k, o, v, batch in drawn:
+        batches[batch].append(Reading(depot, s, k, ON_GRID + o * US, v))
+    fake = FakeReadings(Store())
+    for batch in batches:
+        await _add(deps, batch)
+        await fake.add(batch, [])
+    start = ON_GRID + start_us * US
     end = start + length_us * US
     _same_buckets(
         await _buckets(deps, depot, start, end, width),

@@ -11,7 +11,6 @@ test, at a packet every 5 minutes, to keep the suite's time in bounds. The
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,9 @@ from simulator import runner
 from simulator.client import ServiceClient
 from simulator.scenario import load
 from tests.support.live_server import live_server
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
 
 pytestmark = pytest.mark.skipif(
     "loadChart(" not in (GRAPHQL_DIR / "schema.graphql").read_text(),
@@ -92,14 +94,20 @@ def readings_from_evidence(
     return series
 
 
+def grid_index(at: datetime, width: int) -> int:
+    """Which bucket of ``width`` seconds since the Unix epoch holds ``at``."""
+    return (at - EPOCH) // timedelta(seconds=width)
+
+
 def buckets(
     readings: list[Reading], start: datetime, end: datetime, width: int
 ) -> dict[int, tuple[float, float, float, float]]:
-    """Bucket i holds the readings with start + i*width <= observed < start + (i+1)*width."""
+    """Bucket i holds the readings of [start, end) in the i-th grid bucket
+    from the one holding start."""
     held: dict[int, list[Reading]] = defaultdict(list)
     for at, value in readings:
         if start <= at < end:
-            held[int((at - start).total_seconds() // width)].append((at, value))
+            held[grid_index(at, width) - grid_index(start, width)].append((at, value))
     out = {}
     for index, group in held.items():
         values = [v for _at, v in group]
@@ -138,9 +146,11 @@ def _check(chart: dict, expected: dict[Key, list[Reading]], start: datetime, end
     checked = 0
     for key, series in answered.items():
         want = buckets(expected.get(key, []), start, end, width)
-        assert len(series["points"]) == math.ceil((end - start).total_seconds() / width)
+        first = grid_index(start, width)
+        assert len(series["points"]) == grid_index(end - US, width) - first + 1
         for index, point in enumerate(series["points"]):
-            assert datetime.fromisoformat(point["at"]) == start + timedelta(seconds=index * width)
+            at = EPOCH + timedelta(seconds=(first + index) * width)
+            assert datetime.fromisoformat(point["at"]) == max(at, start)
             got = (point["min"], point["avg"], point["max"], point["last"])
             if index not in want:
                 assert got == (None, None, None, None), (key, index)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 from uuid import UUID, uuid4
@@ -27,11 +27,14 @@ from domain.capability import CapabilityType, StatusEvent
 from domain.changes import Change, Publisher
 from domain.chart_intervals import StatusRun, capacity_runs, status_runs
 from domain.feature_flags import KNOWN_FLAGS, FlagEvaluation, FlagSetting, evaluate
+from domain.load_chart import first_bucket
 from domain.model import Circuit, Depot, Device, Gateway, Microgrid, PowerSource, SensorAction
 from domain.packet_records import PacketRecord
 from domain.ports import Dependencies, UnitOfWorkFactory
 from domain.readings import Bucket, CapacityReport, CapacityRun, Reading, ReadingKind
 from tests.support.clock import FakeClock
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ConstraintViolation(Exception):
@@ -408,9 +411,11 @@ class FakeReadings:
         self, depot_id: UUID, start: datetime, end: datetime, bucket_seconds: int
     ) -> list[Bucket]:
         grouped: dict[tuple[UUID, ReadingKind, int], list[Reading]] = {}
+        width = timedelta(seconds=bucket_seconds)
+        first = first_bucket(start, bucket_seconds)
         for r in self.s.readings:
             if r.depot_id == depot_id and start <= r.observed_at < end:
-                index = int((r.observed_at - start).total_seconds() // bucket_seconds)
+                index = (r.observed_at - _EPOCH) // width - first
                 grouped.setdefault((r.subject_id, r.kind, index), []).append(r)
         return [
             Bucket(
