@@ -38,7 +38,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persistence.database import create_engine
 
 SCHEMA = "reading_partitions"
-PARTITIONED: dict[str, str] = {"readings": "observed_us", "capacity_reports": "observed_us"}
+PARTITIONED: dict[str, str] = {
+    "readings": "observed_us",
+    "capacity_reports": "observed_us",
+    "reading_rollups": "cell_us",
+}
 """Each partitioned table and the microsecond column it is partitioned on."""
 PACKET_SCHEMA = "packet_partitions"
 PACKET_PARTITIONED: dict[str, str] = {"sensor_packets": "received_at"}
