@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from persistence import schema_upgrade
@@ -19,6 +20,11 @@ from persistence.database import create_engine
 
 pytestmark = pytest.mark.database_only("Alembic migrations of a database")
 
+BEFORE = str(
+    ScriptDirectory.from_config(schema_upgrade.alembic_config("sqlite://"))
+    .get_revision("0011")
+    .down_revision
+)
 NOW = datetime.now(UTC)
 RECEIVED = {
     "long ago": datetime(2001, 1, 1, 12, tzinfo=UTC),
@@ -28,17 +34,17 @@ RECEIVED = {
 
 
 @pytest.fixture
-def url_at_0008(tmp_path, store):
+def url_before_0011(tmp_path, store):
     if store == "postgresql":
         from tests.support import services
 
         url, name = services.create_postgres_database()
-        schema_upgrade.downgrade(url, "0008")
+        schema_upgrade.downgrade(url, BEFORE)
         yield url
         services.drop_postgres_database(name)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
-        schema_upgrade.upgrade(url, "0008")
+        schema_upgrade.upgrade(url, BEFORE)
         yield url
 
 
@@ -115,25 +121,25 @@ async def _partitioned(url: str) -> bool:
         await engine.dispose()
 
 
-def test_0011_up_and_down_keeps_every_packet(url_at_0008, store):
-    asyncio.run(_insert(url_at_0008))
-    before = asyncio.run(_rows(url_at_0008))
+def test_0011_up_and_down_keeps_every_packet(url_before_0011, store):
+    asyncio.run(_insert(url_before_0011))
+    before = asyncio.run(_rows(url_before_0011))
     assert set(before) == set(RECEIVED)
 
-    schema_upgrade.upgrade(url_at_0008)
-    after = asyncio.run(_rows(url_at_0008))
+    schema_upgrade.upgrade(url_before_0011)
+    after = asyncio.run(_rows(url_before_0011))
     assert {n: at for n, (_, at) in after.items()} == {n: at for n, (_, at) in before.items()}
     if store == "postgresql":
-        assert asyncio.run(_partitioned(url_at_0008))
+        assert asyncio.run(_partitioned(url_before_0011))
         day = RECEIVED["ten days ago"]
         assert after["ten days ago"][0] == f"packet_partitions.sensor_packets_p{day:%Y%m%d}"
         assert after["today"][0] == f"packet_partitions.sensor_packets_p{NOW:%Y%m%d}"
         assert after["long ago"][0] == "packet_partitions.sensor_packets_default"
 
-    schema_upgrade.downgrade(url_at_0008, "0008")
-    down = asyncio.run(_rows(url_at_0008))
+    schema_upgrade.downgrade(url_before_0011, BEFORE)
+    down = asyncio.run(_rows(url_before_0011))
     assert {n: at for n, (_, at) in down.items()} == {n: at for n, (_, at) in before.items()}
-    assert not asyncio.run(_partitioned(url_at_0008))
+    assert not asyncio.run(_partitioned(url_before_0011))
 
-    schema_upgrade.upgrade(url_at_0008)
-    assert set(asyncio.run(_rows(url_at_0008))) == set(RECEIVED)
+    schema_upgrade.upgrade(url_before_0011)
+    assert set(asyncio.run(_rows(url_before_0011))) == set(RECEIVED)
