@@ -35,6 +35,12 @@ flags_cli = typer.Typer(
     no_args_is_help=True,
 )
 cli.add_typer(flags_cli, name="flags")
+retention_cli = typer.Typer(
+    help="Retention of raw packets (PACKET_RETENTION_DAYS) and chart readings "
+    "(READING_RETENTION_DAYS).",
+    no_args_is_help=True,
+)
+cli.add_typer(retention_cli, name="retention")
 err = Console(stderr=True)
 out = Console()
 
@@ -152,6 +158,74 @@ def backfill(
         )
 
     asyncio.run(main())
+
+
+@retention_cli.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what would be dropped and deleted; change nothing."),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows per delete transaction.")
+    ] = 5000,
+) -> None:
+    """One retention pass now: drop the partitions wholly older than the window
+    and delete the old rows left elsewhere (the job `serve` runs every
+    RETENTION_INTERVAL_SECONDS)."""
+    from app.retention import windows
+    from persistence.retention import RetentionReport, Step, run_retention
+
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+
+    async def main() -> RetentionReport:
+        container = build_container(settings)
+        try:
+            with Progress(
+                TextColumn("retention"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=False,
+            ) as bar:
+                task = bar.add_task("", total=None)
+
+                def advance(done: int, total: int, step: Step) -> None:
+                    bar.update(task, completed=done, total=total, description=step.target)
+
+                return await run_retention(
+                    container.engine,
+                    container.deps.clock.now(),
+                    windows(settings),
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    progress=advance,
+                )
+        finally:
+            await container.close()
+
+    report = asyncio.run(main())
+    if not report.ran:
+        err.print("[yellow]another process is running retention; nothing done[/yellow]")
+        raise typer.Exit(1)
+    drop, delete = ("would drop", "would delete") if dry_run else ("dropped", "deleted")
+    for step in report.steps:
+        rows = "" if step.rows is None else f" ({step.rows} row(s))"
+        if step.action == "drop":
+            out.print(f"{drop} {step.target}{rows}")
+        elif step.rows:
+            before = f"{step.before:%Y-%m-%d %H:%M} UTC"
+            out.print(f"{delete} {step.rows} row(s) of {step.target} older than {before}")
+    for name in report.deferred:
+        out.print(f"deferred {name}: its table was busy (the next pass retries)")
+    out.print(f"{drop} {len(report.dropped)} partition(s), {delete} {report.deleted} row(s)")
+    out.print(
+        f"packets are kept {settings.packet_retention_days} d, "
+        f"readings {settings.reading_retention_days} d"
+    )
 
 
 def _duration(text: str) -> timedelta:

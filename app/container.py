@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.broker import Broker, Hub, create_broker
 from app.clock import SystemClock
 from app.metrics import StatementCounter
+from app.retention import RetentionLoop, windows
 from app.revocation import RevocationWatch
 from app.settings import Settings
 from app.silence_check import SilenceCheck
@@ -36,13 +37,19 @@ class Container:
     flags: OpenFeatureFlags
     silence_check: SilenceCheck | None = None
     """Only with Redis: the in-process broker loses no notice."""
+    retention: RetentionLoop | None = None
+    """Unless RETENTION_INTERVAL_SECONDS is 0."""
 
     async def start(self) -> None:
         await self.broker.start()
         if self.silence_check is not None:
             await self.silence_check.start()
+        if self.retention is not None:
+            await self.retention.start()
 
     async def close(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
         await self.revocations.stop()
         if self.silence_check is not None:
             await self.silence_check.stop()
@@ -77,12 +84,18 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         new_id=uuid4,
         stale_after_seconds=settings.stale_after_seconds,
         flags=flags,
+        packet_retention_days=settings.packet_retention_days,
     )
     card_followers = CardFollowers(deps, hub, present=_card_payload, direct_for=_frame_sink)
     silence_check = None
     if settings.redis_url:
         silence_check = SilenceCheck(
             engine, card_followers, hub, settings.broker_silence_check_seconds
+        )
+    retention = None
+    if settings.retention_interval_seconds > 0:
+        retention = RetentionLoop(
+            engine, deps.clock, windows(settings), settings.retention_interval_seconds
         )
     return Container(
         settings=settings,
@@ -96,4 +109,5 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         statements=StatementCounter(engine),
         flags=flags,
         silence_check=silence_check,
+        retention=retention,
     )

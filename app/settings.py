@@ -16,6 +16,13 @@ class Settings(BaseSettings):
     redis_channel: str = "microgrid:changes"
     broker_silence_check_seconds: float = Field(default=2.0, gt=0, le=3)
     stale_after_seconds: int = Field(default=300, gt=0)
+    packet_retention_days: int = Field(default=30, gt=0)
+    """Raw sensor packets with their outcomes are kept this long (by receive time)."""
+    reading_retention_days: int = Field(default=400, gt=0)
+    """Load-chart readings are kept this long (by observation time)."""
+    retention_interval_seconds: float = Field(default=3600, ge=0)
+    """How often ``serve`` runs a retention pass (the first one this long after
+    start-up); 0 turns the job off in this process."""
     graphiql: bool = False
     introspection: bool = False
     max_query_depth: int = Field(default=15, gt=0)

@@ -397,3 +397,5 @@ class Dependencies:
     stale_after_seconds: int = 300
     flags: FlagEvaluator | None = None
     """Feature-flag evaluation; the composition root wires the OpenFeature one."""
+    packet_retention_days: int = 30
+    """Packets received longer ago than this may have been removed (PACKET_RETENTION_DAYS)."""

@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain import microgrid_sync, topology
@@ -249,6 +249,9 @@ async def controller_binding(
 class PacketPage:
     records: list[PacketRecord]
     has_next_page: bool
+    retained_since: datetime
+    """Every packet received since this instant is kept; older ones may have
+    been removed by retention (a whole day at a time)."""
 
 
 def encode_packet_cursor(record: PacketRecord) -> str:
@@ -276,14 +279,15 @@ async def sensor_packets(
     deps: Dependencies, scope: Scope, device_id: UUID | None, first: int, after: str | None
 ) -> PacketPage:
     """Newest first; an unknown or hidden device has no packets."""
+    retained_since = deps.clock.now() - timedelta(days=deps.packet_retention_days)
     found = await device(deps, scope, device_id)
     if found is None:
-        return PacketPage([], False)
+        return PacketPage([], False, retained_since)
     size = max(1, min(first, MAX_PAGE_SIZE))
     before = decode_packet_cursor(after) if after else None
     async with deps.uow(write=False) as uow:
         rows = await uow.packets.page(found.id, size + 1, before)
-    return PacketPage(rows[:size], len(rows) > size)
+    return PacketPage(rows[:size], len(rows) > size, retained_since)
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,34 @@
-"""PostgreSQL time partitions of the load-chart tables (``readings``,
-``capacity_reports``): declarative RANGE partitions on ``observed_us``, one per
-:data:`WIDTH`, in the schema ``reading_partitions``, and a DEFAULT partition
-each, so an insert never fails (an observation outside every partition, e.g.
-a packet from years ago, lands there).
+"""PostgreSQL time partitions: declarative RANGE partitions, one per :data:`WIDTH`,
+and a DEFAULT partition each, so an insert never fails (a row outside every
+partition, e.g. an observation from years ago, lands there).
+
+Two classes of partitioned table, each kept for its own retention
+(persistence/retention.py):
+
+- reading-class (:data:`PARTITIONED`, the load-chart tables), partitioned on a
+  bigint microsecond column, their partitions in the schema :data:`SCHEMA`;
+- packet-class (:data:`PACKET_PARTITIONED`, raw sensor packets with their
+  outcomes), partitioned on their ``timestamptz`` receive time, their
+  partitions in the schema :data:`PACKET_SCHEMA`.
 
 Retention IS dropping a partition: ``DROP TABLE reading_partitions.readings_p20261201``
 removes that whole period at once — no bulk DELETE, no bloat, no vacuum debt.
-The fleet-scale issue adds the job that drops the partitions wholly older than
-``READING_RETENTION_DAYS`` (and deletes the few old rows the DEFAULT partition
-may hold); nothing else ever deletes from these tables.
 
 :func:`ensure_partitions` creates the partitions from the one holding ``now``
-to :data:`AHEAD` ahead. It runs at migration time and at ``serve`` start-up;
-it is idempotent and serialised by a transaction-level advisory lock, so
-several processes starting at once create each partition once. Rows the
-DEFAULT partition holds for a new partition's range are moved into it before
-it is attached (PostgreSQL refuses to attach over them). SQLite has no
-partitions: there it does nothing."""
+to :data:`AHEAD` ahead, for every table of either class that is partitioned in
+the database (a table a later migration partitions is skipped until then). It
+runs at migration time, at ``serve`` start-up and on every retention pass; it
+is idempotent and serialised by a transaction-level advisory lock, so several
+processes starting at once create each partition once. Rows the DEFAULT
+partition holds for a new partition's range are moved into it before it is
+attached (PostgreSQL refuses to attach over them). SQLite has no partitions:
+there it does nothing."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -37,11 +45,14 @@ PARTITIONED: dict[str, str] = {
     "capacity_cells": "cell_us",
 }
 """Each partitioned table and the microsecond column it is partitioned on."""
+PACKET_SCHEMA = "packet_partitions"
+PACKET_PARTITIONED: dict[str, str] = {"sensor_packets": "received_at"}
+"""Each packet-class table and the ``timestamptz`` column it is partitioned on."""
 WIDTH = timedelta(days=1)
 """One partition per UTC day (bench/README.md, "Issue 15: readings storage")."""
 AHEAD = timedelta(days=14)
-"""How far ahead partitions exist: a server may stay up this long without a restart
-before new readings start landing in the DEFAULT partition."""
+"""How far ahead partitions exist: a server may stay up this long without a
+retention pass before new rows start landing in the DEFAULT partition."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
@@ -54,11 +65,54 @@ def epoch_us(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(microseconds=1)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """One partitioned table: its key column, where its partitions live, and
+    whether the key is bigint microseconds (else ``timestamptz``)."""
+
+    table: str
+    key: str
+    schema: str
+    microseconds: bool
+
+    @property
+    def default(self) -> str:
+        return f"{self.schema}.{self.table}_default"
+
+    def bound(self, at: datetime) -> int | datetime:
+        """``at`` as a value of the key column."""
+        return epoch_us(at) if self.microseconds else at.astimezone(UTC)
+
+    def literal(self, at: datetime) -> str:
+        """``at`` as a partition-bound literal."""
+        return str(epoch_us(at)) if self.microseconds else f"'{at.astimezone(UTC).isoformat()}'"
+
+    def read_bound(self, value: str) -> datetime:
+        """A bound as ``pg_get_expr`` prints it (session time zone UTC), as an instant."""
+        if self.microseconds:
+            return _EPOCH + timedelta(microseconds=int(value))
+        return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def reading_layouts() -> list[Layout]:
+    return [Layout(table, key, SCHEMA, True) for table, key in PARTITIONED.items()]
+
+
+def packet_layouts() -> list[Layout]:
+    return [Layout(table, key, PACKET_SCHEMA, False) for table, key in PACKET_PARTITIONED.items()]
+
+
+def layouts() -> list[Layout]:
+    """Every partitioned table of either class."""
+    return reading_layouts() + packet_layouts()
+
+
 def partition_starts(
-    now: datetime, width: timedelta = WIDTH, ahead: timedelta = AHEAD
+    now: datetime, width: timedelta = WIDTH, ahead: timedelta = AHEAD, since: datetime | None = None
 ) -> list[datetime]:
-    """The starts of the partitions that should exist at ``now``."""
-    first = _ORIGIN + ((now - _ORIGIN) // width) * width
+    """The starts of the partitions that should exist at ``now`` (from the one
+    holding ``since``, when given and earlier)."""
+    first = _ORIGIN + ((min(now, since or now) - _ORIGIN) // width) * width
     starts = [first]
     while starts[-1] + width <= now + ahead:
         starts.append(starts[-1] + width)
@@ -69,50 +123,75 @@ def partition_name(table: str, start: datetime) -> str:
     return f"{table}_p{start:%Y%m%d}"
 
 
-def ensure_partitions_sync(conn: Connection, now: datetime) -> list[str]:
+_PARTITIONED_HERE = text(
+    "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+    "WHERE c.relnamespace = current_schema()::regnamespace"
+)
+
+
+def partitioned_layouts(conn: Connection, among: Iterable[Layout] | None = None) -> list[Layout]:
+    """The layouts (of ``among``, default every one) whose table is partitioned in
+    this database: a migration runs before later ones partition their tables."""
+    here = set(conn.execute(_PARTITIONED_HERE).scalars())
+    return [layout for layout in (layouts() if among is None else among) if layout.table in here]
+
+
+def ensure_partitions_sync(
+    conn: Connection,
+    now: datetime,
+    since: datetime | None = None,
+    among: Iterable[Layout] | None = None,
+) -> list[str]:
     """Create the missing partitions (qualified names returned), inside the
-    caller's transaction."""
+    caller's transaction: from the one holding ``since`` (default ``now``) to
+    :data:`AHEAD` past ``now``, for the partitioned tables of ``among``."""
     if conn.dialect.name != "postgresql":
         return []
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    tables = partitioned_layouts(conn, among)
     created: list[str] = []
-    present = {
-        table: key
-        for table, key in PARTITIONED.items()
-        if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None
-    }  # a migration may run this before a later one creates a table
-    for start in partition_starts(now):
-        low, high = epoch_us(start), epoch_us(start + WIDTH)
-        for table, key in present.items():
-            name = f"{SCHEMA}.{partition_name(table, start)}"
-            exists = conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar()
-            if exists is not None:
-                continue
-            conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
-            conn.execute(
-                text(
-                    f"WITH moved AS (DELETE FROM {SCHEMA}.{table}_default "
-                    f"WHERE {key} >= :low AND {key} < :high RETURNING *) "
-                    f"INSERT INTO {name} SELECT * FROM moved"
-                ),
-                {"low": low, "high": high},
-            )
-            conn.execute(
-                text(
-                    f"ALTER TABLE {table} ATTACH PARTITION {name} "
-                    f"FOR VALUES FROM ({low}) TO ({high})"
-                )
-            )
-            created.append(name)
+    for start in partition_starts(now, since=since):
+        for layout in tables:
+            name = create_partition_sync(conn, layout, start)
+            if name is not None:
+                created.append(name)
     return created
 
 
-async def ensure_partitions(engine: AsyncEngine, now: datetime) -> list[str]:
+def create_partition_sync(conn: Connection, layout: Layout, start: datetime) -> str | None:
+    """The partition of ``layout``'s table for the period from ``start`` (a
+    period's start), its rows moved in from the DEFAULT partition; its qualified
+    name, or None if it was there already."""
+    name = f"{layout.schema}.{partition_name(layout.table, start)}"
+    if conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar() is not None:
+        return None
+    table, key = layout.table, layout.key
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    conn.execute(
+        text(
+            f"WITH moved AS (DELETE FROM {layout.default} "
+            f"WHERE {key} >= :low AND {key} < :high RETURNING *) "
+            f"INSERT INTO {name} SELECT * FROM moved"
+        ),
+        {"low": layout.bound(start), "high": layout.bound(start + WIDTH)},
+    )
+    conn.execute(
+        text(
+            f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES "
+            f"FROM ({layout.literal(start)}) TO ({layout.literal(start + WIDTH)})"
+        )
+    )
+    return name
+
+
+async def ensure_partitions(
+    engine: AsyncEngine, now: datetime, since: datetime | None = None
+) -> list[str]:
     """:func:`ensure_partitions_sync` in a transaction of its own."""
     if engine.dialect.name != "postgresql":
         return []
     async with engine.begin() as conn:
-        return await conn.run_sync(ensure_partitions_sync, now)
+        return await conn.run_sync(ensure_partitions_sync, now, since)
 
 
 def ensure_partitions_at(url: str) -> list[str]:

@@ -216,6 +216,8 @@ sensor_actions = Table(
     UniqueConstraint("device_id", "type"),
 )
 
+# PostgreSQL: partitioned by RANGE (received_at), primary key (id, received_at);
+# see persistence/partitions.py and migration 0011.
 sensor_packets = Table(
     "sensor_packets",
     metadata,

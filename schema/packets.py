@@ -91,6 +91,11 @@ class SensorPacketEdge:
 class SensorPacketConnection:
     edges: list[SensorPacketEdge]
     page_info: PageInfo
+    retained_since: datetime = strawberry.field(
+        description="How far back the packets go: every packet received since this "
+        "instant is kept; older ones may have been removed by retention "
+        "(PACKET_RETENTION_DAYS, a whole day at a time)."
+    )
 
     @classmethod
     def from_domain(cls, page: reads.PacketPage) -> SensorPacketConnection:
@@ -100,4 +105,8 @@ class SensorPacketConnection:
             )
             for p in page.records
         ]
-        return cls(edges=edges, page_info=PageInfo.of_edges(edges, page.has_next_page))
+        return cls(
+            edges=edges,
+            page_info=PageInfo.of_edges(edges, page.has_next_page),
+            retained_since=page.retained_since,
+        )

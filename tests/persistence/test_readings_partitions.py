@@ -55,7 +55,8 @@ async def test_readings_land_in_their_days_partition_or_the_default(database_url
         "reading_partitions.readings_default",
         f"reading_partitions.{partitions.partition_name('readings', today)}",
     ]
-    assert kinds == dict.fromkeys(partitions.PARTITIONED, "r")
+    partitioned = [*partitions.PARTITIONED, *partitions.PACKET_PARTITIONED]
+    assert kinds == dict.fromkeys(partitioned, "r")
 
 
 async def test_creating_partitions_is_idempotent_and_moves_default_rows(database_url, deps):
