@@ -24,7 +24,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -71,12 +71,19 @@ class Windows:
     reading_days: int
 
     def cutoffs(self, now: datetime) -> list[tuple[Layout, datetime]]:
-        """Every table of either class with the instant before which its rows go."""
-        packets = now - timedelta(days=self.packet_days)
-        readings = now - timedelta(days=self.reading_days)
+        """Every table of either class with the instant before which its rows go:
+        a midnight UTC, so a DEFAULT partition or SQLite loses whole days as the
+        partitions do, and a chart's rollup or capacity cell (a minute, a
+        quarter hour) never keeps a part of its readings."""
+        packets = _midnight(now - timedelta(days=self.packet_days))
+        readings = _midnight(now - timedelta(days=self.reading_days))
         return [(layout, packets) for layout in packet_layouts()] + [
             (layout, readings) for layout in reading_layouts()
         ]
+
+
+def _midnight(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)

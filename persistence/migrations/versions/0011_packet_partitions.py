@@ -21,7 +21,7 @@ partition has them.
 SQLite: unchanged (no partitions; retention deletes in batches).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -38,7 +38,7 @@ from persistence.partitions import (
 )
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
