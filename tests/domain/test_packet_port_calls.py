@@ -183,16 +183,17 @@ async def test_a_resent_and_a_changed_packet(site):
     resent = await _calls(site, *EVERY_KEY)
     changed = await _calls(site, ("LIMIT_DER_EXPORT", "false"), ("LIMIT_PEAK_SHAVING", "false"))
     # Re-sent: both events found, nothing appended, the binding left alone; the
-    # power source and the circuit take the same values again (not older).
+    # power source and the circuit already hold these values from this instant:
+    # looked up, nothing written, nothing charted twice.
     assert resent == [
         *OPEN,
         *["events.find", "events.find"],
         *APPEND,
         *APPEND,
-        *POWER_SOURCE,
-        *POWER_SOURCE,
-        *CAPACITY,
-        *CHARTED_CLOSE,
+        *["equipment.power_sources", "equipment.gateway"],
+        *["equipment.power_sources", "equipment.gateway"],
+        "circuits.get",
+        *CLOSE,
     ]
     # Changed: PEAK_SHAVING as before, DER not: rejected before any append.
     assert changed == [*OPEN, "events.find", "events.find", *CLOSE]
