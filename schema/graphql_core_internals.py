@@ -85,10 +85,15 @@ class ListCompletion(Executor[Any]):
                 return None
             serialize = None if leaf is GraphQLFloat else self._serializer(leaf)
             plan.append((key, attributes[name], serialize, required))
+        self.plain_records_to_complete(len(items), len(plan))
         try:
             return [_record(item, plan, record_type.name) for item in items]
         except Exception:  # the usual completion reports it, with the field's path
             return None
+
+    def plain_records_to_complete(self, count: int, width: int) -> None:
+        """Called before ``count`` plain records of ``width`` selected fields
+        are built in one pass (may raise)."""
 
     def _serializer(self, leaf: Any) -> Callable[[Any], Any]:
         """The leaf type's ``serialize``, remembering its answers for this

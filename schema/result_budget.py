@@ -10,7 +10,10 @@ one error without data. So no stored data can make one read stall the server.
 Lists of plain records (the executor's ``plain_records``: the load chart's
 points), completed in one pass at a small fraction of an object's cost, are
 counted apart against a larger budget of their own: a 20-series chart at
-5,000 points holds 100,000."""
+5,000 points holds 100,000. Their selected fields are counted too, before
+each list is built: aliasing a point's fields many times over multiplies the
+work without adding points (the cost limit cannot see how many series a
+depot has)."""
 
 from __future__ import annotations
 
@@ -27,9 +30,19 @@ CODE = "RESPONSE_TOO_LARGE"
 class ListItemBudget(ListCompletion):
     max_items = 10_000
     max_records = 120_000
+    max_record_values = 720_000
+    """A 20-series chart at 5,000 points with every field and ``__typename``
+    holds 600,000; 120,000 points of six fields."""
     _items = 0
     _records = 0
+    _record_values = 0
     _spent = False
+
+    def plain_records_to_complete(self, count: int, width: int) -> None:
+        self._record_values += count * width
+        if self._record_values > self.max_record_values:
+            self._spent = True
+            raise too_many_values(self.max_record_values)
 
     def list_to_complete(self, items: Any, info: GraphQLResolveInfo[Any]) -> Any:
         if isinstance(items, Sized) and info.operation.operation is not OperationType.SUBSCRIPTION:
@@ -59,6 +72,13 @@ def too_many_records(limit: int) -> GraphQLError:
     return too_large(
         f"This query's charts hold more than {limit:,} points in all; "
         "ask for fewer points (maxPoints) or fewer charts."
+    )
+
+
+def too_many_values(limit: int) -> GraphQLError:
+    return too_large(
+        f"This query's charts hold more than {limit:,} point fields in all; "
+        "select fewer fields per point, or ask for fewer points or charts."
     )
 
 

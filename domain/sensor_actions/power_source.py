@@ -67,6 +67,17 @@ class PowerSourceAction(ActionKind):
         updated = replace(source, updated_at=packet.observed_at)
         for key in present:
             self._setters[key](updated, packet.measurands[key])
+        if updated == source:
+            return Decision(
+                given.outcome(
+                    Outcome.SKIPPED,
+                    "ALREADY_CURRENT",
+                    "The power source already holds these values from this instant"
+                    " (a re-sent packet).",
+                    source.id,
+                    present,
+                )
+            )
         writes: list[Write] = [
             UpdatePowerSource(updated),
             AnnounceChange(device.depot_id, ChangeReason.POWER_SOURCE),

@@ -78,6 +78,17 @@ class UpdateCircuitCapacity(ActionKind):
         )
         if "FAIL_SAFE_CAPACITY" in present:
             updated.fail_safe_capacity_w = number(values["FAIL_SAFE_CAPACITY"])
+        if replace(updated, capacity_updated_at=circuit.capacity_updated_at) == circuit:
+            return Decision(
+                given.outcome(
+                    Outcome.SKIPPED,
+                    "ALREADY_CURRENT",
+                    "The circuit already holds this capacity report from this instant"
+                    " (a re-sent packet).",
+                    circuit.id,
+                    present,
+                )
+            )
         return Decision(
             given.outcome(
                 Outcome.APPLIED, "APPLIED", "Circuit capacity updated.", circuit.id, present

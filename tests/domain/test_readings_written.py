@@ -76,6 +76,38 @@ async def test_skipped_rejected_and_remediation_outcomes_write_no_reading(site):
     assert len(before[0]) == 3 and len(before[1]) == 1
 
 
+async def test_a_re_sent_packet_writes_no_second_reading_and_says_so(site):
+    """Same device, instant and values: the power source and the circuit
+    already hold them, so the retry is SKIPPED (ALREADY_CURRENT) and charted
+    once; a packet at the same instant with other values still applies (the
+    later-written value is the instant's last)."""
+    await site.action(T.UPDATE_POWER_SOURCE_LOAD)
+    await site.action(T.UPDATE_CIRCUIT_CAPACITY)
+    await site.source("BESS", on_feeder=True)
+    packet = (
+        ("TOTAL_POWER_LOAD", 10),
+        ("AVAILABLE_CHARGING_CAPACITY", 5e4),
+        ("HEARTBEAT_STATUS", "ok"),
+    )
+    first = await site.send(*packet)
+    before = (list(site.store.readings), list(site.store.capacity_reports))
+    again = await site.send(*packet)
+    assert {a: o.outcome.value for a, o in first.items()} == {
+        T.UPDATE_POWER_SOURCE_LOAD: "APPLIED",
+        T.UPDATE_CIRCUIT_CAPACITY: "APPLIED",
+    }
+    assert {a: (o.outcome.value, o.code) for a, o in again.items()} == {
+        T.UPDATE_POWER_SOURCE_LOAD: ("SKIPPED", "ALREADY_CURRENT"),
+        T.UPDATE_CIRCUIT_CAPACITY: ("SKIPPED", "ALREADY_CURRENT"),
+    }
+    assert (site.store.readings, site.store.capacity_reports) == before
+    corrected = await site.send(
+        ("TOTAL_POWER_LOAD", 12), *packet[1:2], ("HEARTBEAT_STATUS", "timeout")
+    )
+    assert {o.code for o in corrected.values()} == {"APPLIED"}
+    assert len(site.store.readings) == len(before[0]) + 3 and len(site.store.capacity_reports) == 2
+
+
 async def test_a_capacity_report_writes_the_report_and_three_readings(site):
     await site.action(T.UPDATE_CIRCUIT_CAPACITY)
     await site.send(
@@ -153,17 +185,19 @@ LOADS = st.lists(
 )
 @given(packets=LOADS)
 async def test_readings_are_the_values_the_power_source_took(packets):
-    """Any order of packets (older ones are skipped), any value or null: the
-    readings are exactly the applied, available values, at their packets' times."""
+    """Any order of packets (older ones are skipped, and so is one at the
+    current instant with the current value: a re-send), any value or null:
+    the readings are exactly the applied, available values, at their
+    packets' times."""
     site = await Site().build()
     battery = await site.source("BESS", on_feeder=True)
     await site.action(T.UPDATE_POWER_SOURCE_LOAD)
-    expected, newest = [], None
+    expected, newest, current = [], None, None
     for offset_ms, value in packets:
         at = _at(site, offset_ms)
         await site.send(("TOTAL_POWER_LOAD", value), offset_ms=offset_ms)
-        if newest is None or at >= newest:
-            newest = at
+        if newest is None or at > newest or (at == newest and value != current):
+            newest, current = at, value
             if value is not None:
                 expected.append(
                     Reading(site.depot_id, battery.id, K.POWER_SOURCE_LOAD_W, at, value)
