@@ -65,7 +65,7 @@ async def ingest(request: Request) -> JSONResponse:
     values = {m["key"]: m["value"] for s in packet["sensors"] for m in s["measurands"]}
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        facts = await conn.fetchrow(statements._PACKET_FACTS, [device_id], None)
+        facts = await conn.fetchrow(statements.PACKET_FACTS, [device_id], None)
         if not facts["devices"]:
             return JSONResponse({"error": "not found"}, status_code=404)
         device = facts["devices"][0]
@@ -77,7 +77,7 @@ async def ingest(request: Request) -> JSONResponse:
         if isinstance(capabilities, str):
             capabilities = json.loads(capabilities)
         owned = [c for c in CAPABILITY_KEYS if c in capabilities]
-        [(_, last)] = await conn.fetch(statements._LOCK_STREAMS, [microgrid_id])
+        [(_, last)] = await conn.fetch(statements.LOCK_STREAMS, [microgrid_id])
         latest = {
             r["capability"]: r
             for r in await conn.fetch(
@@ -87,7 +87,7 @@ async def ingest(request: Request) -> JSONResponse:
         }
         keys = {c: f"{c}:{device_id}:{packet['timestamp']}:{CAPABILITY_KEYS[c]}" for c in owned}
         found = await conn.fetch(
-            statements._FIND_MANY, [microgrid_id] * len(keys), list(keys.values())
+            statements.FIND_MANY, [microgrid_id] * len(keys), list(keys.values())
         )
         recorded = {r["idempotency_key"] for r in found}
         events: list[dict[str, Any]] = []
@@ -126,7 +126,7 @@ async def ingest(request: Request) -> JSONResponse:
         if events:
             n = len(events)
             await conn.execute(
-                statements._APPEND_ALL,
+                statements.APPEND_ALL,
                 [e["id"] for e in events],
                 [microgrid_id] * n,
                 [e["sequence"] for e in events],
@@ -142,7 +142,7 @@ async def ingest(request: Request) -> JSONResponse:
             )
             put = [e for e in events if e["applied"]]
             await conn.execute(
-                statements._PUT_LATEST_ALL,
+                statements.PUT_LATEST_ALL,
                 [microgrid_id] * len(put),
                 [e["capability"] for e in put],
                 [e["id"] for e in put],
@@ -153,11 +153,11 @@ async def ingest(request: Request) -> JSONResponse:
                 [e["ref"] for e in put],
                 [device_id] * len(put),
             )
-            await conn.execute(statements._RECORD_LAST_REPORTED, [binding["id"]], [observed])
+            await conn.execute(statements.RECORD_LAST_REPORTED, [binding["id"]], [observed])
         newer_source = source["updated_at"] is None or source["updated_at"] <= observed
         if newer_source:
             await conn.execute(
-                statements._RECORD_POWER_SOURCE_STATES,
+                statements.RECORD_POWER_SOURCE_STATES,
                 [source["id"]],
                 [values["DEVICE_POWER_STATE"]],
                 [values["BESS_OPERATIONAL_MODE"].upper()],
@@ -169,7 +169,7 @@ async def ingest(request: Request) -> JSONResponse:
         newer_report = reported is None or reported <= observed
         if newer_report:
             await conn.execute(
-                statements._RECORD_CAPACITY_REPORTS,
+                statements.RECORD_CAPACITY_REPORTS,
                 [circuit["id"]],
                 [float(values["AVAILABLE_CHARGING_CAPACITY"])],
                 [float(values["FAIL_SAFE_CAPACITY"])],
@@ -178,7 +178,7 @@ async def ingest(request: Request) -> JSONResponse:
                 [now],
             )
         revisions = await conn.fetch(
-            statements._BUMP_REVISIONS, [microgrid_id], [device["depot_id"]]
+            statements.BUMP_REVISIONS, [microgrid_id], [device["depot_id"]]
         )
         at = _us(observed)
         available = float(values["AVAILABLE_CHARGING_CAPACITY"])
@@ -203,7 +203,7 @@ async def ingest(request: Request) -> JSONResponse:
                     )
                 arrays.append(col)
             await conn.execute(
-                statements._INSERT_READINGS,
+                statements.INSERT_READINGS,
                 [device["depot_id"]] * len(subjects),
                 subjects,
                 [at] * len(subjects),
@@ -211,7 +211,7 @@ async def ingest(request: Request) -> JSONResponse:
             )
         if newer_report:
             await conn.execute(
-                statements._INSERT_REPORTS,
+                statements.INSERT_REPORTS,
                 [device["depot_id"]],
                 [circuit["id"]],
                 [at],
@@ -223,7 +223,7 @@ async def ingest(request: Request) -> JSONResponse:
             {"action": a["type"], "outcome": "APPLIED", "code": "APPLIED"} for a in facts["actions"]
         ]
         await conn.execute(
-            statements._INSERT_PACKETS,
+            statements.INSERT_PACKETS,
             [uuid.uuid4()],
             [device_id],
             [observed],

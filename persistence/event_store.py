@@ -136,8 +136,8 @@ def _lock_streams(dialect_insert: Any) -> Any:
     ).returning(t.event_streams.c.stream_id, t.event_streams.c.last_sequence)
 
 
-_LOCK_STREAMS = {"postgresql": _lock_streams(postgresql.insert)}
-_LOCK_STREAMS["sqlite"] = _lock_streams(sqlite.insert)
+LOCK_STREAMS = {"postgresql": _lock_streams(postgresql.insert)}
+LOCK_STREAMS["sqlite"] = _lock_streams(sqlite.insert)
 
 
 class SqlCapabilityEvents(_Repository):
@@ -157,7 +157,7 @@ class SqlCapabilityEvents(_Repository):
         ids = sorted(microgrid_ids)
         if not ids:
             return {}
-        statement = _LOCK_STREAMS[self._dialect]
+        statement = LOCK_STREAMS[self._dialect]
         rows = (await self._conn.execute(statement, [{"stream_id": i} for i in ids])).all()
         return {r.stream_id: int(r.last_sequence) for r in rows}
 

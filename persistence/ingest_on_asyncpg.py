@@ -59,7 +59,7 @@ class _OnDriver:
         self._driver = driver
 
 
-_BUMP_REVISIONS = (
+BUMP_REVISIONS = (
     "UPDATE microgrids SET revision = revision + 1"
     " WHERE id = ANY($1::uuid[]) OR (depot_id = ANY($2::uuid[]) AND retired_at IS NULL)"
     " RETURNING id, depot_id, revision"
@@ -90,24 +90,22 @@ class AsyncpgMicrogrids(_OnDriver, SqlMicrogrids):
     async def bump_revisions(
         self, microgrid_ids: Collection[UUID], depot_ids: Collection[UUID]
     ) -> dict[UUID, tuple[UUID, int]]:
-        rows = await self._driver.run(
-            "fetch", _BUMP_REVISIONS, list(microgrid_ids), list(depot_ids)
-        )
+        rows = await self._driver.run("fetch", BUMP_REVISIONS, list(microgrid_ids), list(depot_ids))
         return {r["id"]: (r["depot_id"], int(r["revision"])) for r in rows}
 
 
-_LOCK_STREAMS = (
+LOCK_STREAMS = (
     "INSERT INTO event_streams (stream_id, last_sequence)"
     " SELECT id, 0 FROM unnest($1::uuid[]) AS id ORDER BY id"
     " ON CONFLICT (stream_id) DO UPDATE SET last_sequence = event_streams.last_sequence"
     " RETURNING stream_id, last_sequence"
 )
-_FIND_MANY = (
+FIND_MANY = (
     "SELECT e.id, e.stream_id, e.sequence, e.payload, e.recorded_at, e.idempotency_key"
     " FROM events e JOIN unnest($1::uuid[], $2::text[]) AS k(stream_id, idempotency_key)"
     " ON e.stream_id = k.stream_id AND e.idempotency_key = k.idempotency_key"
 )
-_APPEND_ALL = (
+APPEND_ALL = (
     "WITH appended AS (INSERT INTO events (id, stream_id, sequence, event_type, subject,"
     " idempotency_key, payload, recorded_at, observed_at, value)"
     " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::text[],"
@@ -122,7 +120,7 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
     async def lock_streams(self, microgrid_ids: Collection[UUID]) -> dict[UUID, int]:
         if not microgrid_ids:
             return {}
-        rows = await self._driver.run("fetch", _LOCK_STREAMS, sorted(microgrid_ids))
+        rows = await self._driver.run("fetch", LOCK_STREAMS, sorted(microgrid_ids))
         return {r["stream_id"]: int(r["last_sequence"]) for r in rows}
 
     async def find_many(
@@ -132,7 +130,7 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
             return {}
         pairs = list(keys)
         rows = await self._driver.run(
-            "fetch", _FIND_MANY, [m for m, _ in pairs], [k for _, k in pairs]
+            "fetch", FIND_MANY, [m for m, _ in pairs], [k for _, k in pairs]
         )
         return {(r["stream_id"], r["idempotency_key"]): event_from_row(r) for r in rows}
 
@@ -142,7 +140,7 @@ class AsyncpgCapabilityEvents(_OnDriver, SqlCapabilityEvents):
         last = {e.observation.microgrid_id: e.sequence for e in events}
         await self._driver.run(
             "execute",
-            _APPEND_ALL,
+            APPEND_ALL,
             [e.id for e in events],
             [e.observation.microgrid_id for e in events],
             [e.sequence for e in events],
@@ -242,7 +240,7 @@ class AsyncpgLatestStatuses(_OnDriver, SqlLatestStatuses):
             return
         await self._driver.run(
             "execute",
-            _PUT_LATEST_ALL,
+            PUT_LATEST_ALL,
             [e.observation.microgrid_id for e in events],
             [e.observation.capability.value for e in events],
             [e.id for e in events],
@@ -255,7 +253,7 @@ class AsyncpgLatestStatuses(_OnDriver, SqlLatestStatuses):
         )
 
 
-_PUT_LATEST_ALL = (
+PUT_LATEST_ALL = (
     "INSERT INTO capability_latest (microgrid_id, capability, event_id, sequence, value,"
     " observed_at, received_at, provider_event_ref, source_device_id)"
     " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int8[], $5::bool[],"
@@ -274,7 +272,7 @@ class AsyncpgSensorActions(_OnDriver, SqlSensorActions):
         if actions:
             await self._driver.run(
                 "execute",
-                _RECORD_LAST_REPORTED,
+                RECORD_LAST_REPORTED,
                 [a.id for a in actions],
                 [a.last_reported_at for a in actions],
             )
@@ -294,13 +292,13 @@ class AsyncpgSensorActions(_OnDriver, SqlSensorActions):
         return grouped
 
 
-_INSERT_READINGS = (
+INSERT_READINGS = (
     f"INSERT INTO readings (depot_id, subject_id, observed_us, {', '.join(READING_COLUMNS)})"
     " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], "
     + ", ".join(f"${i}::float8[]" for i in range(4, 4 + len(READING_COLUMNS)))
     + ")"
 )
-_INSERT_REPORTS = (
+INSERT_REPORTS = (
     "INSERT INTO capacity_reports (depot_id, circuit_id, observed_us, available_w, fail_safe_w,"
     " heartbeat) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::float8[],"
     " $5::float8[], $6::varchar[])"
@@ -317,7 +315,7 @@ class AsyncpgReadings(_OnDriver, SqlReadings):
         if rows:
             await self._driver.run(
                 "execute",
-                _INSERT_READINGS,
+                INSERT_READINGS,
                 *(
                     [row[name] for row in rows]
                     for name in ("depot_id", "subject_id", "observed_us")
@@ -327,7 +325,7 @@ class AsyncpgReadings(_OnDriver, SqlReadings):
         if reports:
             await self._driver.run(
                 "execute",
-                _INSERT_REPORTS,
+                INSERT_REPORTS,
                 [r.depot_id for r in reports],
                 [r.circuit_id for r in reports],
                 [epoch_us(r.observed_at) for r in reports],
@@ -337,7 +335,7 @@ class AsyncpgReadings(_OnDriver, SqlReadings):
             )
 
 
-_INSERT_PACKETS = (
+INSERT_PACKETS = (
     "INSERT INTO sensor_packets (id, device_id, observed_at, received_at, packet, outcomes)"
     " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[],"
     " $5::json[], $6::json[])"
@@ -356,7 +354,7 @@ class AsyncpgPacketRecords(_OnDriver, SqlPacketRecords):
         rows = [packet_row(r) for r in records]
         await self._driver.run(
             "execute",
-            _INSERT_PACKETS,
+            INSERT_PACKETS,
             *([row[name] for row in rows] for name in ("id", "device_id", "observed_at")),
             [row["received_at"] for row in rows],
             [json.dumps(row["packet"]) for row in rows],
@@ -364,7 +362,7 @@ class AsyncpgPacketRecords(_OnDriver, SqlPacketRecords):
         )
 
 
-_PACKET_FACTS = (
+PACKET_FACTS = (
     "WITH d AS (SELECT * FROM devices WHERE id = ANY($1::uuid[])"
     " AND ($2::uuid[] IS NULL OR depot_id = ANY($2::uuid[])))"
     " SELECT (SELECT array_agg(x) FROM devices x WHERE x.id IN (SELECT id FROM d)) AS devices,"
@@ -383,7 +381,7 @@ class AsyncpgPacketFacts(_OnDriver, SqlPacketFacts):
 
     async def load(self, device_ids: Collection[UUID], scope: Scope) -> PacketEquipment:
         depots = None if scope.depot_ids is None else sorted(scope.depot_ids)
-        row = await self._driver.run("fetchrow", _PACKET_FACTS, list(device_ids), depots)
+        row = await self._driver.run("fetchrow", PACKET_FACTS, list(device_ids), depots)
         devices = {r["id"]: Device(**dict(r.items())) for r in row["devices"] or ()}
         actions: dict[UUID, list[SensorAction]] = {d: [] for d in devices}
         for r in row["actions"] or ():
@@ -407,21 +405,21 @@ def _decoded(record: Any, json_column: str) -> dict[str, Any]:
     return values
 
 
-_RECORD_POWER_SOURCE_STATES = (
+RECORD_POWER_SOURCE_STATES = (
     "UPDATE power_sources p SET power_state = v.power_state,"
     " operational_mode = v.operational_mode, soc_percent = v.soc_percent, load_w = v.load_w,"
     " updated_at = v.updated_at FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[],"
     " $5::float8[], $6::timestamptz[])"
     " AS v(id, power_state, operational_mode, soc_percent, load_w, updated_at) WHERE p.id = v.id"
 )
-_RECORD_CAPACITY_REPORTS = (
+RECORD_CAPACITY_REPORTS = (
     "UPDATE circuits c SET available_capacity_w = v.available, fail_safe_capacity_w = v.fail_safe,"
     " heartbeat_status = v.heartbeat, capacity_observed_at = v.observed,"
     " capacity_updated_at = v.updated FROM unnest($1::uuid[], $2::float8[], $3::float8[],"
     " $4::text[], $5::timestamptz[], $6::timestamptz[])"
     " AS v(id, available, fail_safe, heartbeat, observed, updated) WHERE c.id = v.id"
 )
-_RECORD_LAST_REPORTED = (
+RECORD_LAST_REPORTED = (
     "UPDATE sensor_actions a SET last_reported_at = v.at"
     " FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, at) WHERE a.id = v.id"
 )
@@ -434,7 +432,7 @@ class AsyncpgEquipment(_OnDriver, SqlEquipment):
         rows = [power_source_state_values(p) for p in power_sources]
         await self._driver.run(
             "execute",
-            _RECORD_POWER_SOURCE_STATES,
+            RECORD_POWER_SOURCE_STATES,
             [p.id for p in power_sources],
             *([row[f] for row in rows] for f in rows[0]),
         )
@@ -447,7 +445,7 @@ class AsyncpgCircuits(_OnDriver, SqlCircuits):
         rows = [capacity_values(c) for c in circuits]
         await self._driver.run(
             "execute",
-            _RECORD_CAPACITY_REPORTS,
+            RECORD_CAPACITY_REPORTS,
             [c.id for c in circuits],
             *([row[f] for row in rows] for f in rows[0]),
         )

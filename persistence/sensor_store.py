@@ -50,7 +50,7 @@ _BINDINGS_FOR = select(t.sensor_actions).where(
 )
 
 
-_RECORD_LAST_REPORTED = (
+RECORD_LAST_REPORTED = (
     update(t.sensor_actions)
     .where(t.sensor_actions.c.id == bindparam("row_id"))
     .values(last_reported_at=bindparam("last_reported_at"))
@@ -61,7 +61,7 @@ class SqlSensorActions(_Repository):
     async def record_last_reported(self, actions: Sequence[SensorAction]) -> None:
         if actions:
             await self._conn.execute(
-                _RECORD_LAST_REPORTED,
+                RECORD_LAST_REPORTED,
                 [{"row_id": a.id, "last_reported_at": a.last_reported_at} for a in actions],
             )
 
