@@ -47,6 +47,7 @@ from domain.ports import Dependencies
 from domain.problems import NotFound, ValidationFailed
 from persistence import tables as t
 from persistence.database import create_engine
+from persistence.reading_store import READING_COLUMNS
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import RecordingPublisher
 from tests.support import services
@@ -186,6 +187,9 @@ async def _dump(deps: Dependencies) -> dict[str, list[str]]:
         for table in t.metadata.sorted_tables:
             rows = (await conn.execute(select(table))).mappings().all()
             skip = VOLATILE.get(table.name, set())
+            if table.name == "readings":
+                rows = [_one_reading(r, column) for r in rows for column in READING_COLUMNS]
+                rows = [r for r in rows if r["value"] is not None]
             dumped[table.name] = sorted(
                 json.dumps(
                     {k: v for k, v in r.items() if k not in skip}, default=str, sort_keys=True
@@ -193,6 +197,14 @@ async def _dump(deps: Dependencies) -> dict[str, list[str]]:
                 for r in rows
             )
     return dumped
+
+
+def _one_reading(row: Any, column: str) -> dict[str, Any]:
+    """One reading of a wide ``readings`` row: how a store groups the readings
+    of one instant into rows follows how they were written (one request or
+    several), not what was read."""
+    keep = ("depot_id", "subject_id", "observed_us", "seq")
+    return {**{k: row[k] for k in keep}, "column": column, "value": row[column]}
 
 
 def _answer(result: object) -> object:
