@@ -21,7 +21,8 @@ from tests.support.clock import FakeClock
 from tests.support.graphql import GraphQLClient
 
 INGEST_ONE = """mutation ($packet: JSON!) { ingestSensorPacket(packet: $packet) { __typename } }"""
-COUNT = """query ($deviceId: ID!) { sensorPackets(deviceId: $deviceId, first: 1) { retainedSince edges { cursor } } }"""
+COUNT = """query ($deviceId: ID!) {
+  sensorPackets(deviceId: $deviceId, first: 1) { retainedSince edges { cursor } } }"""
 INGEST_MANY = """mutation ($packets: [JSON!]!) { ingestSensorPackets(packets: $packets) {
   __typename ... on SensorPacketsIngested { accepted refused results { __typename } }
   ... on ValidationFailed { fieldErrors { field code } } } }"""
