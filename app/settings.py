@@ -16,9 +16,10 @@ class Settings(BaseSettings):
     redis_channel: str = "microgrid:changes"
     broker_silence_check_seconds: float = Field(default=2.0, gt=0, le=3)
     stale_after_seconds: int = Field(default=300, gt=0)
-    packet_retention_days: int = Field(default=30, gt=0)
-    """Raw sensor packets with their outcomes are kept this long (by receive time)."""
-    reading_retention_days: int = Field(default=400, gt=0)
+    packet_retention_days: int = Field(default=30, gt=0, le=36_500)
+    """Raw sensor packets with their outcomes are kept this long (by receive
+    time); at most a century, so the window's start stays a date."""
+    reading_retention_days: int = Field(default=400, gt=0, le=36_500)
     """Load-chart readings are kept this long (by observation time)."""
     retention_interval_seconds: float = Field(default=3600, ge=0)
     """How often ``serve`` runs a retention pass (the first one this long after

@@ -1,7 +1,8 @@
 """Strict JSON for request bodies and WebSocket frames: RFC 8259 only (UTF-8;
-no NaN, Infinity or numbers that overflow to them; no lone surrogates) and at most 32 levels of
-nesting. The C parser refuses runaway nesting itself (a RecursionError, caught
-here); the limit is then checked level by level, without recursion."""
+no NaN, Infinity or numbers that overflow to them; no lone surrogates) and
+at most :data:`MAX_NESTING` levels of nesting. The C parser refuses runaway
+nesting itself (a RecursionError, caught here); the limit is then checked
+level by level, without recursion."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import math
 import re
 from typing import Any
 
-MAX_NESTING = 32
+from domain.plausible.json_values import MAX_DEPTH
+
+MAX_NESTING = MAX_DEPTH + 3
+"""A packet's own levels inside a request body's object, its ``variables`` and
+a batch's list: every packet a single ingest would judge is judged on its own
+in a batch too, instead of the whole request being refused."""
 
 
 class JsonRefused(ValueError):

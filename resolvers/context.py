@@ -104,6 +104,9 @@ class RequestContext:
     response: Any = None
     connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
+    packets_taken: int = 0
+    """Sensor packets this request's fields have taken so far (aliases
+    included): a request holds at most ``MAX_PACKETS`` however they are split."""
 
     @property
     def loaders(self) -> Loaders:
@@ -114,6 +117,7 @@ class RequestContext:
     def fresh_reads(self) -> None:
         """Forget cached loads: a long-lived (WebSocket) context re-reads per message."""
         self._loaders = None
+        self.packets_taken = 0
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -81,18 +81,18 @@ async def test_malformed_bodies_are_coded_client_errors(post, content, code):
     assert_problem(await post(content), 400, code)
 
 
-@pytest.mark.parametrize("depth", [32, 100, 5_000, 50_000])  # 50,000: near the body cap
-async def test_json_nested_deeper_than_32_levels_is_refused(post, caplog, depth):
+@pytest.mark.parametrize("depth", [35, 100, 5_000, 50_000])  # 50,000: near the body cap
+async def test_json_nested_deeper_than_35_levels_is_refused(post, caplog, depth):
     caplog.set_level(logging.INFO)
     for content in (body(nested(depth)), body(extensions=nested(depth))):
         extensions = assert_problem(await post(content), 400, "JSON_TOO_DEEP")
-        assert "32" in extensions["detail"]
+        assert "35" in extensions["detail"]
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
-async def test_json_nested_32_levels_deep_is_read(post):
-    # The body object is level 1, `variables` level 2: 30 more levels fill it.
-    response = await post(body('{"x": ' + nested(30) + "}"))
+async def test_json_nested_35_levels_deep_is_read(post):
+    # The body object is level 1, `variables` level 2: 33 more levels fill it.
+    response = await post(body('{"x": ' + nested(33) + "}"))
     assert response.status_code == 200, response.text
     assert response.json()["data"] == {"viewer": {"role": "admin"}}
 

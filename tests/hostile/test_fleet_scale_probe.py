@@ -46,7 +46,11 @@ async def test_a_packet_single_ingest_accepts_does_not_sink_its_batch(admin, int
     depth = 0
     for levels in range(1, 40):  # the deepest extra key a single ingest still takes
         probe = {**_packet(device_id, ts - levels, ("TOTAL_POWER_LOAD", 1)), "x": _nested(levels)}
-        if (await integration.raw(INGEST_ONE, {"packet": probe})).status_code != 200:
+        single = await integration.raw(INGEST_ONE, {"packet": probe})
+        if (
+            single.status_code != 200
+            or single.json()["data"]["ingestSensorPacket"]["__typename"] != "SensorPacketIngested"
+        ):
             break
         depth = levels
     assert depth > 0
