@@ -34,6 +34,7 @@ from pathlib import Path
 
 import asyncpg
 
+from app.ids import time_ordered_id
 from bench.depots import provisioned_depots
 from bench.load import post_load
 from bench.load_chart import CHART_QUERY
@@ -175,7 +176,14 @@ async def load(
                 at = datetime.fromtimestamp(ms / 1000, UTC)
                 body = packet(site.device_id, ms, n)
                 rows_p.append(
-                    (uuid.uuid4(), uuid.UUID(site.device_id), at, at, json.dumps(body), outcomes)
+                    (
+                        time_ordered_id(ms),
+                        uuid.UUID(site.device_id),
+                        at,
+                        at,
+                        json.dumps(body),
+                        outcomes,
+                    )
                 )
                 for capability, key in CAPABILITIES:
                     sequence[site.microgrid_id] += 1
@@ -191,7 +199,7 @@ async def load(
                     }
                     rows_e.append(
                         (
-                            *(uuid.uuid4(), stream, sequence[site.microgrid_id]),
+                            *(time_ordered_id(ms), stream, sequence[site.microgrid_id]),
                             *("CapabilityStatusRecorded", capability, f"{capability}:{ref}"),
                             *(json.dumps(payload), at, at, value),
                         )
