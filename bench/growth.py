@@ -1,14 +1,15 @@
-"""Issue 16: a flat cost curve as data grows. Two fresh, migrated PostgreSQL
+"""Issue 16: a flat cost curve as data grows. Three fresh, migrated PostgreSQL
 databases provisioned alike (``sites`` depots, each with a controller bound to
 both capabilities and given all four sensor actions): one left EMPTY, one
-loaded with COPY with ``packets`` sensor packets (and their outcomes) spread
-over the last 30 days (the packet retention window) across every device, plus
-what those packets would have produced: two capability events each (kept for
-ever), a power-source and a circuit reading and a capacity report each (through
-the partitioned parents, so the rollup triggers fold them; one COPY per day).
-A ``microgrid serve`` runs on each; the two take turns, round by round, at:
-``ingestSensorPacket`` throughput (4 connections), ``ingestSensorPackets`` at 50
-per request, and the median latency of ``sensorPackets`` first page,
+holding only the last 24 h of the load, one loaded with ``packets`` sensor
+packets (with their outcomes) spread over the last 30 days (the packet
+retention window) across every device, written with COPY, plus what those
+packets would have produced: two capability events each (kept for ever), a
+power-source and a circuit reading and a capacity report each (through the
+partitioned parents, one COPY per day, so the rollup triggers fold them).
+A ``microgrid serve`` runs on each; they take turns, round by round, at:
+``ingestSensorPacket`` throughput (4 connections), ``ingestSensorPackets`` at
+50 per request, and the median latency of ``sensorPackets`` first page,
 ``capabilityHistory`` first page, the console's card (``ConsoleCard``) and
 ``loadChart`` over the last 24 h. Also bytes per stored packet and the
 partition count.
