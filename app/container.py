@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.broker import Broker, Hub, create_broker
 from app.clock import SystemClock
+from app.ids import time_ordered_id
 from app.metrics import StatementCounter
 from app.retention import RetentionLoop, windows
 from app.revocation import RevocationWatch
@@ -81,7 +81,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     deps = Dependencies(
         uow=uow,
         clock=clock or SystemClock(),
-        new_id=uuid4,
+        new_id=time_ordered_id,
         stale_after_seconds=settings.stale_after_seconds,
         flags=flags,
         packet_retention_days=settings.packet_retention_days,

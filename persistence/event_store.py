@@ -10,7 +10,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Uuid, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    JSON,
+    Uuid,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.capability import CapabilityType, Observation, StatusEvent
@@ -21,6 +31,8 @@ from persistence.repositories import _chunks, _Repository
 from persistence.types import UtcDateTime
 
 CAPABILITY_STATUS_RECORDED = "CapabilityStatusRecorded"
+HISTORY_CHUNK = 100
+"""Streams per history statement (one UNION ALL member each)."""
 
 
 def event_payload(event: StatusEvent) -> dict[str, Any]:
@@ -196,29 +208,34 @@ class SqlCapabilityEvents(_Repository):
         first: int,
         before_sequence: int | None,
     ) -> dict[UUID, list[StatusEvent]]:
+        """Each stream's newest ``first`` events: one index scan per stream,
+        ``(stream_id, sequence)`` read backwards and stopped at ``first`` (a
+        window over the stream would rank every event it has ever recorded)."""
         found: dict[UUID, list[StatusEvent]] = {}
-        for chunk in _chunks(microgrid_ids):
-            conditions = [
-                t.events.c.stream_id.in_(chunk),
-                t.events.c.event_type == CAPABILITY_STATUS_RECORDED,
-            ]
-            if capability is not None:
-                conditions.append(t.events.c.subject == capability.value)
-            if before_sequence is not None:
-                conditions.append(t.events.c.sequence < before_sequence)
-            rank = (
-                func.row_number()
-                .over(partition_by=t.events.c.stream_id, order_by=t.events.c.sequence.desc())
-                .label("rank")
-            )
-            ranked = select(t.events, rank).where(*conditions).subquery()
-            statement = (
-                select(ranked)
-                .where(ranked.c.rank <= first)
-                .order_by(ranked.c.stream_id, ranked.c.sequence.desc())
-            )
+        for chunk in _chunks(microgrid_ids, HISTORY_CHUNK):
+            pages = []
+            for stream_id in chunk:
+                conditions = [
+                    t.events.c.stream_id == stream_id,
+                    t.events.c.event_type == CAPABILITY_STATUS_RECORDED,
+                ]
+                if capability is not None:
+                    conditions.append(t.events.c.subject == capability.value)
+                if before_sequence is not None:
+                    conditions.append(t.events.c.sequence < before_sequence)
+                page = (
+                    select(t.events)
+                    .where(*conditions)
+                    .order_by(t.events.c.sequence.desc())
+                    .limit(first)
+                    .subquery()
+                )
+                pages.append(select(page))
+            statement = pages[0] if len(pages) == 1 else union_all(*pages)
             for row in await self._rows(statement):
                 found.setdefault(row.stream_id, []).append(event_from_row(row._mapping))
+        for events in found.values():
+            events.sort(key=lambda e: e.sequence, reverse=True)
         return found
 
     async def after(self, microgrid_id: UUID, sequence: int, limit: int) -> list[StatusEvent]:

@@ -49,9 +49,9 @@ def in_scope(depot_column: Any, scope: Scope) -> ColumnElement[bool]:
     return depot_column.in_(sorted(scope.depot_ids))
 
 
-def _chunks(ids: Collection[UUID]) -> list[list[UUID]]:
+def _chunks(ids: Collection[UUID], size: int = IN_CHUNK) -> list[list[UUID]]:
     items = list(dict.fromkeys(ids))
-    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class _Repository:

@@ -116,6 +116,21 @@ async def test_history_of_many_streams_pages_each_stream_on_its_own(deps):
     assert quiet.id not in pages
 
 
+async def test_history_pages_each_stream_across_statements(deps, monkeypatch):
+    """Streams beyond one statement's share are read by the next statement,
+    each still paged on its own and newest first."""
+    monkeypatch.setattr("persistence.event_store.HISTORY_CHUNK", 2)
+    grids = [await _microgrid(deps) for _ in range(3)]
+    for n, grid in enumerate(grids):
+        for i in range(n + 2):
+            await _record(deps, grid, f"{n}-{i}", capability=list(CapabilityType)[i % 2])
+    async with deps.uow(write=False) as uow:
+        pages = await uow.events.history([g.id for g in grids], None, 3, None)
+        der = await uow.events.history([g.id for g in grids], CapabilityType.DER, 1, 5)
+    assert [[e.sequence for e in pages[g.id]] for g in grids] == [[2, 1], [3, 2, 1], [4, 3, 2]]
+    assert [[e.sequence for e in der[g.id]] for g in grids] == [[2], [2], [4]]
+
+
 async def test_reserved_sequences_follow_each_other_and_count_once_committed(deps):
     microgrid = await _microgrid(deps)
     async with deps.uow() as uow:
