@@ -30,8 +30,8 @@ from typing import Any
 
 import asyncpg
 
-from bench.stores import ADMIN_DSN
-from persistence import partitions, schema_upgrade
+from bench.stores import Database
+from persistence import partitions
 from persistence.database import create_engine
 from persistence.reading_store import RUNS, RUNS_FROM_CELLS, SqlReadings, report_from_row
 
@@ -107,73 +107,74 @@ async def main() -> None:
     parser.add_argument("--inserts", type=int, default=200, help="one-report inserts timed")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + args.db
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{args.db}"')
-    engine = create_engine(url)
-    try:
-        await schema_upgrade.upgrade_async(url)
-        end = datetime.now(UTC).replace(microsecond=0)
-        start = end - timedelta(days=DAYS)
-        await partitions.ensure_partitions(engine, start)
-        conn = await asyncpg.connect(dsn)
-        depot = uuid.uuid4()
-        await _fill(conn, depot, start, args.losses)
-        await _fill(conn, uuid.uuid4(), start, args.losses)
-        await conn.execute("VACUUM ANALYZE capacity_reports")
-        sql = _positional(RUNS["postgresql"].text)
-        cells_sql = _positional(RUNS_FROM_CELLS.text)
-        bargs = (depot, partitions.epoch_us(start), partitions.epoch_us(end), STALE_AFTER_S * 10**6)
-        rows = await conn.fetch(sql, *bargs)
-        if await conn.fetch(cells_sql, *bargs) != rows:
-            raise SystemExit("the cells statement and RUNS disagree")
+    async with Database(args.db, keep=args.keep) as db:
+        dsn, url = db.dsn, db.url
+        engine = create_engine(url)
+        try:
+            end = datetime.now(UTC).replace(microsecond=0)
+            start = end - timedelta(days=DAYS)
+            await partitions.ensure_partitions(engine, start)
+            conn = await asyncpg.connect(dsn)
+            depot = uuid.uuid4()
+            await _fill(conn, depot, start, args.losses)
+            await _fill(conn, uuid.uuid4(), start, args.losses)
+            await conn.execute("VACUUM ANALYZE capacity_reports")
+            sql = _positional(RUNS["postgresql"].text)
+            cells_sql = _positional(RUNS_FROM_CELLS.text)
+            bargs = (
+                depot,
+                partitions.epoch_us(start),
+                partitions.epoch_us(end),
+                STALE_AFTER_S * 10**6,
+            )
+            rows = await conn.fetch(sql, *bargs)
+            if await conn.fetch(cells_sql, *bargs) != rows:
+                raise SystemExit("the cells statement and RUNS disagree")
 
-        async def through_store() -> None:
-            async with engine.connect() as c:
-                await SqlReadings(c).capacity_runs(depot, start, end, STALE_AFTER_S)
+            async def through_store() -> None:
+                async with engine.connect() as c:
+                    await SqlReadings(c).capacity_runs(depot, start, end, STALE_AFTER_S)
 
-        every = (
-            "SELECT depot_id, circuit_id, observed_us, seq, available_w, fail_safe_w, heartbeat"
-            " FROM capacity_reports WHERE depot_id = $1 AND observed_us >= $2"
-            " AND observed_us < $3 ORDER BY observed_us, seq"
-        )
+            every = (
+                "SELECT depot_id, circuit_id, observed_us, seq, available_w, fail_safe_w, heartbeat"
+                " FROM capacity_reports WHERE depot_id = $1 AND observed_us >= $2"
+                " AND observed_us < $3 ORDER BY observed_us, seq"
+            )
 
-        async def every_report() -> None:
-            [report_from_row(r) for r in await conn.fetch(every, *bargs[:3])]
+            async def every_report() -> None:
+                [report_from_row(r) for r in await conn.fetch(every, *bargs[:3])]
 
-        calls: dict[str, Callable[[], Awaitable[Any]]] = {
-            "every report (before)": every_report,
-            "RUNS statement (asyncpg)": lambda: conn.fetch(sql, *bargs),
-            "cells statement (asyncpg)": lambda: conn.fetch(cells_sql, *bargs),
-            "SqlReadings.capacity_runs": through_store,
-        }
-        times: dict[str, list[float]] = {name: [] for name in calls}
-        for call in calls.values():
-            await call()  # warm
-        for _ in range(args.runs):
-            for name, call in calls.items():
-                times[name].append(await _timed(call))
-        reports = await conn.fetchval(
-            "SELECT count(*) FROM capacity_reports WHERE depot_id = $1", depot
-        )
-        print(f"{reports} reports of the depot, {len(rows)} rows returned, {args.runs} runs each")
-        for name, ms in times.items():
-            print(f"{name:28} p50 {statistics.median(ms):7.1f} ms  min {min(ms):7.1f} ms")
-        cells = await conn.fetchval(
-            "SELECT count(*) FROM capacity_cells WHERE depot_id = $1", depot
-        )
-        print(f"{cells} cells of the depot")
-        for name, statement, values in (("RUNS", sql, bargs), ("cells", cells_sql, bargs)):
-            plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *values)
-            print(f"{name}:\n" + "\n".join("    " + r[0] for r in plan))
-        await _inserts(conn, end, args.inserts)
-        await conn.close()
-    finally:
-        await engine.dispose()
-        if not args.keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        await admin.close()
+            calls: dict[str, Callable[[], Awaitable[Any]]] = {
+                "every report (before)": every_report,
+                "RUNS statement (asyncpg)": lambda: conn.fetch(sql, *bargs),
+                "cells statement (asyncpg)": lambda: conn.fetch(cells_sql, *bargs),
+                "SqlReadings.capacity_runs": through_store,
+            }
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            for call in calls.values():
+                await call()  # warm
+            for _ in range(args.runs):
+                for name, call in calls.items():
+                    times[name].append(await _timed(call))
+            reports = await conn.fetchval(
+                "SELECT count(*) FROM capacity_reports WHERE depot_id = $1", depot
+            )
+            print(
+                f"{reports} reports of the depot, {len(rows)} rows returned, {args.runs} runs each"
+            )
+            for name, ms in times.items():
+                print(f"{name:28} p50 {statistics.median(ms):7.1f} ms  min {min(ms):7.1f} ms")
+            cells = await conn.fetchval(
+                "SELECT count(*) FROM capacity_cells WHERE depot_id = $1", depot
+            )
+            print(f"{cells} cells of the depot")
+            for name, statement, values in (("RUNS", sql, bargs), ("cells", cells_sql, bargs)):
+                plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *values)
+                print(f"{name}:\n" + "\n".join("    " + r[0] for r in plan))
+            await _inserts(conn, end, args.inserts)
+            await conn.close()
+        finally:
+            await engine.dispose()
 
 
 if __name__ == "__main__":

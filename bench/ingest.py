@@ -9,8 +9,8 @@ import statistics
 import subprocess
 
 from bench.depots import provisioned_depots
-from bench.load import post_load, wait_for
-from bench.measure import cpu_seconds, p99
+from bench.load import post_load, take_turns, wait_for
+from bench.measure import p99
 from bench.report import Row, Show
 from bench.serving import free_port, serve, start_baseline, stop
 from bench.statuses import ingest_request, status_body
@@ -55,31 +55,22 @@ async def bench_ingest(
                 }
                 for url, body, _pid in sides.values():
                     await post_load(url, body, 100, 4, headers)  # warm up
-                rates: dict[str, list[float]] = {"graphql": [], "raw": []}
-                latencies: dict[str, list[float]] = {"graphql": [], "raw": []}
-                cpu: dict[str, list[float]] = {"graphql": [], "raw": []}
-                for _ in range(rounds):
-                    for side, (url, body, pid) in sides.items():
-                        before = cpu_seconds(pid)
-                        rate, lat = await post_load(url, body, total, concurrency, headers)
-                        cpu[side].append((cpu_seconds(pid) - before) / total)
-                        rates[side].append(rate)
-                        latencies[side] += lat
+                turns = await take_turns(sides, rounds, total, concurrency, headers)
         finally:
             stop(raw)
-    gql, base = statistics.median(rates["graphql"]), statistics.median(rates["raw"])
+    gql, base = statistics.median(turns["graphql"].rates), statistics.median(turns["raw"].rates)
     return {
         "microgrids": microgrids,
         "requests": total * rounds,
         "concurrency": concurrency,
         "graphql_req_per_s": gql,
-        "graphql_median_ms": statistics.median(latencies["graphql"]) * 1e3,
-        "graphql_p99_ms": p99(sorted(latencies["graphql"])) * 1e3,
-        "graphql_cpu_ms_per_request": statistics.median(cpu["graphql"]) * 1e3,
+        "graphql_median_ms": statistics.median(turns["graphql"].latencies) * 1e3,
+        "graphql_p99_ms": p99(sorted(turns["graphql"].latencies)) * 1e3,
+        "graphql_cpu_ms_per_request": statistics.median(turns["graphql"].cpu) * 1e3,
         "raw_req_per_s": base,
-        "raw_median_ms": statistics.median(latencies["raw"]) * 1e3,
-        "raw_p99_ms": p99(sorted(latencies["raw"])) * 1e3,
-        "raw_cpu_ms_per_request": statistics.median(cpu["raw"]) * 1e3,
+        "raw_median_ms": statistics.median(turns["raw"].latencies) * 1e3,
+        "raw_p99_ms": p99(sorted(turns["raw"].latencies)) * 1e3,
+        "raw_cpu_ms_per_request": statistics.median(turns["raw"].cpu) * 1e3,
         "ratio_graphql_to_raw": gql / base,
     }
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import httpx
 
+from bench.measure import cpu_seconds
 from bench.rawhttp import RawHttpConnection
 
 
@@ -50,3 +52,33 @@ async def wait_for(url: str) -> None:
         except httpx.TransportError:
             await asyncio.sleep(0.1)
     raise TimeoutError(url)
+
+
+@dataclass
+class Turns:
+    """One side's figures over the rounds: req/s per round, every latency,
+    and the server's CPU seconds per request per round."""
+
+    rates: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+async def take_turns(
+    sides: dict[str, tuple[str, Callable[[int], object], int]],
+    rounds: int,
+    total: int,
+    concurrency: int,
+    headers: dict[str, str],
+) -> dict[str, Turns]:
+    """Each side (url, body maker, server pid) takes ``total`` POSTs in turn,
+    ``rounds`` times, so both see the same machine."""
+    turns = {side: Turns() for side in sides}
+    for _ in range(rounds):
+        for side, (url, body, pid) in sides.items():
+            before = cpu_seconds(pid)
+            rate, latencies = await post_load(url, body, total, concurrency, headers)
+            turns[side].cpu.append((cpu_seconds(pid) - before) / total)
+            turns[side].rates.append(rate)
+            turns[side].latencies += latencies
+    return turns

@@ -17,7 +17,7 @@ import uuid
 import asyncpg
 
 from bench.depots import provisioned_depots
-from bench.load import post_load, wait_for
+from bench.load import post_load, take_turns, wait_for
 from bench.measure import cpu_seconds
 from bench.rawhttp import RawHttpConnection
 from bench.report import Row, Show
@@ -183,29 +183,20 @@ async def bench_packets_vs_raw(
                 headers = {"Authorization": f"Bearer {integration}"}
                 for url, body, _pid in sides.values():
                     await post_load(url, body, 64, concurrency, headers)  # every connection
-                rates: dict[str, list[float]] = {"graphql": [], "raw": []}
-                latencies: dict[str, list[float]] = {"graphql": [], "raw": []}
-                cpu: dict[str, list[float]] = {"graphql": [], "raw": []}
-                for _ in range(rounds):
-                    for side, (url, body, pid) in sides.items():
-                        before = cpu_seconds(pid)
-                        rate, lat = await post_load(url, body, total, concurrency, headers)
-                        cpu[side].append((cpu_seconds(pid) - before) / total)
-                        rates[side].append(rate)
-                        latencies[side] += lat
+                turns = await take_turns(sides, rounds, total, concurrency, headers)
         finally:
             stop(raw)
-    gql, base = statistics.median(rates["graphql"]), statistics.median(rates["raw"])
+    gql, base = statistics.median(turns["graphql"].rates), statistics.median(turns["raw"].rates)
     return {
         "sites": sites,
         "requests": total * rounds,
         "concurrency": concurrency,
         "graphql_packets_per_s": gql,
-        "graphql_median_ms": statistics.median(latencies["graphql"]) * 1e3,
-        "graphql_cpu_ms_per_packet": statistics.median(cpu["graphql"]) * 1e3,
+        "graphql_median_ms": statistics.median(turns["graphql"].latencies) * 1e3,
+        "graphql_cpu_ms_per_packet": statistics.median(turns["graphql"].cpu) * 1e3,
         "raw_packets_per_s": base,
-        "raw_median_ms": statistics.median(latencies["raw"]) * 1e3,
-        "raw_cpu_ms_per_packet": statistics.median(cpu["raw"]) * 1e3,
+        "raw_median_ms": statistics.median(turns["raw"].latencies) * 1e3,
+        "raw_cpu_ms_per_packet": statistics.median(turns["raw"].cpu) * 1e3,
         "ratio_graphql_to_raw": gql / base,
     }
 

@@ -28,16 +28,21 @@ CHANNEL = os.environ.get("REDIS_CHANNEL", "microgrid:changes")
 state: dict[str, object] = {}
 
 
-async def ingest(request: Request) -> JSONResponse:
-    pool: asyncpg.Pool = state["pool"]  # type: ignore[assignment]
+async def principal_of(request: Request, pool: asyncpg.Pool) -> asyncpg.Record | None:
+    """The bearer token's row, as the service's token lookup reads it (one statement)."""
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
     async with pool.acquire() as conn:
-        principal = await conn.fetchrow(
+        return await conn.fetchrow(
             "SELECT id, role, depot_ids FROM api_tokens WHERE token_hash = $1"
             " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
             hashlib.sha256(token.encode()).hexdigest(),
             datetime.now(UTC),
         )
+
+
+async def ingest(request: Request) -> JSONResponse:
+    pool: asyncpg.Pool = state["pool"]  # type: ignore[assignment]
+    principal = await principal_of(request, pool)
     if principal is None:
         return JSONResponse({"error": "unauthenticated"}, status_code=401)
     body = await request.json()

@@ -17,7 +17,6 @@ binding, one battery, a circuit. Run: uvicorn bench.raw_packets:app"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -33,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.raw_ingest import principal_of
 from persistence import ingest_on_asyncpg as statements
 from persistence.reading_store import READING_COLUMNS
 
@@ -49,14 +49,7 @@ def _us(at: datetime) -> int:
 
 async def ingest(request: Request) -> JSONResponse:
     pool: asyncpg.Pool = state["pool"]  # type: ignore[assignment]
-    token = request.headers.get("authorization", "").removeprefix("Bearer ")
-    async with pool.acquire() as conn:
-        principal = await conn.fetchrow(
-            "SELECT id, role, depot_ids FROM api_tokens WHERE token_hash = $1"
-            " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
-            hashlib.sha256(token.encode()).hexdigest(),
-            datetime.now(UTC),
-        )
+    principal = await principal_of(request, pool)
     if principal is None:
         return JSONResponse({"error": "unauthenticated"}, status_code=401)
     packet = await request.json()

@@ -26,8 +26,8 @@ from typing import Any
 
 import asyncpg
 
-from bench.stores import ADMIN_DSN
-from persistence import partitions, schema_upgrade
+from bench.stores import Database
+from persistence import partitions
 from persistence.database import create_engine
 from persistence.reading_store import BUCKETS_POSTGRESQL, SqlReadings
 
@@ -138,83 +138,88 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + args.db
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{args.db}"')
-    engine = create_engine(url)
-    try:
-        await schema_upgrade.upgrade_async(url)
-        end = datetime.now(UTC).replace(microsecond=0)
-        start = end - timedelta(days=DAYS)
-        await partitions.ensure_partitions(engine, start)
-        conn = await asyncpg.connect(dsn)
-        await conn.execute(NARROW + WEEKLY)
-        await _partitions(conn, "narrow", partitions.partition_starts(start)[0], 1)
-        week = partitions._ORIGIN + ((start - partitions._ORIGIN) // timedelta(days=7)) * timedelta(
-            days=7
-        )
-        await _partitions(conn, "weekly", week, 7)
-        depot = uuid.uuid4()
-        t0 = time.perf_counter()
-        await _fill(conn, depot, start)
-        print(f"filled in {time.perf_counter() - t0:.0f} s")
-        readings = DAYS * 86400 // STEP_S * (SOURCES * 2 + CIRCUITS * 3)
-        width_s = -(-(DAYS * 86400) // POINTS)
-        bargs = (depot, partitions.epoch_us(start), partitions.epoch_us(end), width_s * 1_000_000)
-        wide_sql = _positional(BUCKETS_POSTGRESQL.text)
-        store_engine = create_engine(url)
+    async with Database(args.db, keep=args.keep) as db:
+        dsn, url = db.dsn, db.url
+        engine = create_engine(url)
+        try:
+            end = datetime.now(UTC).replace(microsecond=0)
+            start = end - timedelta(days=DAYS)
+            await partitions.ensure_partitions(engine, start)
+            conn = await asyncpg.connect(dsn)
+            await conn.execute(NARROW + WEEKLY)
+            await _partitions(conn, "narrow", partitions.partition_starts(start)[0], 1)
+            week = partitions._ORIGIN + (
+                (start - partitions._ORIGIN) // timedelta(days=7)
+            ) * timedelta(days=7)
+            await _partitions(conn, "weekly", week, 7)
+            depot = uuid.uuid4()
+            t0 = time.perf_counter()
+            await _fill(conn, depot, start)
+            print(f"filled in {time.perf_counter() - t0:.0f} s")
+            readings = DAYS * 86400 // STEP_S * (SOURCES * 2 + CIRCUITS * 3)
+            width_s = -(-(DAYS * 86400) // POINTS)
+            bargs = (
+                depot,
+                partitions.epoch_us(start),
+                partitions.epoch_us(end),
+                width_s * 1_000_000,
+            )
+            wide_sql = _positional(BUCKETS_POSTGRESQL.text)
+            store_engine = create_engine(url)
 
-        async def through_store() -> None:
-            async with store_engine.connect() as c:
-                await SqlReadings(c).buckets(depot, start, end, width_s)
+            async def through_store() -> None:
+                async with store_engine.connect() as c:
+                    await SqlReadings(c).buckets(depot, start, end, width_s)
 
-        async def reports() -> None:
-            async with store_engine.connect() as c:
-                await SqlReadings(c).capacity_runs(depot, start, end, 30)
+            async def reports() -> None:
+                async with store_engine.connect() as c:
+                    await SqlReadings(c).capacity_runs(depot, start, end, 30)
 
-        async def hashed() -> None:
-            async with conn.transaction():
-                await conn.execute("SET LOCAL work_mem = '32MB'")
-                await conn.fetch(wide_sql, *bargs)
+            async def hashed() -> None:
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL work_mem = '32MB'")
+                    await conn.fetch(wide_sql, *bargs)
 
-        calls: dict[str, Callable[[], Awaitable[Any]]] = {
-            "wide, daily": lambda: conn.fetch(wide_sql, *bargs),
-            "wide, daily, 32 MB": hashed,
-            "wide, weekly": lambda: conn.fetch(
-                wide_sql.replace("FROM readings", "FROM weekly"), *bargs
-            ),
-            "narrow, daily": lambda: conn.fetch(NARROW_BUCKETS, *bargs),
-            "SqlReadings.buckets": through_store,
-            "SqlReadings.capacity_runs": reports,
-        }
-        times: dict[str, list[float]] = {name: [] for name in calls}
-        for call in calls.values():
-            await call()  # warm
-        for _ in range(args.runs):
-            for name, call in calls.items():
-                times[name].append(await _timed(call))
-        sizes = {
-            "wide, daily": await _size(conn, "readings"),
-            "wide, weekly": await _size(conn, "weekly"),
-            "narrow, daily": await _size(conn, "narrow"),
-        }
-        report_bytes = await _size(conn, "capacity_reports")
-        report_rows = await conn.fetchval("SELECT count(*) FROM capacity_reports")
-        print(f"capacity_reports: {report_rows} rows, {report_bytes / report_rows:.1f} B/report")
-        print(f"{readings} readings, {width_s} s buckets ({POINTS} points), {args.runs} runs each")
-        for name, ms in times.items():
-            per = f"{sizes[name] / readings:6.1f} B/reading" if name in sizes else " " * 16
-            print(f"{name:30} {per}  p50 {statistics.median(ms):7.1f} ms  min {min(ms):7.1f} ms")
-        plan = await conn.fetch("EXPLAIN (ANALYZE) " + wide_sql, *bargs)
-        print("\n".join("    " + r[0] for r in plan))
-        await conn.close()
-        await store_engine.dispose()
-    finally:
-        await engine.dispose()
-        if not args.keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        await admin.close()
+            calls: dict[str, Callable[[], Awaitable[Any]]] = {
+                "wide, daily": lambda: conn.fetch(wide_sql, *bargs),
+                "wide, daily, 32 MB": hashed,
+                "wide, weekly": lambda: conn.fetch(
+                    wide_sql.replace("FROM readings", "FROM weekly"), *bargs
+                ),
+                "narrow, daily": lambda: conn.fetch(NARROW_BUCKETS, *bargs),
+                "SqlReadings.buckets": through_store,
+                "SqlReadings.capacity_runs": reports,
+            }
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            for call in calls.values():
+                await call()  # warm
+            for _ in range(args.runs):
+                for name, call in calls.items():
+                    times[name].append(await _timed(call))
+            sizes = {
+                "wide, daily": await _size(conn, "readings"),
+                "wide, weekly": await _size(conn, "weekly"),
+                "narrow, daily": await _size(conn, "narrow"),
+            }
+            report_bytes = await _size(conn, "capacity_reports")
+            report_rows = await conn.fetchval("SELECT count(*) FROM capacity_reports")
+            print(
+                f"capacity_reports: {report_rows} rows, {report_bytes / report_rows:.1f} B/report"
+            )
+            print(
+                f"{readings} readings, {width_s} s buckets ({POINTS} points), {args.runs} runs each"
+            )
+            for name, ms in times.items():
+                per = f"{sizes[name] / readings:6.1f} B/reading" if name in sizes else " " * 16
+                print(
+                    f"{name:30} {per}  p50 {statistics.median(ms):7.1f} ms  min {min(ms):7.1f} ms"
+                )
+            plan = await conn.fetch("EXPLAIN (ANALYZE) " + wide_sql, *bargs)
+            print("\n".join("    " + r[0] for r in plan))
+            await conn.close()
+            await store_engine.dispose()
+        finally:
+            await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1
 class Database:
     """A fresh, migrated PostgreSQL database for one benchmark, dropped afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None, *, keep: bool = False) -> None:
         prefix = os.environ.get("BENCH_DB_PREFIX", "mgs_bench")
-        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.name = name or f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.keep = keep
+        """Leave the database behind afterwards (to look into it)."""
         self.dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + self.name
         self.url = self.dsn.replace("postgresql://", "postgresql+asyncpg://")
 
@@ -30,6 +32,8 @@ class Database:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        if self.keep:
+            return
         conn = await asyncpg.connect(ADMIN_DSN)
         await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         await conn.close()

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, text
 
+CELL_PARAMETERS = ("grain", "low_cell", "high_cell", "inner_lo", "inner_hi")
+"""The parameters :func:`cell_bounds` gives the bucket statements."""
 GRAINS = (60, 900)
 """Cell widths in seconds, widest first when choosing (``grain_for``)."""
 _US = 1_000_000
@@ -162,10 +164,9 @@ def buckets_statement(value_columns: Sequence[str], *, one_cell_per_bucket: bool
             + f") SELECT subject_id, i, {aggregates} FROM parts"
             " GROUP BY subject_id, i ORDER BY subject_id, i"
         )
-    names_bigint = ("start", "end", "width", "first", "grain", "low_cell", "high_cell")
+    names_bigint = ("start", "end", "width", "first", *CELL_PARAMETERS)
     return text(sql).bindparams(
-        bindparam("depot", type_=Uuid()),
-        *(bindparam(n, type_=BigInteger()) for n in (*names_bigint, "inner_lo", "inner_hi")),
+        bindparam("depot", type_=Uuid()), *(bindparam(n, type_=BigInteger()) for n in names_bigint)
     )
 
 

@@ -57,7 +57,8 @@ def _aggregates(column: str) -> str:
 
 def _typed(sql: str) -> TextClause:
     """``sql`` with its parameters typed (SQLite needs the UUID as text)."""
-    names = [n for n in ("depot", "start", "end", "width", "first", "stale") if f":{n}" in sql]
+    known = ("depot", "start", "end", "width", "first", "stale", *reading_rollups.CELL_PARAMETERS)
+    names = [n for n in known if f":{n}" in sql]
     return text(sql).bindparams(
         *(bindparam(n, type_=Uuid() if n == "depot" else BigInteger()) for n in names)
     )
@@ -73,12 +74,11 @@ def per_subject_arrays(statement: TextClause) -> TextClause:
     of 1e-320 is plausible)."""
     names = ", ".join(f"{c}_min, {c}_sum, {c}_count, {c}_max, {c}_last" for c in _COLUMNS)
     arrays = ", ".join(f"array_agg({name.strip()})" for name in names.split(","))
-    wrapped = text(
+    return _typed(
         f"SELECT subject_id, array_agg(i), {arrays}"
         f" FROM ({statement.text}) AS b (subject_id, i, {names})"
         " GROUP BY subject_id ORDER BY subject_id"
     )
-    return wrapped.bindparams(*statement._bindparams.values())
 
 
 BUCKETS_WORK_MEM = text("SELECT set_config('work_mem', '32MB', true)")
