@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 
 from domain.access import EVERYWHERE, Scope
 from domain.capability import CapabilityType
@@ -139,6 +139,10 @@ def packet_row(record: PacketRecord) -> dict[str, Any]:
     }
 
 
+RECENT = timedelta(days=1)
+"""How far back a packet page first looks (one daily partition, or two)."""
+
+
 class SqlPacketRecords(_Repository):
     async def add(self, record: PacketRecord) -> None:
         await self._conn.execute(insert(t.sensor_packets).values(**packet_row(record)))
@@ -150,18 +154,16 @@ class SqlPacketRecords(_Repository):
     async def page(
         self, device_id: UUID, first: int, before: tuple[datetime, UUID] | None
     ) -> list[PacketRecord]:
-        c = t.sensor_packets.c
-        statement = (
-            select(t.sensor_packets)
-            .where(c.device_id == device_id)
-            .order_by(c.received_at.desc(), c.id.desc())
-            .limit(first)
-        )
-        if before is not None:
-            at, packet_id = before
-            statement = statement.where(
-                or_(c.received_at < at, and_(c.received_at == at, c.id < packet_id))
-            )
+        """Newest first. The newest day before the cursor (or now) is read on its
+        own first, so PostgreSQL plans and scans one or two daily partitions
+        for a device that reports often; only a short page reads further back,
+        from where that day ends."""
+        anchor = before[0] if before is not None else datetime.now(UTC)
+        since = anchor - RECENT
+        rows = list(await self._rows(self._page_statement(device_id, first, before, since=since)))
+        if len(rows) < first:
+            older = self._page_statement(device_id, first - len(rows), None, until=since)
+            rows += await self._rows(older)
         return [
             PacketRecord(
                 id=r.id,
@@ -171,8 +173,35 @@ class SqlPacketRecords(_Repository):
                 packet=readable_json(r.packet),
                 outcomes=tuple(_outcome(o) for o in r.outcomes),
             )
-            for r in await self._rows(statement)
+            for r in rows
         ]
+
+    @staticmethod
+    def _page_statement(
+        device_id: UUID,
+        first: int,
+        before: tuple[datetime, UUID] | None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Select[Any]:
+        c = t.sensor_packets.c
+        statement = (
+            select(t.sensor_packets)
+            .where(c.device_id == device_id)
+            .order_by(c.received_at.desc(), c.id.desc())
+            .limit(first)
+        )
+        if since is not None:
+            statement = statement.where(c.received_at >= since)
+        if until is not None:
+            statement = statement.where(c.received_at < until)
+        if before is not None:
+            at, packet_id = before
+            statement = statement.where(
+                or_(c.received_at < at, and_(c.received_at == at, c.id < packet_id))
+            )
+        return statement
 
 
 class SqlPacketFacts(_Repository):
