@@ -16,9 +16,11 @@ from typing import Any, Literal
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import PoolProxiedConnection
 
 from persistence.lost_connection import LOST_CONNECTION_ERRORS
 from persistence.sqlalchemy_internals import announce_statement, begin_adapter_transaction
+from persistence.stale_connections import condemn_pool
 
 Fetch = Literal["fetch", "fetchrow", "fetchval", "execute"]
 """asyncpg's ways to run a statement: all rows, the first row, its first value,
@@ -32,13 +34,14 @@ class AsyncpgDriver:
         self._connection = connection
         self._in_transaction = in_transaction
         self._driver: asyncpg.Connection | None = None
+        self._pooled: PoolProxiedConnection | None = None
 
     async def _driver_connection(self) -> asyncpg.Connection:
         if self._driver is None:
             pooled = await self._connection.get_raw_connection()
             driver = pooled.driver_connection
             assert isinstance(driver, asyncpg.Connection)
-            self._driver = driver
+            self._driver, self._pooled = driver, pooled
         return self._driver
 
     async def run(self, fetch: Fetch, sql: str, *args: Any) -> Any:
@@ -46,9 +49,11 @@ class AsyncpgDriver:
         the SQLAlchemy connection's transaction (begun first if it has not been:
         the first statement of a unit of work, or the first after a commit).
 
-        A lost or confused connection is dropped from the pool (SQLAlchemy's own
-        error handling does that for its statements, not for these) and reported
-        as ``ConnectionError``: a retryable SERVICE_UNAVAILABLE for the client."""
+        A lost or confused connection, or one to a server that cannot write, is
+        dropped from the pool together with every other connection the pool
+        holds (SQLAlchemy's own error handling does that for its statements,
+        not for these) and reported as ``ConnectionError``: a retryable
+        SERVICE_UNAVAILABLE for the client."""
         driver = await self._driver_connection()
         announce_statement(self._connection, sql, args)
         try:
@@ -56,6 +61,8 @@ class AsyncpgDriver:
                 await begin_adapter_transaction(self._connection)
             return await getattr(driver, fetch)(sql, *args)
         except LOST_CONNECTION_ERRORS as error:
+            if self._pooled is not None:
+                condemn_pool(self._pooled)
             await self._connection.invalidate()
             raise ConnectionError("the database connection was lost") from error
         except asyncio.CancelledError:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persistence.cancelled_checkouts import quiet_cancelled_checkouts
+from persistence.stale_connections import drop_stale_connections
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -20,9 +21,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     execution option ``sqlite_begin="IMMEDIATE"``), so two writers queue on the
     database lock instead of failing half-way with "database is locked".
 
-    PostgreSQL connections are not pinged on checkout (a round trip per request):
-    after a server restart the first request on a stale connection fails with a
-    retryable 503 and the pool drops every connection of that generation.
+    PostgreSQL connections are not pinged on checkout unless ``pool_pre_ping``
+    is passed (a round trip per request): after a server restart or a failover
+    the requests in flight fail with a retryable 503 and the pool drops every
+    connection of that generation (:mod:`persistence.stale_connections`).
+    The URL may name several hosts, SQLAlchemy's asyncpg multi-host form
+    ``postgresql+asyncpg://user@/db?host=h1:5432&host=h2:5432&target_session_attrs=read-write``
+    (every host with its port); asyncpg tries them in order and keeps the first
+    that accepts writes.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -32,6 +38,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         engine = create_async_engine(url, **kwargs)
+        drop_stale_connections(engine)
     quiet_cancelled_checkouts(engine.sync_engine.pool)
     return engine
 
