@@ -74,7 +74,7 @@ def _frame_sink() -> DirectDelivery | None:
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     hub, broker = create_broker(settings.redis_url, settings.redis_channel)
     uow = SqlUnitOfWorkFactory(engine, publisher=broker)
     flags = OpenFeatureFlags(uow)

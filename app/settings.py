@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(default=3600, ge=0)
     """How often ``serve`` runs a retention pass (the first one this long after
     start-up); 0 turns the job off in this process."""
+    database_pool_pre_ping: bool = False
+    """Ping each pooled PostgreSQL connection before handing it out (a round trip per
+    request). Off by default: after a restart or a failover, the first statement that
+    finds its connection lost or its server read-only drops the whole pool instead."""
     graphiql: bool = False
     introspection: bool = False
     max_query_depth: int = Field(default=15, gt=0)
