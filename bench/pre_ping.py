@@ -7,7 +7,10 @@ Two `microgrid serve` processes on one fresh PostgreSQL database, one with the
 ping and one without, take turns at ``recordCapabilityStatus`` over HTTP (the
 same load generator as bench/ingest.py), so the machine's noise falls on both.
 Prints each side's req/s, median and p99 latency, server CPU time per request,
-and the ratios, with the load average.
+and the ratios, with the load average. A request checks out two connections
+(the token lookup, the unit of work), so it pays two pings; and, in process,
+the cost of one checkout with one statement (the token lookup's way) on two
+engines, with and without the ping, interleaved.
 
 Run: ``.venv/bin/python -m bench.pre_ping [--quick]``."""
 
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import time
 from collections.abc import Callable
 
 from bench.depots import provisioned_depots
@@ -25,6 +29,8 @@ from bench.measure import p99
 from bench.serving import serve
 from bench.statuses import ingest_request
 from bench.stores import Database
+from persistence.asyncpg_driver import AsyncpgDriver
+from persistence.database import create_engine
 
 _FIELDS = {"median_ms": "latencies", "cpu_ms_per_request": "cpu"}
 
@@ -66,12 +72,46 @@ async def bench_pre_ping(total: int, concurrency: int, rounds: int) -> dict[str,
     return result
 
 
+async def bench_checkout(iterations: int, rounds: int) -> dict[str, object]:
+    """Median µs of a checkout plus one statement straight to asyncpg, with and
+    without the ping, in interleaved rounds on one database."""
+    async with Database() as db:
+        engines = {
+            "no_ping": create_engine(db.url),
+            "pre_ping": create_engine(db.url, pool_pre_ping=True),
+        }
+        samples: dict[str, list[float]] = {side: [] for side in engines}
+        try:
+            for _ in range(rounds):
+                for side, engine in engines.items():
+                    for _ in range(iterations):
+                        start = time.perf_counter()
+                        async with engine.connect() as connection:
+                            driver = AsyncpgDriver(connection, in_transaction=False)
+                            await driver.run("fetchval", "SELECT 1")
+                        samples[side].append(time.perf_counter() - start)
+        finally:
+            for engine in engines.values():
+                await engine.dispose()
+    plain, pinged = (statistics.median(samples[side]) for side in ("no_ping", "pre_ping"))
+    return {
+        "checkouts": iterations * rounds,
+        "load_average": os.getloadavg()[0],
+        "no_ping_median_us": plain * 1e6,
+        "pre_ping_median_us": pinged * 1e6,
+        "ping_us": (pinged - plain) * 1e6,
+        "ratio": pinged / plain,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     total, rounds = (150, 2) if args.quick else (500, 3)
-    for concurrency in (1, 16):
+    checkout = asyncio.run(bench_checkout(200 if args.quick else 1000, 5 if args.quick else 10))
+    print({k: round(v, 2) if isinstance(v, float) else v for k, v in checkout.items()})
+    for concurrency in (1, 8):
         result = asyncio.run(bench_pre_ping(total, concurrency, rounds))
         print({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()})
 
