@@ -29,6 +29,8 @@ RECORD = """mutation ($i: RecordCapabilityStatusInput!) { recordCapabilityStatus
 
 @pytest.fixture
 async def read_only_able() -> AsyncIterator[tuple[str, Container]]:
+    """A migrated database of the test's own (it turns it read-only), and the
+    service's container on it."""
     async with own_postgres.own_database() as name:
         url = own_postgres.url_of(name)
         await schema_upgrade.upgrade_async(url)
@@ -73,3 +75,29 @@ async def test_a_write_on_a_read_only_server_is_retryable_and_recovers(read_only
         recorded = (await client.execute(RECORD, status))["recordCapabilityStatus"]
         assert recorded == {"duplicate": False, "event": {"sequence": 1}}
         await client.execute(CREATE, {"name": "After"})
+
+
+async def test_no_writable_host_to_connect_to_is_retryable_and_recovers(read_only_able):
+    """With ``target_session_attrs=read-write`` asyncpg refuses to connect while no
+    listed host takes writes (in a failover: before the standby is promoted)."""
+    name, issuer = read_only_able
+    token = (await issuer.tokens.issue(Role.ADMIN, (), issuer.deps.clock.now())).token
+    url = f"{own_postgres.url_of(name)}?target_session_attrs=read-write"
+    container = build_container(Settings(database_url=url), clock=FakeClock())
+    transport = httpx.ASGITransport(app=create_app(container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            client = GraphQLClient(http, token)
+            await own_postgres.admin(
+                f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'
+            )
+            response = await client.raw(CREATE, {"name": "During"})
+            assert response.status_code == 503
+            (error,) = response.json()["errors"]
+            assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE", error
+            assert error["extensions"]["retryable"] is True
+
+            await own_postgres.admin(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+            await client.execute(CREATE, {"name": "After"})
+    finally:
+        await container.close()

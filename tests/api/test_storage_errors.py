@@ -30,6 +30,12 @@ def _raised_from(cause: BaseException) -> BaseException:
         asyncpg.exceptions.InternalClientError("cannot switch to state 12"),
         asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        # a standby, or a primary demoted in a failover: a fresh connection finds the primary
+        asyncpg.exceptions.ReadOnlySQLTransactionError(
+            "cannot execute INSERT in a read-only transaction"
+        ),
+        # connecting with target_session_attrs=read-write while no host is the primary yet
+        asyncpg.exceptions.TargetServerAttributeNotMatched("None of the hosts match"),
     ],
 )
 def test_a_lost_connection_wrapped_by_sqlalchemy_is_retryable(cause):
