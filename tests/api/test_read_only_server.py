@@ -41,7 +41,9 @@ async def read_only_able() -> AsyncIterator[tuple[str, Container]]:
             await container.close()
 
 
-async def test_a_write_on_a_read_only_server_is_retryable_and_recovers(read_only_able):
+async def test_a_write_on_a_read_only_server_is_retryable_and_recovers(
+    read_only_able: tuple[str, Container],
+) -> None:
     name, container = read_only_able
     token = (await container.tokens.issue(Role.ADMIN, (), container.deps.clock.now())).token
     transport = httpx.ASGITransport(app=create_app(container))
@@ -77,7 +79,9 @@ async def test_a_write_on_a_read_only_server_is_retryable_and_recovers(read_only
         await client.execute(CREATE, {"name": "After"})
 
 
-async def test_no_writable_host_to_connect_to_is_retryable_and_recovers(read_only_able):
+async def test_no_writable_host_to_connect_to_is_retryable_and_recovers(
+    read_only_able: tuple[str, Container],
+) -> None:
     """With ``target_session_attrs=read-write`` asyncpg refuses to connect while no
     listed host takes writes (in a failover: before the standby is promoted)."""
     name, issuer = read_only_able

@@ -40,7 +40,9 @@ async def _straight_to_asyncpg(engine: AsyncEngine) -> object:
         return await AsyncpgDriver(connection, in_transaction=False).run("fetchval", "SELECT 1")
 
 
-async def test_a_lost_connection_on_a_driver_statement_drops_the_whole_pool(own_database):
+async def test_a_lost_connection_on_a_driver_statement_drops_the_whole_pool(
+    own_database: str,
+) -> None:
     engine = create_engine(own_postgres.url_of(own_database))
     try:
         await _fill_pool(engine)
@@ -57,7 +59,7 @@ async def test_a_lost_connection_on_a_driver_statement_drops_the_whole_pool(own_
         await engine.dispose()
 
 
-async def test_a_server_that_cannot_write_is_a_lost_connection(own_database):
+async def test_a_server_that_cannot_write_is_a_lost_connection(own_database: str) -> None:
     """A connection that reached a read-only server (a standby, a primary demoted
     in a failover) is not kept: its error says the connection was invalidated,
     and once the server takes writes again, so do the next transactions."""
@@ -91,7 +93,7 @@ async def test_a_server_that_cannot_write_is_a_lost_connection(own_database):
         await engine.dispose()
 
 
-async def test_statements_in_flight_elsewhere_are_not_disturbed(own_database):
+async def test_statements_in_flight_elsewhere_are_not_disturbed(own_database: str) -> None:
     """Condemning the pool closes idle connections only at their next checkout:
     a transaction already running on a live connection finishes."""
     engine = create_engine(own_postgres.url_of(own_database))
