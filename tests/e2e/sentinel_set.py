@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -155,13 +155,3 @@ class SentinelSet:
 def _knows_everyone(sentinel: redis.Redis) -> bool:
     state = sentinel.sentinel_master(SERVICE)
     return int(state["num-slaves"]) >= 1 and int(state["num-other-sentinels"]) >= 2
-
-
-@contextlib.contextmanager
-def sentinel_set(workdir: Path) -> Iterator[SentinelSet]:
-    engines = SentinelSet(workdir)
-    try:
-        engines.start()
-        yield engines
-    finally:
-        engines.stop()
