@@ -19,9 +19,12 @@ subscriber reconnect then open connections to the promoted one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -29,6 +32,9 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+log = logging.getLogger("microgrid.broker")
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
 """Sentinel URL scheme -> whether connections use TLS."""
@@ -43,6 +49,10 @@ SENTINEL_QUERY_OPTIONS: dict[str, Any] = {
     # a sentinel that does not answer is skipped for the next one at once
     "retry": Retry(NoBackoff(), 0),
 }
+
+SWITCH_MASTER = "+switch-master"
+"""The sentinels' announcement of a completed failover."""
+WATCH_RETRY_SECONDS = 1.0
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>\d+))?$")
 
@@ -65,14 +75,65 @@ class SentinelSet:
 @dataclass
 class RedisClients:
     publisher: Redis
-    subscriber: Callable[[], Redis]
-    """A new client per call: the caller closes it when its connection is lost."""
+    new_subscriber: Callable[[], Redis]
     sentinel: Sentinel | None = None
+    service_name: str = ""
+    _subscriber: Redis | None = field(default=None, init=False)
+    _watch: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def subscriber(self) -> Redis:
+        """A new client per call (the caller closes it when its connection is
+        lost). With Sentinel the first call also starts following the sentinels'
+        failover announcements."""
+        self._subscriber = self.new_subscriber()
+        if self.sentinel is not None and self._watch is None:
+            self._watch = asyncio.create_task(self._follow_switches(), name="sentinel-watch")
+        return self._subscriber
 
     async def aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         await self.publisher.aclose()
         if self.sentinel is not None:
             await self.sentinel.aclose()
+
+    async def _follow_switches(self) -> None:
+        """After a failover a demoted master that is still up keeps its clients
+        until a sentinel reconfigures it, which can come many seconds after the
+        switch; meanwhile processes that reconnect meet on the new master and
+        the others stay on the old one. So on +switch-master for our service
+        every connection is dropped: the next publish and the subscriber's
+        reconnect ask the sentinels again. Listens to one sentinel at a time,
+        moving to the next when it fails."""
+        assert self.sentinel is not None
+        while True:
+            for sentinel in list(self.sentinel.sentinels):
+                pubsub = sentinel.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(SWITCH_MASTER)
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None and self._is_ours(message["data"]):
+                            await self._drop_connections()
+                except (RedisError, OSError):
+                    pass
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(WATCH_RETRY_SECONDS)
+
+    def _is_ours(self, data: bytes | str) -> bool:
+        """``<service> <old ip> <old port> <new ip> <new port>``."""
+        text = data.decode() if isinstance(data, bytes) else data
+        return text.split(" ", 1)[0] == self.service_name
+
+    async def _drop_connections(self) -> None:
+        log.info("the sentinels switched %s to a new master; reconnecting", self.service_name)
+        await self.publisher.connection_pool.disconnect(inuse_connections=True)
+        if self._subscriber is not None:
+            await self._subscriber.connection_pool.disconnect(inuse_connections=True)
 
 
 def is_sentinel_url(url: str) -> bool:
@@ -178,4 +239,6 @@ def _sentinel_clients(target: SentinelSet) -> RedisClients:
     def master(options: dict[str, Any]) -> Redis:
         return sentinel.master_for(target.service_name, **options)
 
-    return RedisClients(master(PUBLISHER_OPTIONS), lambda: master(SUBSCRIBER_OPTIONS), sentinel)
+    return RedisClients(
+        master(PUBLISHER_OPTIONS), lambda: master(SUBSCRIBER_OPTIONS), sentinel, target.service_name
+    )
