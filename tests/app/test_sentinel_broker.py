@@ -18,7 +18,7 @@ from domain.changes import Change, ChangeReason
 from tests.e2e.sentinel_set import SERVICE, SentinelSet
 
 CONVERGE_SECONDS = 5
-"""DESIGN §3: every open card equals the database within 5 s of any change."""
+"""DESIGN §3's bound: every open card equals the database this soon after any change."""
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ Two `microgrid serve` processes share one fresh PostgreSQL database and name
 the Sentinel set in REDIS_URL; live cards are open on both while an ingest
 loop posts to both. After the master is SIGKILLed and the failover completes
 (the sentinels announce +switch-master), every open card equals the database
-within 10 s, both processes' publisher and subscriber are on the promoted
-master, and every observation is stored exactly once."""
+within CONVERGE_SECONDS (the issue's bound), both processes' publisher and
+subscriber are on the promoted master, and every observation is stored
+exactly once."""
 
 from __future__ import annotations
 
