@@ -12,8 +12,9 @@ are. A Sentinel set is named by::
 port defaults to 26379 and ``db`` to 0; the user and password are the
 master's, ``sentinel_password`` the sentinels' own (when they require one).
 Through redis-py's public Sentinel support every new connection asks the
-sentinels for the current master of ``service``; a connection to a master
-that was demoted or died fails, and the broker's publish re-send and
+sentinels for the current master of ``service``. A connection to a master
+that died fails, and one to a master the sentinels demoted is dropped when
+they announce the switch (+switch-master); the broker's publish re-send and
 subscriber reconnect then open connections to the promoted one.
 """
 
