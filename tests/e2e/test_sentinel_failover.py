@@ -268,6 +268,7 @@ async def _failover_under_ingest(
         try:
             await ingest.until(5, seconds=30)
             accepted_before_kill = len(ingest.accepted)
+            killed_at = time.monotonic()
             switched = await _kill_master_and_wait_for_the_switch(engines)
             failover_done = time.monotonic()
             accepted_without_master = len(ingest.accepted) - accepted_before_kill
@@ -313,8 +314,9 @@ async def _failover_under_ingest(
     assert subscribers == 2, "both processes' subscriber connections are on the promoted master"
 
     return (
-        f"Redis Sentinel failover: the master was SIGKILLed, +switch-master to port {switched} "
-        f"arrived ({accepted_without_master} observations accepted meanwhile); every open "
+        f"Redis Sentinel failover: the master was SIGKILLed, +switch-master (to port "
+        f"{switched}) arrived {failover_done - killed_at:.2f} s later "
+        f"({accepted_without_master} observations accepted meanwhile); every open "
         f"card ({len(screens)} on 2 processes) equalled the database "
         f"{converged - failover_done:.2f} s after the failover completed "
         f"({max(converged - last_write, 0):.2f} s after the last write). Ingest: "
