@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.redis_connections import redis_clients
 from domain.changes import Change, ChangeReason
 from domain.live import FellBehind
 
@@ -155,7 +155,8 @@ class RedisBroker:
         self.hub = hub
         self.url = url
         self.channel = channel
-        self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._clients = redis_clients(url)
+        self._publisher = self._clients.publisher
         self._task: asyncio.Task[None] | None = None
         self._retry: asyncio.Task[None] | None = None
         self._unsent: dict[UUID, Change] = {}
@@ -222,7 +223,7 @@ class RedisBroker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._publisher.aclose()
+        await self._clients.aclose()
 
     async def ping(self) -> str:
         try:
@@ -234,7 +235,7 @@ class RedisBroker:
     async def _listen(self) -> None:
         backoff = 0.1
         while True:
-            client = Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=5)
+            client = self._clients.subscriber()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)

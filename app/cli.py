@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from app.container import build_container
+from app.redis_connections import InvalidRedisUrl
 from app.settings import Settings
 from domain.access import EVERYWHERE, Role
 from persistence import schema_upgrade as migrations
@@ -66,7 +67,12 @@ def serve(
     settings = Settings()
     migrations.upgrade(settings.database_url)
     ensure_partitions_at(settings.database_url)
-    app = create_app(build_container(settings))
+    try:
+        container = build_container(settings)
+    except InvalidRedisUrl as error:
+        err.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    app = create_app(container)
     # Everything loaded so far lives as long as the process: keep it out of the
     # collector. And collect less often: with 1,000 open card subscriptions a
     # full collection paused the event loop ~150 ms, which was the fan-out's
