@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
 from domain.access import Scope
-from domain.capability import CapabilityType, StatusView, next_freshness_change, view
+from domain.capability import (
+    CapabilityType,
+    Freshness,
+    StatusView,
+    next_freshness_change,
+    view,
+)
 from domain.model import Depot, Microgrid, PowerSource
 from domain.ports import Dependencies
 from domain.problems import NotFound
@@ -40,21 +46,62 @@ class Card:
         return next_freshness_change(list(self.statuses.values()), self.generated_at)
 
 
+def as_of(card: Card, now: datetime) -> Card:
+    """``card`` as it reads at ``now``: each status's freshness and age follow
+    the clock (a status that went stale since the card was read shows STALE);
+    everything else is the card's own. A ``now`` before the card was read
+    changes nothing."""
+    if now <= card.generated_at:
+        return card
+    return replace(
+        card,
+        statuses={c: _view_at(v, now) for c, v in card.statuses.items()},
+        generated_at=now,
+    )
+
+
+def _view_at(status: StatusView, now: datetime) -> StatusView:
+    if status.observed_at is None or status.stale_at is None:
+        return status
+    return replace(
+        status,
+        freshness=Freshness.FRESH if now < status.stale_at else Freshness.STALE,
+        age_seconds=(now - status.observed_at).total_seconds(),
+    )
+
+
+def depot_not_visible(scope: Scope, depot_id: UUID | None) -> NotFound | None:
+    """The answer for a depot this scope cannot see (or a malformed id), else ``None``."""
+    if depot_id is None or not scope.allows(depot_id):
+        return NotFound("Depot", str(depot_id) if depot_id else None)
+    return None
+
+
+def no_microgrid(depot_id: UUID) -> NotFound:
+    return NotFound(
+        "Microgrid",
+        None,
+        message=f"Depot {depot_id} has no microgrid (unknown depot, or no top-level circuit).",
+    )
+
+
+async def microgrid_id_of_depot(deps: Dependencies, depot_id: UUID) -> UUID | None:
+    """The id of the depot's microgrid, if it has one."""
+    async with deps.uow(write=False) as uow:
+        microgrid = await uow.microgrids.for_depot(depot_id)
+    return None if microgrid is None else microgrid.id
+
+
 async def card_for_depot(
     deps: Dependencies, scope: Scope, depot_id: UUID | None
 ) -> Card | NotFound:
-    if depot_id is None or not scope.allows(depot_id):
-        return NotFound("Depot", str(depot_id) if depot_id else None)
+    hidden = depot_not_visible(scope, depot_id)
+    if hidden is not None or depot_id is None:
+        return hidden or NotFound("Depot", None)
     async with deps.uow(write=False) as uow:
         microgrid = await uow.microgrids.for_depot(depot_id)
     if microgrid is None:
-        return NotFound(
-            "Microgrid",
-            None,
-            message=(
-                f"Depot {depot_id} has no microgrid (unknown depot, or no top-level circuit)."
-            ),
-        )
+        return no_microgrid(depot_id)
     return await card_for_microgrid(deps, microgrid.id) or NotFound("Microgrid", None)
 
 

@@ -113,6 +113,12 @@ class FellBehind(Exception):
 
 
 class CardListener(Protocol):
+    async def snapshot(self) -> Card | None:
+        """The card as the follower has it, read for now (``domain.card.as_of``),
+        never older than what the follower last pushed; ``None`` when the
+        microgrid is gone. A change the snapshot misses reaches :meth:`after`."""
+        ...
+
     def after(self, revision: int, generated_at: datetime) -> AsyncIterator[CardUpdate]:
         """The updates newer than a snapshot of this ``revision`` read at
         ``generated_at`` (see :func:`is_newer`), until the microgrid is gone.
@@ -127,6 +133,11 @@ class CardUpdates(Protocol):
     def listen(self, microgrid_id: UUID) -> AbstractAsyncContextManager[CardListener]:
         """Entered once this microgrid's changes are being followed, so that a
         card read after that misses none."""
+        ...
+
+    async def microgrid_of_depot(self, depot_id: UUID) -> UUID | None:
+        """The id of the depot's microgrid (``None``: it has none), as
+        ``domain.card.microgrid_id_of_depot`` reads it."""
         ...
 
 
