@@ -113,9 +113,10 @@ class FellBehind(Exception):
 
 
 class CardListener(Protocol):
-    async def snapshot(self) -> Card | None:
+    async def snapshot(self) -> CardUpdate | None:
         """The card as the follower has it, read for now (``domain.card.as_of``),
-        never older than what the follower last pushed; ``None`` when the
+        never older than what the follower last pushed, as a SNAPSHOT update
+        (which subscribers arriving together may share); ``None`` when the
         microgrid is gone. A change the snapshot misses reaches :meth:`after`."""
         ...
 

@@ -31,13 +31,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
 from domain.card import Card, as_of, card_for_microgrid, microgrid_id_of_depot
+from domain.changes import ChangeReason
 from domain.live import CardUpdate, Feeds, FellBehind, follow_card, is_newer
 from domain.ports import Dependencies
+
+SNAPSHOT_SHARED_FOR = timedelta(seconds=1)
+"""How long one snapshot (and its execution and encoding) serves every new
+subscriber of a card, while no status changes freshness and the follower's
+card stays the same: its age and ``generatedAt`` lag by at most this much."""
 
 
 class DirectDelivery(Protocol):
@@ -82,7 +88,7 @@ class Listener:
         self.direct = direct
         """Takes updates once :meth:`after` waits for them."""
 
-    async def snapshot(self) -> Card | None:
+    async def snapshot(self) -> CardUpdate | None:
         """The follower's card read for now: see ``domain.live.CardListener``."""
         if self._follower is None:
             raise RuntimeError("this listener listens to no follower")
@@ -241,20 +247,34 @@ class _Follower:
         loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = loop.create_future()
         self.first_read: asyncio.Future[None] = loop.create_future()
+        self._snapshot: tuple[Card, CardUpdate] | None = None
+        """The follower's card, and the snapshot last made of it."""
         self.task = asyncio.ensure_future(self._run())
 
     def forget(self) -> None:
         """Stops answering for this microgrid (it is gone, or not followed any more)."""
-        card, self.card = self.card, None
+        card, self.card, self._snapshot = self.card, None, None
         if card is not None and self.followers._by_depot.get(card.microgrid.depot_id) is self:
             del self.followers._by_depot[card.microgrid.depot_id]
 
-    async def snapshot(self) -> Card | None:
+    async def snapshot(self) -> CardUpdate | None:
+        """The card read for now; one object (presented once, so executed and
+        encoded once) for every subscriber that takes it while it reads true."""
         if not self.first_read.done():
             await asyncio.shield(self.first_read)
         self.first_read.result()  # the first read's error, if it failed
         card = self.card
-        return None if card is None else as_of(card, self.followers._deps.clock.now())
+        if card is None:
+            return None
+        now = self.followers._deps.clock.now()
+        if self._snapshot is not None and self._snapshot[0] is card:
+            shared = self._snapshot[1]
+            if _still_true(shared.card, now):
+                return shared
+        update = CardUpdate(ChangeReason.SNAPSHOT, as_of(card, now))
+        self.followers._present(update)
+        self._snapshot = (card, update)
+        return update
 
     def _offer(self, item: Item, payload: object = None) -> None:
         delivered = 0
@@ -300,3 +320,11 @@ class _Follower:
                     started.set_exception(error)
                     started.exception()  # retrieved: a subscriber may not be waiting for it
             self._offer(error)
+
+
+def _still_true(snapshot: Card, now: datetime) -> bool:
+    """Whether a snapshot read at its ``generated_at`` may serve at ``now``."""
+    if now - snapshot.generated_at >= SNAPSHOT_SHARED_FOR:
+        return False
+    turns_stale = snapshot.next_freshness_change
+    return turns_stale is None or now < turns_stale

@@ -9,7 +9,6 @@ from uuid import UUID
 from domain import live
 from domain.capability import StatusEvent
 from domain.card import depot_not_visible, no_microgrid
-from domain.changes import ChangeReason
 from domain.live import CardUpdate
 from domain.model import Microgrid
 from domain.problems import NotFound
@@ -29,8 +28,8 @@ async def microgrid_card(ctx: RequestContext, depot_id: str) -> AsyncGenerator[C
         snapshot = await listener.snapshot()
         if snapshot is None:
             raise NotFoundError(f"Microgrid {microgrid_id} no longer exists.")
-        revision, generated_at = snapshot.revision, snapshot.generated_at
-        yield CardUpdate(ChangeReason.SNAPSHOT, snapshot)
+        revision, generated_at = snapshot.card.revision, snapshot.card.generated_at
+        yield snapshot
         del snapshot  # one per open subscription: keep only what the comparison needs
         # A subscriber that falls behind gets the domain's FellBehind, which the
         # schema's error shaping answers as SUBSCRIBER_TOO_SLOW.

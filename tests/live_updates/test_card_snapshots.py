@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from domain.access import EVERYWHERE
 from domain.capability import CapabilityType, Freshness, Observation
-from domain.card import Card, as_of, card_for_microgrid
+from domain.card import as_of, card_for_microgrid
 from domain.changes import ChangeReason
+from domain.live import CardUpdate
 from domain.status_ingest import record_capability_status
-from live_updates.card_followers import CardFollowers
+from live_updates.card_followers import SNAPSHOT_SHARED_FOR, CardFollowers
 from tests.live_updates.test_card_followers import QueueFeeds
 from tests.support.live import one_microgrid_site
 
@@ -52,7 +53,7 @@ async def test_a_burst_of_subscribers_shares_the_followers_first_read():
     store, _clock, deps, microgrid = await one_microgrid_site()
     followers = CardFollowers(deps, QueueFeeds(store))
 
-    async def subscribe(stack: contextlib.AsyncExitStack) -> Card | None:
+    async def subscribe(stack: contextlib.AsyncExitStack) -> CardUpdate | None:
         listener = await stack.enter_async_context(followers.listen(microgrid.id))
         return await listener.snapshot()
 
@@ -61,8 +62,9 @@ async def test_a_burst_of_subscribers_shares_the_followers_first_read():
         late = await subscribe(stack)
     current = await card_for_microgrid(deps, microgrid.id)
     assert followers.reads == 1, "one card read for 51 subscribers"
-    assert {s.revision for s in [*snapshots, late] if s is not None} == {current.revision}
-    assert None not in snapshots
+    assert {id(s) for s in [*snapshots, late]} == {id(late)}, "one snapshot, shared"
+    assert late is not None and late.reason is ChangeReason.SNAPSHOT
+    assert late.card.revision == current.revision
 
 
 async def test_a_status_that_went_stale_since_the_last_push_shows_stale_in_a_new_snapshot():
@@ -70,14 +72,17 @@ async def test_a_status_that_went_stale_since_the_last_push_shows_stale_in_a_new
     await _record(deps, clock, microgrid, "fresh")
     followers = CardFollowers(deps, QueueFeeds(store))
     async with followers.listen(microgrid.id) as first:
-        before = await first.snapshot()
-        assert before is not None and before.der.freshness is Freshness.FRESH
+        first_snapshot = await first.snapshot()
+        assert first_snapshot is not None
+        before = first_snapshot.card
+        assert before.der.freshness is Freshness.FRESH
         # Time passes without waking the follower's freshness timer: its card
         # still says FRESH, as it last pushed it.
         clock.current += timedelta(seconds=61)
         async with followers.listen(microgrid.id) as second:
-            snapshot = await second.snapshot()
-        assert snapshot is not None
+            taken = await second.snapshot()
+        assert taken is not None
+        snapshot = taken.card
         assert snapshot.der.freshness is Freshness.STALE
         assert snapshot.der.age_seconds == before.der.age_seconds + 61
         assert snapshot.revision == before.revision
@@ -88,14 +93,16 @@ async def test_a_new_snapshot_is_never_older_than_what_the_follower_last_pushed(
     store, clock, deps, microgrid = await one_microgrid_site()
     followers = CardFollowers(deps, QueueFeeds(store))
     async with followers.listen(microgrid.id) as early:
-        first = await early.snapshot()
-        assert first is not None
+        taken = await early.snapshot()
+        assert taken is not None
+        first = taken.card
         stream = early.after(first.revision, first.generated_at)
         await _record(deps, clock, microgrid, "one")
         pushed = await asyncio.wait_for(stream.__anext__(), 2)
         async with followers.listen(microgrid.id) as late:
-            snapshot = await late.snapshot()
-        assert snapshot is not None
+            late_taken = await late.snapshot()
+        assert late_taken is not None
+        snapshot = late_taken.card
         assert snapshot.revision == pushed.card.revision == first.revision + 1
         assert snapshot.der.status == pushed.card.der.status
         assert followers.reads == 2, "the first read and the change's: nothing per subscriber"
@@ -105,15 +112,17 @@ async def test_a_subscriber_arriving_while_the_follower_reads_a_change_gets_that
     store, clock, deps, microgrid = await one_microgrid_site()
     followers = GatedReads(deps, QueueFeeds(store))
     async with followers.listen(microgrid.id) as early:
-        first = await early.snapshot()
-        assert first is not None
+        taken = await early.snapshot()
+        assert taken is not None
+        first = taken.card
         followers.gate.clear()
         await _record(deps, clock, microgrid, "mid-read")
         await asyncio.wait_for(followers.reading.wait(), 2)  # the follower is reading it now
 
         async with followers.listen(microgrid.id) as late:
-            snapshot = await asyncio.wait_for(late.snapshot(), 2)
-            assert snapshot is not None
+            late_taken = await asyncio.wait_for(late.snapshot(), 2)
+            assert late_taken is not None
+            snapshot = late_taken.card
             assert snapshot.revision == first.revision, "what the follower last pushed"
             stream = late.after(snapshot.revision, snapshot.generated_at)
             followers.gate.set()
@@ -121,6 +130,26 @@ async def test_a_subscriber_arriving_while_the_follower_reads_a_change_gets_that
         assert update.reason is ChangeReason.CAPABILITY_STATUS
         assert update.card.revision == first.revision + 1
         assert update.card.der.status.value == "ON"
+
+
+async def test_a_shared_snapshot_is_made_again_once_a_status_turns_stale_or_time_moves_on():
+    store, clock, deps, microgrid = await one_microgrid_site(stale_after=60)
+    await _record(deps, clock, microgrid, "fresh")
+    followers = CardFollowers(deps, QueueFeeds(store))
+    async with followers.listen(microgrid.id) as listener:
+        first = await listener.snapshot()
+        assert first is not None and first.card.der.freshness is Freshness.FRESH
+        clock.current += timedelta(milliseconds=10)
+        assert await listener.snapshot() is first, "the same moment, the same snapshot"
+        clock.current = first.card.der.stale_at  # without waking the follower
+        stale = await listener.snapshot()
+        assert stale is not None and stale is not first
+        assert stale.card.der.freshness is Freshness.STALE
+        clock.current += SNAPSHOT_SHARED_FOR
+        later = await listener.snapshot()
+        assert later is not None and later is not stale
+        assert later.card.generated_at == clock.current
+        assert followers.reads == 1
 
 
 async def test_a_burst_asking_for_a_depots_microgrid_shares_one_lookup_then_asks_the_follower():
