@@ -169,10 +169,10 @@ def run(quick: bool, show: Show) -> list[Row]:
     line = _result(this)
     if before is None:
         return [("reconnect storm, open to SNAPSHOT", size, line, "—", "—")]
-    ratio = (
-        f"p99 {this['p99_ms'] / before['p99_ms']:.2f}x, "
-        f"median {this['median_ms'] / before['median_ms']:.2f}x"
-    )
+    cpu = this["server_cpu_ms_per_screen"] / before["server_cpu_ms_per_screen"]
+    ratio = f"server CPU per screen {cpu:.2f}x"
+    if math.isfinite(before["p99_ms"]):
+        ratio += f", p99 {this['p99_ms'] / before['p99_ms']:.2f}x"
     return [("reconnect storm, open to SNAPSHOT", size, line, "main: " + _result(before), ratio)]
 
 

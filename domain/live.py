@@ -132,13 +132,13 @@ class CardUpdates(Protocol):
     every local subscriber (live delivery implements it)."""
 
     def listen(self, microgrid_id: UUID) -> AbstractAsyncContextManager[CardListener]:
-        """Entered once this microgrid's changes are being followed, so that a
-        card read after that misses none."""
+        """Entered once this microgrid's changes are being followed (and its
+        card read once), so that a card read after that misses none."""
         ...
 
     async def microgrid_of_depot(self, depot_id: UUID) -> UUID | None:
         """The id of the depot's microgrid (``None``: it has none), as
-        ``domain.card.microgrid_id_of_depot`` reads it."""
+        ``domain.card.microgrid_ids_of_depots`` reads it."""
         ...
 
 

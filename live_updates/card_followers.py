@@ -35,10 +35,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from domain.card import Card, as_of, card_for_microgrid, microgrid_id_of_depot
+from domain.card import Card, as_of, cards_for_microgrids, microgrid_ids_of_depots
 from domain.changes import ChangeReason
 from domain.live import CardUpdate, Feeds, FellBehind, follow_card, is_newer
 from domain.ports import Dependencies
+from live_updates.batched_reads import BatchedReads
 
 SNAPSHOT_SHARED_FOR = timedelta(seconds=1)
 """How long one snapshot (and its execution and encoding) serves every new
@@ -167,15 +168,20 @@ class CardFollowers:
         self._followers: dict[UUID, _Follower] = {}
         self._by_depot: dict[UUID, _Follower] = {}
         """Followers by the depot of their card, once they have one."""
-        self._depot_lookups: dict[UUID, asyncio.Future[UUID | None]] = {}
+        self._cards: BatchedReads[UUID, Card] = BatchedReads(
+            lambda ids: cards_for_microgrids(deps, ids)
+        )
+        self._depots: BatchedReads[UUID, UUID] = BatchedReads(
+            lambda ids: microgrid_ids_of_depots(deps, ids)
+        )
         self.reads = 0
-        self.depot_lookups = 0
         self.direct_deliveries = 0
 
     @asynccontextmanager
     async def listen(self, microgrid_id: UUID) -> AsyncIterator[Listener]:
-        """Yields once the follower is subscribed, so a card read after that
-        misses no change."""
+        """Yields once the follower is subscribed and has read the card once, so
+        a card read after that misses no change (the follower pushes every
+        change after its first read)."""
         follower = self._followers.get(microgrid_id)
         if follower is None or follower.task.done():
             follower = _Follower(self, microgrid_id)
@@ -184,6 +190,7 @@ class CardFollowers:
         follower.listeners.add(listener)
         try:
             await asyncio.shield(follower.ready)
+            await asyncio.shield(follower.first_read)
             yield listener
         finally:
             follower.listeners.discard(listener)
@@ -194,25 +201,18 @@ class CardFollowers:
                 follower.forget()
 
     async def microgrid_of_depot(self, depot_id: UUID) -> UUID | None:
-        """The microgrid of a followed card of this depot, else one lookup
-        shared by every caller while it runs (nothing is kept after it)."""
+        """The microgrid of a followed card of this depot, else a lookup
+        (one for every depot asked for together; nothing is kept after it)."""
         follower = self._by_depot.get(depot_id)
         card = follower.card if follower is not None else None
         if card is not None and card.microgrid.depot_id == depot_id:
             return card.microgrid.id
-        flight = self._depot_lookups.get(depot_id)
-        if flight is None:
-            self.depot_lookups += 1
-            flight = asyncio.ensure_future(microgrid_id_of_depot(self._deps, depot_id))
-            self._depot_lookups[depot_id] = flight
-            flight.add_done_callback(lambda done: self._landed(depot_id, done))
-        return await asyncio.shield(flight)
+        return await self._depots.get(depot_id)
 
-    def _landed(self, depot_id: UUID, flight: asyncio.Future[UUID | None]) -> None:
-        if self._depot_lookups.get(depot_id) is flight:
-            del self._depot_lookups[depot_id]
-        if not flight.cancelled():
-            flight.exception()  # retrieved: every caller that waited has raised it already
+    @property
+    def depot_lookups(self) -> int:
+        """Lookups of depots' microgrids made so far (each for any number of depots)."""
+        return self._depots.batches
 
     def followed(self) -> list[UUID]:
         """The microgrids whose card this process follows."""
@@ -230,8 +230,10 @@ class CardFollowers:
         ]
 
     async def _read(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
+        """A card read after this call (with the cards of other followers that
+        read in the same turn: one transaction for all of them)."""
         self.reads += 1
-        return await card_for_microgrid(deps, microgrid_id)
+        return await self._cards.get(microgrid_id)
 
 
 class _Follower:
