@@ -210,6 +210,11 @@ class CardFollowers:
         return await self._depots.get(depot_id)
 
     @property
+    def card_transactions(self) -> int:
+        """Transactions that read cards so far (each for any number of cards)."""
+        return self._cards.batches
+
+    @property
     def depot_lookups(self) -> int:
         """Lookups of depots' microgrids made so far (each for any number of depots)."""
         return self._depots.batches

@@ -12,6 +12,7 @@ from domain.access import EVERYWHERE
 from domain.capability import CapabilityType, Freshness, Observation
 from domain.card import as_of, card_for_microgrid
 from domain.changes import ChangeReason
+from domain.depots import DepotCreated, NewCircuit, create_depot
 from domain.live import CardUpdate
 from domain.status_ingest import record_capability_status
 from live_updates.card_followers import SNAPSHOT_SHARED_FOR, CardFollowers
@@ -180,3 +181,29 @@ async def test_as_of_moves_freshness_and_age_with_the_clock_and_nothing_else():
     assert later.generated_at == card.generated_at + timedelta(seconds=60)
     assert (later.revision, later.power_sources) == (card.revision, card.power_sources)
     assert as_of(card, card.generated_at - timedelta(seconds=1)) is card
+
+
+async def test_a_burst_over_many_depots_costs_one_lookup_and_one_card_read_for_all():
+    store, _clock, deps, first = await one_microgrid_site()
+    microgrids = [first]
+    for n in range(7):
+        created = await create_depot(deps, EVERYWHERE, f"D{n}", [NewCircuit("Top")])
+        assert isinstance(created, DepotCreated) and created.sync.microgrid is not None
+        microgrids.append(created.sync.microgrid)
+    followers = CardFollowers(deps, QueueFeeds(store))
+
+    async def screen(stack: contextlib.AsyncExitStack, depot_id) -> CardUpdate | None:
+        microgrid_id = await followers.microgrid_of_depot(depot_id)
+        listener = await stack.enter_async_context(followers.listen(microgrid_id))
+        return await listener.snapshot()
+
+    async with contextlib.AsyncExitStack() as stack:
+        snapshots = await asyncio.gather(
+            *(screen(stack, m.depot_id) for m in microgrids for _ in range(5))
+        )
+    assert [s.card.microgrid.id for s in snapshots if s is not None] == [
+        m.id for m in microgrids for _ in range(5)
+    ]
+    assert followers.depot_lookups == 1, "one lookup for every depot"
+    assert followers.reads == len(microgrids), "one card read per microgrid"
+    assert followers.card_transactions == 1, "all in one transaction"
