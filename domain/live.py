@@ -113,6 +113,13 @@ class FellBehind(Exception):
 
 
 class CardListener(Protocol):
+    async def snapshot(self) -> CardUpdate | None:
+        """The card as the follower has it, read for now (``domain.card.as_of``),
+        never older than what the follower last pushed, as a SNAPSHOT update
+        (which subscribers arriving together may share); ``None`` when the
+        microgrid is gone. A change the snapshot misses reaches :meth:`after`."""
+        ...
+
     def after(self, revision: int, generated_at: datetime) -> AsyncIterator[CardUpdate]:
         """The updates newer than a snapshot of this ``revision`` read at
         ``generated_at`` (see :func:`is_newer`), until the microgrid is gone.
@@ -125,8 +132,13 @@ class CardUpdates(Protocol):
     every local subscriber (live delivery implements it)."""
 
     def listen(self, microgrid_id: UUID) -> AbstractAsyncContextManager[CardListener]:
-        """Entered once this microgrid's changes are being followed, so that a
-        card read after that misses none."""
+        """Entered once this microgrid's changes are being followed (and its
+        card read once), so that a card read after that misses none."""
+        ...
+
+    async def microgrid_of_depot(self, depot_id: UUID) -> UUID | None:
+        """The id of the depot's microgrid (``None``: it has none), as
+        ``domain.card.microgrid_ids_of_depots`` reads it."""
         ...
 
 

@@ -7,6 +7,16 @@ and has the update presented once (``present``: e.g. the schema's update
 object, so that its execution and encoding can be shared too). It starts with
 the first subscriber and stops with the last.
 
+A new subscriber's snapshot is the follower's card read for now
+(``domain.card.as_of``), not a read of its own: the follower's first read is
+shared by every subscriber that arrives while it runs, and after it the card
+the follower last pushed is the snapshot (a change it is reading right then
+reaches the new subscriber as an update, since the subscriber listens before
+it takes its snapshot). So a burst of subscribers to one microgrid costs one
+card read. Which microgrid a depot has is answered the same way: by the
+follower of that depot's microgrid, else by one lookup shared by everyone who
+asks while it runs.
+
 Each subscriber has a small listener: a short bounded queue and at most one
 waiter, as there is one per open card subscription. While its consumer waits
 with nothing queued, an update goes to the subscriber's direct delivery when
@@ -21,13 +31,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from domain.card import Card, card_for_microgrid
+from domain.card import Card, as_of, cards_for_microgrids, microgrid_ids_of_depots
+from domain.changes import ChangeReason
 from domain.live import CardUpdate, Feeds, FellBehind, follow_card, is_newer
 from domain.ports import Dependencies
+from live_updates.batched_reads import BatchedReads
+
+SNAPSHOT_SHARED_FOR = timedelta(seconds=1)
+"""How long one snapshot (and its execution and encoding) serves every new
+subscriber of a card, while no status changes freshness and the follower's
+card stays the same: its age and ``generatedAt`` lag by at most this much."""
 
 
 class DirectDelivery(Protocol):
@@ -56,15 +73,27 @@ Item = CardUpdate | BaseException | None
 class Listener:
     """One subscriber's view of a shared card follower (``domain.live.CardListener``)."""
 
-    __slots__ = ("_items", "_since", "_size", "_waiter", "direct")
+    __slots__ = ("_follower", "_items", "_since", "_size", "_waiter", "direct")
 
-    def __init__(self, queue_size: int, direct: DirectDelivery | None = None) -> None:
+    def __init__(
+        self,
+        queue_size: int,
+        direct: DirectDelivery | None = None,
+        follower: _Follower | None = None,
+    ) -> None:
+        self._follower = follower
         self._items: list[Item] = []
         self._size = queue_size
         self._waiter: asyncio.Future[None] | None = None
         self._since: tuple[int, datetime] | None = None
         self.direct = direct
         """Takes updates once :meth:`after` waits for them."""
+
+    async def snapshot(self) -> CardUpdate | None:
+        """The follower's card read for now: see ``domain.live.CardListener``."""
+        if self._follower is None:
+            raise RuntimeError("this listener listens to no follower")
+        return await self._follower.snapshot()
 
     def takes_direct(self) -> DirectDelivery | None:
         """``direct``, when the next update may go to it."""
@@ -137,21 +166,31 @@ class CardFollowers:
         self._direct_for = direct_for
         self._queue_size = queue_size
         self._followers: dict[UUID, _Follower] = {}
+        self._by_depot: dict[UUID, _Follower] = {}
+        """Followers by the depot of their card, once they have one."""
+        self._cards: BatchedReads[UUID, Card] = BatchedReads(
+            lambda ids: cards_for_microgrids(deps, ids)
+        )
+        self._depots: BatchedReads[UUID, UUID] = BatchedReads(
+            lambda ids: microgrid_ids_of_depots(deps, ids)
+        )
         self.reads = 0
         self.direct_deliveries = 0
 
     @asynccontextmanager
     async def listen(self, microgrid_id: UUID) -> AsyncIterator[Listener]:
-        """Yields once the follower is subscribed, so a card read after that
-        misses no change."""
+        """Yields once the follower is subscribed and has read the card once, so
+        a card read after that misses no change (the follower pushes every
+        change after its first read)."""
         follower = self._followers.get(microgrid_id)
         if follower is None or follower.task.done():
             follower = _Follower(self, microgrid_id)
             self._followers[microgrid_id] = follower
-        listener = Listener(self._queue_size, self._direct_for())
+        listener = Listener(self._queue_size, self._direct_for(), follower)
         follower.listeners.add(listener)
         try:
             await asyncio.shield(follower.ready)
+            await asyncio.shield(follower.first_read)
             yield listener
         finally:
             follower.listeners.discard(listener)
@@ -159,6 +198,26 @@ class CardFollowers:
                 follower.task.cancel()
                 if self._followers.get(microgrid_id) is follower:
                     del self._followers[microgrid_id]
+                follower.forget()
+
+    async def microgrid_of_depot(self, depot_id: UUID) -> UUID | None:
+        """The microgrid of a followed card of this depot, else a lookup
+        (one for every depot asked for together; nothing is kept after it)."""
+        follower = self._by_depot.get(depot_id)
+        card = follower.card if follower is not None else None
+        if card is not None and card.microgrid.depot_id == depot_id:
+            return card.microgrid.id
+        return await self._depots.get(depot_id)
+
+    @property
+    def card_transactions(self) -> int:
+        """Transactions that read cards so far (each for any number of cards)."""
+        return self._cards.batches
+
+    @property
+    def depot_lookups(self) -> int:
+        """Lookups of depots' microgrids made so far (each for any number of depots)."""
+        return self._depots.batches
 
     def followed(self) -> list[UUID]:
         """The microgrids whose card this process follows."""
@@ -176,8 +235,10 @@ class CardFollowers:
         ]
 
     async def _read(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
+        """A card read after this call (with the cards of other followers that
+        read in the same turn: one transaction for all of them)."""
         self.reads += 1
-        return await card_for_microgrid(deps, microgrid_id)
+        return await self._cards.get(microgrid_id)
 
 
 class _Follower:
@@ -187,8 +248,40 @@ class _Follower:
         self.listeners: set[Listener] = set()
         self.revision: int | None = None
         """Of the card last read; ``None`` until the first read."""
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.card: Card | None = None
+        """The card last pushed (or first read); ``None`` before the first read
+        and once the microgrid is gone."""
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.first_read: asyncio.Future[None] = loop.create_future()
+        self._snapshot: tuple[Card, CardUpdate] | None = None
+        """The follower's card, and the snapshot last made of it."""
         self.task = asyncio.ensure_future(self._run())
+
+    def forget(self) -> None:
+        """Stops answering for this microgrid (it is gone, or not followed any more)."""
+        card, self.card, self._snapshot = self.card, None, None
+        if card is not None and self.followers._by_depot.get(card.microgrid.depot_id) is self:
+            del self.followers._by_depot[card.microgrid.depot_id]
+
+    async def snapshot(self) -> CardUpdate | None:
+        """The card read for now; one object (presented once, so executed and
+        encoded once) for every subscriber that takes it while it reads true."""
+        if not self.first_read.done():
+            await asyncio.shield(self.first_read)
+        self.first_read.result()  # the first read's error, if it failed
+        card = self.card
+        if card is None:
+            return None
+        now = self.followers._deps.clock.now()
+        if self._snapshot is not None and self._snapshot[0] is card:
+            shared = self._snapshot[1]
+            if _still_true(shared.card, now):
+                return shared
+        update = CardUpdate(ChangeReason.SNAPSHOT, as_of(card, now))
+        self.followers._present(update)
+        self._snapshot = (card, update)
+        return update
 
     def _offer(self, item: Item, payload: object = None) -> None:
         delivered = 0
@@ -212,15 +305,33 @@ class _Follower:
             async with f._feeds.subscribe(self.microgrid_id, lossy=True) as feed:
                 self.ready.set_result(None)
                 card = await f._read(f._deps, self.microgrid_id)
+                self.card = card
+                if card is not None:
+                    f._by_depot[card.microgrid.depot_id] = self
+                self.first_read.set_result(None)
                 if card is not None:
                     self.revision = card.revision
                     async for update in follow_card(f._deps, feed, card, f._read):
                         self.revision = update.card.revision
+                        self.card = update.card
                         await self._offer_update(update)
+                self.forget()
                 self._offer(None)
         except asyncio.CancelledError:
+            if not self.first_read.done():
+                self.first_read.cancel()
             raise
         except Exception as error:
-            if not self.ready.done():
-                self.ready.set_exception(error)
+            for started in (self.ready, self.first_read):
+                if not started.done():
+                    started.set_exception(error)
+                    started.exception()  # retrieved: a subscriber may not be waiting for it
             self._offer(error)
+
+
+def _still_true(snapshot: Card, now: datetime) -> bool:
+    """Whether a snapshot read at its ``generated_at`` may serve at ``now``."""
+    if now - snapshot.generated_at >= SNAPSHOT_SHARED_FOR:
+        return False
+    turns_stale = snapshot.next_freshness_change
+    return turns_stale is None or now < turns_stale

@@ -6,6 +6,7 @@ to brute-force that a slow password hash would protect.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -18,6 +19,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access import Principal, Role, Scope
+from domain.plausible.instants import readable_instant
 from persistence import tables as t
 from persistence.asyncpg_driver import AsyncpgDriver
 
@@ -36,7 +38,9 @@ class IssuedToken:
     depot_ids: tuple[UUID, ...]
 
 
-_AUTHENTICATE = select(t.api_tokens.c.id, t.api_tokens.c.role, t.api_tokens.c.depot_ids).where(
+_AUTHENTICATE = select(
+    t.api_tokens.c.id, t.api_tokens.c.role, t.api_tokens.c.depot_ids, t.api_tokens.c.expires_at
+).where(
     t.api_tokens.c.token_hash == bindparam("token_hash"),
     t.api_tokens.c.revoked_at.is_(None),
     or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > bindparam("now")),
@@ -44,14 +48,37 @@ _AUTHENTICATE = select(t.api_tokens.c.id, t.api_tokens.c.role, t.api_tokens.c.de
 
 
 _AUTHENTICATE_PG = (
-    "SELECT id, role, depot_ids FROM api_tokens WHERE token_hash = $1"
+    "SELECT id, role, depot_ids, expires_at FROM api_tokens WHERE token_hash = $1"
     " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
 )
 
 
+@dataclass(frozen=True)
+class _Found:
+    """An active token as one lookup found it."""
+
+    principal: Principal
+    expires_at: datetime | None
+
+    def active_at(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
 class TokenStore:
+    """Issues tokens and checks them.
+
+    Checks of one token that arrive while its lookup is in flight share that
+    lookup (a burst of screens reconnecting with one token costs one
+    statement). Nothing is kept once the lookup has landed: every check is
+    answered by a lookup that was running when the check arrived, so a token
+    revoked before a lookup starts is refused by it, exactly as without
+    sharing; expiry is compared with each check's own ``now``."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._in_flight: dict[str, asyncio.Future[_Found | None]] = {}
+        self.lookups = 0
+        """Statements sent to check tokens (for tests and /metrics)."""
 
     async def issue(
         self,
@@ -82,23 +109,49 @@ class TokenStore:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         token_hash = hash_token(token)
+        flight = self._in_flight.get(token_hash)
+        if flight is None:
+            flight = asyncio.ensure_future(self._lookup(token_hash, now))
+            self._in_flight[token_hash] = flight
+            flight.add_done_callback(lambda done: self._landed(token_hash, done))
+        # Shielded: one caller going away must not cancel the others' lookup.
+        found = await asyncio.shield(flight)
+        if found is None or not found.active_at(now):
+            return None
+        return found.principal
+
+    def _landed(self, token_hash: str, flight: asyncio.Future[_Found | None]) -> None:
+        if self._in_flight.get(token_hash) is flight:
+            del self._in_flight[token_hash]
+        if not flight.cancelled():
+            flight.exception()  # retrieved: every caller that waited has raised it already
+
+    async def _lookup(self, token_hash: str, now: datetime) -> _Found | None:
+        self.lookups += 1
         async with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # One statement on every request: straight to the driver, no transaction.
                 found = await AsyncpgDriver(conn, in_transaction=False).run(
                     "fetchrow", _AUTHENTICATE_PG, token_hash, now
                 )
-                row = None if found is None else (found["id"], found["role"], found["depot_ids"])
+                row = (
+                    None
+                    if found is None
+                    else (found["id"], found["role"], found["depot_ids"], found["expires_at"])
+                )
             else:
                 params = {"token_hash": token_hash, "now": now}
                 row = (await conn.execute(_AUTHENTICATE, params)).first()
         if row is None:
             return None
-        token_id, role, depot_ids = row
+        token_id, role, depot_ids, expires_at = row
         if isinstance(depot_ids, str):
             depot_ids = json.loads(depot_ids)
         scope = Scope(frozenset(UUID(d) for d in depot_ids)) if depot_ids else Scope()
-        return Principal(token_id=token_id, role=Role(role), scope=scope)
+        return _Found(
+            Principal(token_id=token_id, role=Role(role), scope=scope),
+            None if expires_at is None else readable_instant(expires_at),
+        )
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ from uuid import UUID
 
 from domain import live
 from domain.capability import StatusEvent
-from domain.card import card_for_depot, card_for_microgrid
-from domain.changes import ChangeReason
+from domain.card import depot_not_visible, no_microgrid
 from domain.live import CardUpdate
 from domain.model import Microgrid
 from domain.problems import NotFound
@@ -21,14 +20,16 @@ from resolvers.ids import parse_id
 
 async def microgrid_card(ctx: RequestContext, depot_id: str) -> AsyncGenerator[CardUpdate, None]:
     """The card of the depot's microgrid (reason SNAPSHOT), then each update the
-    process's follower of that card shares with every local subscriber."""
+    process's follower of that card shares with every local subscriber. The
+    snapshot is the follower's card too (``domain.live.CardListener.snapshot``):
+    a burst of subscribers to one card costs one read."""
     microgrid_id = await _card_microgrid(ctx, depot_id)
     async with ctx.card_updates.listen(microgrid_id) as listener:
-        snapshot = await card_for_microgrid(ctx.deps, microgrid_id)
+        snapshot = await listener.snapshot()
         if snapshot is None:
             raise NotFoundError(f"Microgrid {microgrid_id} no longer exists.")
-        revision, generated_at = snapshot.revision, snapshot.generated_at
-        yield CardUpdate(ChangeReason.SNAPSHOT, snapshot)
+        revision, generated_at = snapshot.card.revision, snapshot.card.generated_at
+        yield snapshot
         del snapshot  # one per open subscription: keep only what the comparison needs
         # A subscriber that falls behind gets the domain's FellBehind, which the
         # schema's error shaping answers as SUBSCRIBER_TOO_SLOW.
@@ -38,10 +39,14 @@ async def microgrid_card(ctx: RequestContext, depot_id: str) -> AsyncGenerator[C
 
 
 async def _card_microgrid(ctx: RequestContext, depot_id: str) -> UUID:
-    found = await card_for_depot(ctx.deps, ctx.require_principal().scope, parse_id(depot_id))
-    if isinstance(found, NotFound):
-        raise NotFoundError(found.message)
-    return found.microgrid.id
+    depot = parse_id(depot_id)
+    hidden = depot_not_visible(ctx.require_principal().scope, depot)
+    if hidden is not None or depot is None:
+        raise NotFoundError((hidden or NotFound("Depot", None)).message)
+    microgrid_id = await ctx.card_updates.microgrid_of_depot(depot)
+    if microgrid_id is None:
+        raise NotFoundError(no_microgrid(depot).message)
+    return microgrid_id
 
 
 async def capability_status_events(

