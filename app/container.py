@@ -14,6 +14,7 @@ from app.retention import RetentionLoop, windows
 from app.revocation import RevocationWatch
 from app.settings import Settings
 from app.silence_check import SilenceCheck
+from app.storage_errors import storage_unavailable
 from domain.live import CardUpdate
 from domain.ports import Clock, Dependencies
 from flags.evaluator import OpenFeatureFlags
@@ -86,7 +87,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         flags=flags,
         packet_retention_days=settings.packet_retention_days,
     )
-    card_followers = CardFollowers(deps, hub, present=_card_payload, direct_for=_frame_sink)
+    card_followers = CardFollowers(
+        deps, hub, present=_card_payload, direct_for=_frame_sink, transient=storage_unavailable
+    )
     silence_check = None
     if settings.redis_url:
         silence_check = SilenceCheck(

@@ -67,6 +67,15 @@ def _no_direct_delivery() -> DirectDelivery | None:
     return None
 
 
+def _never(_error: BaseException) -> bool:
+    return False
+
+
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0)
+"""Pauses between a follower's attempts to read a card while the database is
+unreachable; the last one repeats until a read succeeds."""
+
+
 Item = CardUpdate | BaseException | None
 
 
@@ -159,8 +168,13 @@ class CardFollowers:
         present: Callable[[CardUpdate], object] = _as_is,
         direct_for: Callable[[], DirectDelivery | None] = _no_direct_delivery,
         queue_size: int = 64,
+        transient: Callable[[BaseException], bool] = _never,
     ) -> None:
         self._deps = deps
+        self._transient = transient
+        """Errors of a card read that pass (the database unreachable for a
+        moment, a failover): the follower reads again instead of ending its
+        subscribers' streams."""
         self._feeds = feeds
         self._present = present
         self._direct_for = direct_for
@@ -233,6 +247,20 @@ class CardFollowers:
             if follower.revision is not None
             and revisions.get(microgrid_id, follower.revision + 1) > follower.revision
         ]
+
+    async def _read_until_it_works(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
+        """A later read of a followed card: while the database is unreachable,
+        subscribers keep the card they have and the follower tries again, so
+        their streams outlive the outage and catch up after it."""
+        attempt = 0
+        while True:
+            try:
+                return await self._read(deps, microgrid_id)
+            except Exception as error:
+                if not self._transient(error):
+                    raise
+            await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+            attempt += 1
 
     async def _read(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
         """A card read after this call (with the cards of other followers that
@@ -311,7 +339,7 @@ class _Follower:
                 self.first_read.set_result(None)
                 if card is not None:
                     self.revision = card.revision
-                    async for update in follow_card(f._deps, feed, card, f._read):
+                    async for update in follow_card(f._deps, feed, card, f._read_until_it_works):
                         self.revision = update.card.revision
                         self.card = update.card
                         await self._offer_update(update)

@@ -236,3 +236,47 @@ async def test_an_update_never_overtakes_one_still_queued_for_the_same_subscribe
     assert sink.delivered == []
     assert await first is declined
     assert await stream.__anext__() is accepted
+
+
+class Outage(Exception):
+    """The database unreachable for a moment."""
+
+
+class FlakyReads(CardFollowers):
+    """Card reads after the first fail with :class:`Outage` ``failures`` times."""
+
+    def __init__(self, *args, failures: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.failures = failures
+
+    async def _read(self, deps, microgrid_id):
+        if self.reads >= 1 and self.failures:
+            self.failures -= 1
+            self.reads += 1
+            raise Outage()
+        return await super()._read(deps, microgrid_id)
+
+
+async def test_a_card_read_during_an_outage_is_retried_and_the_stream_catches_up():
+    store, clock, deps, microgrid = await one_microgrid_site()
+    followers = FlakyReads(
+        deps, QueueFeeds(store), failures=3, transient=lambda e: isinstance(e, Outage)
+    )
+    async with followers.listen(microgrid.id) as listener:
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        stream = listener.after(snapshot.revision, snapshot.generated_at)
+        await _record(deps, clock, microgrid, "during the outage")
+        update = await asyncio.wait_for(stream.__anext__(), 5)
+    assert followers.failures == 0, "the reads that failed were tried again"
+    assert _seen(update) == (ChangeReason.CAPABILITY_STATUS, snapshot.revision + 1)
+
+
+async def test_an_error_that_does_not_pass_still_ends_the_stream():
+    store, clock, deps, microgrid = await one_microgrid_site()
+    followers = FlakyReads(deps, QueueFeeds(store), failures=1)
+    async with followers.listen(microgrid.id) as listener:
+        snapshot = await card_for_microgrid(deps, microgrid.id)
+        stream = listener.after(snapshot.revision, snapshot.generated_at)
+        await _record(deps, clock, microgrid, "broken")
+        with pytest.raises(Outage):
+            await asyncio.wait_for(stream.__anext__(), 5)
