@@ -37,17 +37,20 @@ DRAINING_BODY = json.dumps({"status": "draining", "checks": {}}).encode()
 class _Socket:
     """One WebSocket as seen from outside the application."""
 
-    __slots__ = ("accepted", "closed", "send")
+    __slots__ = ("accepted", "closed", "drained", "send")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.accepted = False
         self.closed = False
+        """A close was sent, by the application or the drain."""
+        self.drained = False
+        """The drain sent it."""
 
     async def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
+        self.closed = self.drained = True
         try:
             await self.send(
                 {"type": "websocket.close", "code": GOING_AWAY, "reason": GOING_AWAY_REASON}
@@ -93,11 +96,16 @@ class Drain:
         socket = _Socket(send)
 
         async def guarded_send(message: Message) -> None:
-            if socket.closed:
-                return  # closed by the drain: the application's late frames go nowhere
+            if socket.drained:
+                return  # the application's late frames go nowhere
             if message["type"] == "websocket.close":
                 socket.closed = True
-            await send(message)
+            try:
+                await send(message)
+            except Exception:
+                if socket.drained:
+                    return  # the drain's close went out while this send waited
+                raise
             if message["type"] == "websocket.accept":
                 socket.accepted = True
                 if self.closing:
