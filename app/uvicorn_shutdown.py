@@ -95,7 +95,9 @@ class DrainingServer(uvicorn.Server):
         for server in getattr(self, "servers", ()):
             server.close()  # no new connections; uvicorn's shutdown closes them again, harmlessly
         open_sockets = self.drain.open_websockets
-        await self.drain.close_websockets()
+        # A peer that reads nothing holds its close frame back: bounded too.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drain.close_websockets(), deadline - loop.time())
         await self._closing_handshakes(deadline)
         logger.info(
             "Closed the listener and %d WebSocket(s) with 1001; requests in flight may finish",

@@ -6,7 +6,9 @@ accepted goes missing; what failed can be retried on the next process."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import signal
 import uuid
 from collections.abc import Iterator
@@ -62,12 +64,32 @@ async def exit_code(server: RunningServer) -> int:
     return await asyncio.to_thread(server.process.wait, EXIT_WAIT_SECONDS)
 
 
+async def silent_websocket(
+    server: RunningServer,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket whose peer, once upgraded, neither reads nor answers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return reader, writer  # the writer too: dropping it would close the connection
+
+
 async def test_sigterm_drains_then_closes_websockets_with_1001_and_exits_0(tmp_path):
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'drain.db'}"
     token = tokens(database_url)["operator"]
-    # A drain longer than the test: a second SIGTERM ends it once seen.
-    with serve(database_url, SHUTDOWN_DRAIN_SECONDS="120") as server:
+    # A drain longer than the test: a second SIGTERM ends it once seen. The
+    # grace is short: a silent peer holds the stop no longer than that.
+    with serve(database_url, SHUTDOWN_DRAIN_SECONDS="120", SHUTDOWN_GRACE_SECONDS="2") as server:
         depot = await demo_depot(server, token)
+        silent, _writer = await silent_websocket(server)
         async with (
             websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws,
             httpx.AsyncClient(timeout=10) as http,
@@ -102,6 +124,8 @@ async def test_sigterm_drains_then_closes_websockets_with_1001_and_exits_0(tmp_p
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 1001  # going away: reconnect elsewhere
             assert await exit_code(server) == 0
+            frame = await silent.read()  # what it was sent, up to the end of the connection
+            assert frame[:1] == b"\x88" and frame[2:4] == (1001).to_bytes(2, "big")  # close
             with pytest.raises(httpx.ConnectError):
                 await http.get(f"{server.base}/readyz")
 
