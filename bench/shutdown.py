@@ -28,12 +28,19 @@ GOING_AWAY = 1001
 
 
 class ClosingSubscriber(RawSubscriber):
-    """A raw subscriber that notes when its close frame came, and its code."""
+    """A raw subscriber that notes when its close frame came, and its code, and
+    answers the server's WebSocket pings (opening 1,000 of them can outlast
+    uvicorn's ping interval and timeout, which would close the first with 1011)."""
 
     close_code: int | None = None
     closed_at: float | None = None
 
     def _frame(self, opcode: int, payload: bytes, now: float) -> None:
+        if opcode == 0x9 and self.transport is not None and len(payload) < 126:
+            mask = os.urandom(4)
+            masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
+            return
         if opcode == 0x8:
             self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
             self.closed_at = now
