@@ -84,6 +84,12 @@ class DrainingServer(uvicorn.Server):
             self.force_exit = self.should_exit = True
 
     async def _stop(self) -> None:
+        try:
+            await self._drain_and_close()
+        finally:  # whatever happened, uvicorn's own shutdown follows
+            self.should_exit = True
+
+    async def _drain_and_close(self) -> None:
         assert self._drain_cut is not None
         self.drain.begin()
         if self.drain_seconds > 0:
@@ -105,7 +111,6 @@ class DrainingServer(uvicorn.Server):
         )
         remaining = max(0, math.ceil(deadline - loop.time()))
         self.config.timeout_graceful_shutdown = remaining
-        self.should_exit = True
 
     async def _closing_handshakes(self, deadline: float) -> None:
         """Waits until every WebSocket's peer has answered the close (its
