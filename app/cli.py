@@ -60,9 +60,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default PORT).")] = None,
 ) -> None:
     """Apply migrations, then serve /graphql, the console at /, /healthz, /readyz and /metrics."""
-    import uvicorn
-
     from app.asgi import create_app
+    from app.uvicorn_shutdown import run_draining
 
     settings = Settings()
     migrations.upgrade(settings.database_url)
@@ -80,8 +79,9 @@ def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    uvicorn.run(
+    run_draining(
         app,
+        settings,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",

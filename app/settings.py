@@ -52,5 +52,11 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=2048, gt=0)
     max_subscriptions_per_connection: int = Field(default=20, gt=0)
     access_log: bool = True
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
+    """On SIGTERM or SIGINT, how long ``serve`` keeps serving while /readyz
+    answers 503, so load balancers stop sending work here; 0 skips the wait."""
+    shutdown_grace_seconds: int = Field(default=20, ge=1, le=600)
+    """After the drain, how long WebSocket closing handshakes and requests in
+    flight may take before what is left is cancelled and the process exits."""
     host: str = "127.0.0.1"
     port: int = 8000

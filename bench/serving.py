@@ -95,7 +95,8 @@ def serve(database_url: str, log: Path | None = None, **env: str) -> Iterator[Ru
     with target.open("ab") as out:
         process = subprocess.Popen(
             [str(BIN), "serve", "--host", HOST, "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": database_url, **env},
+            # No load balancer to drain from: stop at once unless told otherwise.
+            env={"SHUTDOWN_DRAIN_SECONDS": "0", **os.environ, "DATABASE_URL": database_url, **env},
             stdout=out,
             stderr=out,
         )

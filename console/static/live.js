@@ -1,10 +1,18 @@
-// Live card updates over graphql-transport-ws, reconnecting with backoff.
+// Live card updates over graphql-transport-ws. A lost connection (a server
+// going away with 1001 or restarting with 1012 during a deploy, or the network)
+// is opened again after a random wait below a ceiling that doubles from
+// RETRY_FIRST_S to RETRY_MAX_S ("full jitter": the screens of a stopped server
+// spread out instead of reconnecting at once); the new subscription's first
+// message is the current card, so the screen catches up without a reload.
 
 import { operation } from "./api.js";
 import { refreshCard, renderCard } from "./card.js";
 import { $ } from "./dom.js";
 import { scheduleChartRefresh } from "./load-page.js";
 import { state } from "./state.js";
+
+const RETRY_FIRST_S = 0.25;
+const RETRY_MAX_S = 10;
 
 export function closeSocket() {
   clearTimeout(state.reconnectTimer);
@@ -23,10 +31,23 @@ export function setLive(up, text) {
 
 export function subscribe() {
   closeSocket();
+  state.retries = 0;
   setLive(false, "Connecting…");
+  open();
+}
+
+function open() {
   operation("ConsoleCardUpdates").then(
     (query) => { if (state.token) connect(query); },
-    (error) => setLive(false, `Error: ${error.message}`));
+    () => { if (state.token) retryLater(); });
+}
+
+function retryLater() {
+  const ceiling = Math.min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** state.retries);
+  state.retries += 1;
+  setLive(false, "Reconnecting…");
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = setTimeout(open, Math.random() * ceiling * 1000);
 }
 
 function connect(query) {
@@ -39,7 +60,6 @@ function connect(query) {
   socket.onmessage = (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "connection_ack") {
-      state.backoff = 1;
       setLive(true, "Live");
       socket.send(JSON.stringify({ id: "card", type: "subscribe", payload: {
         query, variables: { depotId: state.depotId } } }));
@@ -47,6 +67,7 @@ function connect(query) {
       socket.send(JSON.stringify({ type: "pong" }));
     } else if (message.type === "next" && message.payload.data) {
       const update = message.payload.data.microgridCard;
+      if (update.reason === "SNAPSHOT") state.retries = 0;  // back for good: the next loss waits little
       const previous = state.card ? state.card.revision : null;
       renderCard(update.card);
       scheduleChartRefresh(update.reason);  // new readings or band changes: extend the chart
@@ -63,9 +84,7 @@ function connect(query) {
       setLive(false, "Not authorised for live updates");
       return;
     }
-    const wait = state.backoff;
-    state.backoff = Math.min(state.backoff * 2, 30);
-    setLive(false, `Live connection lost — reconnecting in ${wait} s`);
-    state.reconnectTimer = setTimeout(subscribe, wait * 1000);
+    state.socket = null;
+    retryLater();
   };
 }

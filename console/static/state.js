@@ -2,5 +2,5 @@
 
 export const state = {
   token: null, role: null, depotId: null, card: null, view: "card", microgridId: null,
-  flags: null, socket: null, backoff: 1, reconnectTimer: null, editing: null,
+  flags: null, socket: null, retries: 0, reconnectTimer: null, editing: null,
 };

@@ -1,0 +1,143 @@
+"""Draining a process before it stops: the ASGI side of a graceful shutdown.
+
+Wrapped around the whole application by ``microgrid serve``. Once
+:meth:`Drain.begin` is called (on SIGTERM or SIGINT, by
+``app.uvicorn_shutdown``):
+
+- ``GET /readyz`` answers 503 with ``{"status": "draining"}``, so a load
+  balancer stops sending new work here, while everything else is still served;
+- every HTTP response carries ``Connection: close``, so keep-alive clients
+  open their next connection afresh (and a load balancer sends it elsewhere).
+
+:meth:`Drain.close_websockets` then ends every open WebSocket with close code
+1001 (going away), the code a browser and the graphql-transport-ws clients
+take as "reconnect, possibly elsewhere". The application sees the close like
+any other (its receive loop ends and its subscriptions are cleaned up);
+anything it still sends on such a socket is dropped. A socket accepted after
+that is closed the same way at once. Pure ASGI: nothing here knows uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+GOING_AWAY = 1001
+GOING_AWAY_REASON = "Server shutting down: reconnect"
+DRAINING_BODY = json.dumps({"status": "draining", "checks": {}}).encode()
+
+
+class _Socket:
+    """One WebSocket as seen from outside the application."""
+
+    __slots__ = ("accepted", "closed", "drained", "send")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.accepted = False
+        self.closed = False
+        """A close was sent, by the application or the drain."""
+        self.drained = False
+        """The drain sent it."""
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = self.drained = True
+        try:
+            await self.send(
+                {"type": "websocket.close", "code": GOING_AWAY, "reason": GOING_AWAY_REASON}
+            )
+        except Exception:  # the peer is gone already: nothing to tell it
+            return
+
+
+class Drain:
+    """ASGI middleware: see the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.draining = False
+        self.closing = False
+        self._sockets: set[_Socket] = set()
+
+    def begin(self) -> None:
+        """Start draining: /readyz fails from now on; requests are still served."""
+        self.draining = True
+
+    @property
+    def open_websockets(self) -> int:
+        return sum(1 for socket in self._sockets if socket.accepted and not socket.closed)
+
+    async def close_websockets(self) -> None:
+        """Close every open WebSocket with 1001, and any accepted from now on."""
+        self.draining = self.closing = True
+        await asyncio.gather(*(socket.close() for socket in list(self._sockets) if socket.accepted))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        elif scope["type"] == "http" and self.draining:
+            if scope["path"] == "/readyz":
+                await _answer_draining(send)
+                return
+            await self.app(scope, receive, _closing_connection(send))
+        else:
+            await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        socket = _Socket(send)
+
+        async def guarded_send(message: Message) -> None:
+            if socket.drained:
+                return  # the application's late frames go nowhere
+            if message["type"] == "websocket.close":
+                socket.closed = True
+            try:
+                await send(message)
+            except Exception:
+                if socket.drained:
+                    return  # the drain's close went out while this send waited
+                raise
+            if message["type"] == "websocket.accept":
+                socket.accepted = True
+                if self.closing:
+                    await socket.close()
+
+        self._sockets.add(socket)
+        try:
+            await self.app(scope, receive, guarded_send)
+        finally:
+            self._sockets.discard(socket)
+
+
+async def _answer_draining(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(DRAINING_BODY)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": DRAINING_BODY})
+
+
+def _closing_connection(send: Send) -> Send:
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return closing
