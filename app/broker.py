@@ -114,9 +114,10 @@ class Hub:
                     subscription.queue.get_nowait()
                 subscription.queue.put_nowait(RESYNC)
                 return
-            subscription.overflowed = True
-            self.dropped += 1
-            log.warning("dropping a slow subscriber of microgrid %s", subscription.microgrid_id)
+            if not subscription.overflowed:
+                subscription.overflowed = True
+                self.dropped += 1
+                log.warning("dropping a slow subscriber of microgrid %s", subscription.microgrid_id)
 
 
 class InProcessBroker:

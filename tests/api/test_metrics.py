@@ -44,7 +44,9 @@ INGEST = """mutation ($packet: JSON!) { ingestSensorPacket(packet: $packet) { __
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, introspection=True, metrics_controller_cache_seconds=0)
+    return Settings(
+        database_url=database_url, introspection=True, metrics_controller_cache_seconds=0
+    )
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -182,7 +184,9 @@ async def test_packets_count_by_action_outcome_and_a_silent_controller_ages(
     assert value(silent, age, **labels) >= value(reported, age, **labels) + 600
 
 
-async def test_a_card_update_observes_its_notice_to_socket_lag(container, admin, integration, clock):
+async def test_a_card_update_observes_its_notice_to_socket_lag(
+    container, admin, integration, clock
+):
     depot = await new_depot(admin, "Watched", "Feeder")
     depot_id, microgrid_id = depot["depot"]["id"], depot["microgrid"]["id"]
     operator = (await container.tokens.issue(Role.OPERATOR, (), clock.now())).token
