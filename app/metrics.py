@@ -223,8 +223,14 @@ class LiveState:
         )
         yield GaugeMetricFamily(
             "microgrid_live_subscriptions",
-            "Live subscriptions open in this process.",
+            "Live subscriptions open in this process on its notice hub (a card "
+            "follower counts once however many card subscribers share it).",
             value=self._hub.subscription_count,
+        )
+        yield GaugeMetricFamily(
+            "microgrid_card_subscribers",
+            "Card subscriptions (screens) open in this process.",
+            value=self._cards.subscriber_count,
         )
         yield GaugeMetricFamily(
             "microgrid_card_followers",

@@ -46,11 +46,12 @@ class OperationMetrics(SchemaExtension):
         finally:
             operation_started.reset(token)
         context = self.execution_context
-        try:
-            if context.operation_type is OperationType.SUBSCRIPTION:
-                return
-        except Exception:
-            pass  # not parsed, or no such operation: still a (refused) operation
+        if OperationType.SUBSCRIPTION in context.allowed_operations:
+            try:
+                if context.operation_type is OperationType.SUBSCRIPTION:
+                    return  # a subscription's lifetime is no latency
+            except Exception:
+                pass  # not parsed, or no such operation: still a (refused) operation
         result = context.result
         errors = (result.errors if result is not None else None) or context.pre_execution_errors
         m = self._metrics

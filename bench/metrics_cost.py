@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import time
 from contextlib import ExitStack
 
 from bench.depots import provisioned_depots
@@ -59,11 +60,41 @@ async def bench_metrics_cost(total: int, rounds: int, microgrids: int) -> dict[s
     return result
 
 
+async def extension_cost(operations: int, rounds: int) -> dict[str, float]:
+    """Microseconds per ``{ __typename }`` executed in process, by a schema
+    without and with the metrics extension, taking turns: what the extension
+    adds to every operation (the smallest one, so the share is the largest)."""
+    from app.metrics import Metrics
+    from app.operation_metrics import operation_extensions
+    from schema.root import build_schema
+
+    schemas = {
+        "without": build_schema(),
+        "with": build_schema(extensions=operation_extensions(Metrics(["Typename"]))),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in schemas}
+    for _ in range(rounds):
+        for name, schema in schemas.items():
+            start = time.perf_counter()
+            for _ in range(operations):
+                await schema.execute("query Typename { __typename }")
+            samples[name].append((time.perf_counter() - start) / operations * 1e6)
+    return {name: round(statistics.median(times), 1) for name, times in samples.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--total", type=int, help="requests per side and round")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--extension-only", action="store_true")
     args = parser.parse_args()
     total, rounds = (300, 3) if args.quick else (2000, 5)
+    total, rounds = args.total or total, args.rounds or rounds
+    cost = asyncio.run(extension_cost(2000, 7))
+    print(f"in process, us per operation: {cost}")
+    if args.extension_only:
+        return
     for name, figures in asyncio.run(bench_metrics_cost(total, rounds, 16)).items():
         print(f"{name}: {figures}")
 

@@ -178,6 +178,11 @@ class CardFollowers:
     def follower_count(self) -> int:
         return len(self._followers)
 
+    @property
+    def subscriber_count(self) -> int:
+        """Card subscribers of every follower."""
+        return sum(len(f.listeners) for f in self._followers.values())
+
     def _drop(self) -> None:
         self.dropped += 1
 

@@ -5,6 +5,7 @@ turned off or moved to a port of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -199,10 +200,27 @@ async def test_a_card_update_observes_its_notice_to_socket_lag(
         assert (await ws.data())["microgridCard"]["reason"] == "CAPABILITY_STATUS"
         after = await scrape(client)
         await ws.close()
+        closed = await _until(client, lambda m: value(m, "microgrid_card_subscribers") == 0)
+    # A subscription's lifetime is not an operation's latency.
+    assert labelled(closed, "microgrid_graphql_operation_seconds_count", "operation") == {
+        "CreateDepot",
+        "other",
+    }
     lag = "microgrid_notice_to_socket_seconds_count"
     assert value(after, lag) - value(before, lag) == 1
     assert value(after, "microgrid_card_followers") == 1
     assert value(after, "microgrid_live_subscriptions") == 1
+    assert value(after, "microgrid_card_subscribers") == 1
+
+
+async def _until(client: httpx.AsyncClient, done: Any, seconds: float = 5) -> Samples:
+    """Scrapes until ``done(samples)`` (no event to wait for: poll with a deadline)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        samples = await scrape(client)
+        if done(samples) or asyncio.get_running_loop().time() > deadline:
+            return samples
+        await asyncio.sleep(0.02)
 
 
 @pytest.mark.stores("sqlite")

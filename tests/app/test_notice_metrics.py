@@ -3,18 +3,29 @@ lag, read tolerantly; the lag bookkeeping stays bounded; drops are counted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from app.broker import QUEUE_SIZE, Hub, InProcessBroker, decode, decode_notice, encode
+from app.broker import (
+    QUEUE_SIZE,
+    Hub,
+    InProcessBroker,
+    RedisBroker,
+    decode,
+    decode_notice,
+    encode,
+)
 from app.metrics import Bounded, NoticeLag
 from domain.card import Card
 from domain.changes import Change, ChangeReason
 from domain.live import CardUpdate
+from tests.e2e.redis_server import PrivateRedis
 
 
 def _change(revision: int = 1, microgrid_id=None) -> Change:
@@ -122,3 +133,45 @@ def test_label_values_stay_a_bounded_set():
         "other",
         "none",
     ]
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
+async def test_a_notice_crosses_redis_with_its_time_and_reconnects_are_counted(private_redis):
+    channel = f"test:{uuid4().hex}"
+    hub_a, hub_b = Hub(), Hub()
+    noted: list[tuple[Change, float]] = []
+    hub_b.on_notice = lambda change, at: noted.append((change, at))
+    a, b = (
+        RedisBroker(hub_a, private_redis.url, channel),
+        RedisBroker(hub_b, private_redis.url, channel),
+    )
+    await a.start()
+    await b.start()
+    try:
+        await asyncio.wait_for(b.connected.wait(), 10)
+        microgrid = uuid4()
+        async with hub_b.subscribe(microgrid, lossy=True) as feed:
+            before = time.time()
+            await a.publish([_change(1, microgrid)])
+            assert (await asyncio.wait_for(feed.next(), 5)).revision == 1
+            [(change, published_at)] = noted
+            assert change.revision == 1 and before <= published_at <= time.time()
+
+            assert b.reconnects == 0
+            private_redis.stop()
+            private_redis.start()
+            assert await asyncio.wait_for(feed.next(), 10) is None, "re-read on reconnect"
+            assert b.reconnects == 1
+    finally:
+        await a.stop()
+        await b.stop()
