@@ -41,7 +41,8 @@ async def controller_reports(
     engine: AsyncEngine, **execution_options: Any
 ) -> list[ControllerReport]:
     async with engine.connect() as conn:
-        rows = await conn.execute(_REPORTS.execution_options(**execution_options))
+        conn = await conn.execution_options(**execution_options)
+        rows = await conn.execute(_REPORTS)
         return [
             ControllerReport(row.depot_id, row.device_id, row.last_reported_at or row.created_at)
             for row in rows

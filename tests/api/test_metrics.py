@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event
 
 from app.asgi import create_app
 from app.container import build_container
@@ -221,6 +222,26 @@ async def _until(client: httpx.AsyncClient, done: Any, seconds: float = 5) -> Sa
         if done(samples) or asyncio.get_running_loop().time() > deadline:
             return samples
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.stores("sqlite")
+async def test_scrapes_read_the_controllers_once_per_cache_period(database_url, clock):
+    settings = Settings(database_url=database_url, metrics_controller_cache_seconds=60)
+    container = build_container(settings, clock)
+    sent: list[str] = []
+    event.listen(
+        container.engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2])
+    )
+    try:
+        transport = httpx.ASGITransport(app=create_app(container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            scrapes = await asyncio.gather(*(client.get("/metrics") for _ in range(5)))
+            scrapes.append(await client.get("/metrics"))
+    finally:
+        await container.close()
+    assert [r.status_code for r in scrapes] == [200] * 6
+    assert len([s for s in sent if "sensor_actions" in s]) == 1
+    assert "microgrid_db_statements_total 0.0" in scrapes[-1].text, "a scrape's own read uncounted"
 
 
 @pytest.mark.stores("sqlite")
