@@ -67,7 +67,7 @@ class Hub:
         self.dropped = 0
         """Subscriptions dropped for falling behind (SUBSCRIBER_TOO_SLOW)."""
         self.on_notice: Callable[[Change, float], None] | None = None
-        """Told of each notice for a followed microgrid, with its publish time."""
+        """Told of each notice for a microgrid with local subscriptions, with its publish time."""
 
     @contextlib.asynccontextmanager
     async def subscribe(
