@@ -18,7 +18,7 @@ from app.console_documents import console_operation_route
 from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
 from app.limits import BodySizeLimit
-from app.metrics import metrics_endpoint
+from app.metrics_server import MetricsServer, metrics_endpoint
 from app.problems import routing_problem
 from app.settings import Settings
 from console import STATIC_DIR
@@ -60,7 +60,18 @@ def create_app(container: Container | None = None) -> Starlette:
     async def favicon(_request: Request) -> Response:
         return Response(status_code=204)
 
-    metrics = metrics_endpoint(container.statements, container.card_followers, container.hub)
+    settings = container.settings
+    own_port = settings.metrics_enabled and settings.metrics_port is not None
+    metrics_server = (
+        MetricsServer(container, settings.metrics_host or settings.host, settings.metrics_port or 0)
+        if own_port
+        else None
+    )
+    metrics_routes = (
+        [Route("/metrics", metrics_endpoint(container))]
+        if settings.metrics_enabled and not own_port
+        else []
+    )
     graphql = BodySizeLimit(
         BearerAuth(MicrogridGraphQL(container), container), container.settings.max_body_bytes
     )
@@ -68,7 +79,11 @@ def create_app(container: Container | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await container.start()
+        if metrics_server is not None:
+            await metrics_server.start()
         yield
+        if metrics_server is not None:
+            await metrics_server.stop()
         await container.close()
 
     app = Starlette(
@@ -79,7 +94,7 @@ def create_app(container: Container | None = None) -> Starlette:
             Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            *metrics_routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
@@ -87,4 +102,5 @@ def create_app(container: Container | None = None) -> Starlette:
         exception_handlers={HTTPException: routing_problem},
     )
     app.state.container = container
+    app.state.metrics_server = metrics_server
     return app

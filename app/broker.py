@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -62,6 +64,10 @@ class Hub:
 
     def __init__(self) -> None:
         self._subscriptions: dict[UUID, set[LocalSubscription]] = {}
+        self.dropped = 0
+        """Subscriptions dropped for falling behind (SUBSCRIBER_TOO_SLOW)."""
+        self.on_notice: Callable[[Change, float], None] | None = None
+        """Told of each notice for a microgrid with local subscriptions, with its publish time."""
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -77,8 +83,13 @@ class Hub:
             if not group:
                 self._subscriptions.pop(microgrid_id, None)
 
-    def deliver(self, change: Change) -> None:
-        for subscription in list(self._subscriptions.get(change.microgrid_id, ())):
+    def deliver(self, change: Change, published_at: float | None = None) -> None:
+        subscriptions = self._subscriptions.get(change.microgrid_id)
+        if not subscriptions:
+            return
+        if published_at is not None and self.on_notice is not None:
+            self.on_notice(change, published_at)
+        for subscription in list(subscriptions):
             self._offer(subscription, change)
 
     def resync_all(self) -> None:
@@ -94,8 +105,7 @@ class Hub:
     def subscription_count(self) -> int:
         return sum(len(g) for g in self._subscriptions.values())
 
-    @staticmethod
-    def _offer(subscription: LocalSubscription, item: Change | Resync) -> None:
+    def _offer(self, subscription: LocalSubscription, item: Change | Resync) -> None:
         try:
             subscription.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -104,8 +114,10 @@ class Hub:
                     subscription.queue.get_nowait()
                 subscription.queue.put_nowait(RESYNC)
                 return
-            subscription.overflowed = True
-            log.warning("dropping a slow subscriber of microgrid %s", subscription.microgrid_id)
+            if not subscription.overflowed:
+                subscription.overflowed = True
+                self.dropped += 1
+                log.warning("dropping a slow subscriber of microgrid %s", subscription.microgrid_id)
 
 
 class InProcessBroker:
@@ -113,8 +125,9 @@ class InProcessBroker:
         self.hub = hub
 
     async def publish(self, changes: list[Change]) -> None:
+        now = time.time()
         for change in changes:
-            self.hub.deliver(change)
+            self.hub.deliver(change, now)
 
     async def start(self) -> None:
         return None
@@ -127,24 +140,34 @@ class InProcessBroker:
 
 
 def encode(change: Change) -> str:
+    """The notice as sent, with its publish time ("t", epoch seconds)."""
     return json.dumps(
         {
             "m": str(change.microgrid_id),
             "r": change.reason.value,
             "v": change.revision,
             "e": str(change.event_id) if change.event_id else None,
+            "t": time.time(),
         }
     )
 
 
 def decode(raw: bytes | str) -> Change:
+    return decode_notice(raw)[0]
+
+
+def decode_notice(raw: bytes | str) -> tuple[Change, float | None]:
+    """The change, and its publish time when the notice carries a usable one."""
     data = json.loads(raw)
-    return Change(
+    change = Change(
         UUID(data["m"]),
         ChangeReason(data["r"]),
         int(data["v"]),
         UUID(data["e"]) if data["e"] else None,
     )
+    sent = data.get("t")
+    usable = isinstance(sent, int | float) and not isinstance(sent, bool) and math.isfinite(sent)
+    return change, float(sent) if usable and sent > 0 else None
 
 
 class RedisBroker:
@@ -161,6 +184,8 @@ class RedisBroker:
         self._retry: asyncio.Task[None] | None = None
         self._unsent: dict[UUID, Change] = {}
         self.connected = asyncio.Event()
+        self.reconnects = 0
+        """Times the subscriber connection came back after it had been up."""
 
     async def publish(self, changes: list[Change]) -> None:
         """Called after commit, so it never raises: a notice that cannot be sent
@@ -179,8 +204,9 @@ class RedisBroker:
                     "on a fresh connection",
                     type(error).__name__,
                 )
+        now = time.time()
         for change in changes:
-            self.hub.deliver(change)
+            self.hub.deliver(change, now)
             self._hold(change)
         if self._retry is None or self._retry.done():
             self._retry = asyncio.create_task(self._resend(), name="redis-republish")
@@ -234,12 +260,15 @@ class RedisBroker:
 
     async def _listen(self) -> None:
         backoff = 0.1
+        was_up = False
         while True:
             client = self._clients.subscriber()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self.connected.set()
+                self.reconnects += was_up
+                was_up = True
                 backoff = 0.1
                 self.hub.resync_all()
                 while True:
@@ -260,11 +289,11 @@ class RedisBroker:
 
     def _deliver(self, raw: bytes | str) -> None:
         try:
-            change = decode(raw)
-        except (ValueError, KeyError, TypeError):
+            change, published_at = decode_notice(raw)
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed change notice: %r", raw)
             return
-        self.hub.deliver(change)
+        self.hub.deliver(change, published_at)
 
 
 Broker = InProcessBroker | RedisBroker

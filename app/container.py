@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.broker import Broker, Hub, create_broker
 from app.clock import SystemClock
+from app.controller_reports import ControllerReports
 from app.ids import time_ordered_id
-from app.metrics import StatementCounter
+from app.metrics import UNCOUNTED, LiveState, Metrics, StatementCounter, TimedPublisher
 from app.retention import RetentionLoop, windows
 from app.revocation import RevocationWatch
 from app.settings import Settings
@@ -18,6 +19,7 @@ from app.storage_errors import storage_unavailable
 from domain.live import CardUpdate
 from domain.ports import Clock, Dependencies
 from flags.evaluator import OpenFeatureFlags
+from graphql_documents.operations import operation_names
 from live_updates.card_followers import CardFollowers, DirectDelivery
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
@@ -36,6 +38,8 @@ class Container:
     revocations: RevocationWatch
     statements: StatementCounter
     flags: OpenFeatureFlags
+    metrics: Metrics
+    controller_reports: ControllerReports
     silence_check: SilenceCheck | None = None
     """Only with Redis: the in-process broker loses no notice."""
     retention: RetentionLoop | None = None
@@ -77,7 +81,8 @@ def _frame_sink() -> DirectDelivery | None:
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     hub, broker = create_broker(settings.redis_url, settings.redis_channel)
-    uow = SqlUnitOfWorkFactory(engine, publisher=broker)
+    metrics = Metrics(operation_names())
+    uow = SqlUnitOfWorkFactory(engine, publisher=TimedPublisher(broker, metrics.ingest_to_publish))
     flags = OpenFeatureFlags(uow)
     deps = Dependencies(
         uow=uow,
@@ -88,7 +93,22 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         packet_retention_days=settings.packet_retention_days,
     )
     card_followers = CardFollowers(
-        deps, hub, present=_card_payload, direct_for=_frame_sink, transient=storage_unavailable
+        deps,
+        hub,
+        present=_card_payload,
+        direct_for=_frame_sink,
+        delivered=metrics.notices.delivered,
+        transient=storage_unavailable,
+    )
+    hub.on_notice = metrics.notices.noted
+    statements = StatementCounter(engine)
+    controller_reports = ControllerReports(
+        engine, settings.metrics_controller_cache_seconds, **{UNCOUNTED: True}
+    )
+    metrics.watch(
+        LiveState(
+            statements, card_followers, hub, broker, engine, controller_reports, deps.clock.now
+        )
     )
     silence_check = None
     if settings.redis_url:
@@ -109,8 +129,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         broker=broker,
         card_followers=card_followers,
         revocations=RevocationWatch(engine, deps.clock),
-        statements=StatementCounter(engine),
+        statements=statements,
         flags=flags,
+        metrics=metrics,
+        controller_reports=controller_reports,
         silence_check=silence_check,
         retention=retention,
     )

@@ -27,6 +27,7 @@ from strawberry.types.graphql import OperationType
 from app import strict_json
 from app.auth import bearer_token
 from app.container import Container
+from app.operation_metrics import operation_extensions
 from app.problems import TransportProblem, from_http_exception
 from app.storage_errors import storage_unavailable
 from app.ws_frames import SizedFrames
@@ -88,6 +89,9 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_result_items=settings.max_result_items,
                 storage_unavailable=storage_unavailable,
                 executor=LiveExecutor,
+                extensions=operation_extensions(
+                    container.metrics if settings.metrics_enabled else None
+                ),
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,

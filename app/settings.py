@@ -58,5 +58,14 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=20, ge=1, le=600)
     """After the drain, how long WebSocket closing handshakes and requests in
     flight may take before what is left is cancelled and the process exits."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics at /metrics and record the per-operation ones;
+    false removes the route (404) and the GraphQL operation instruments."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serve /metrics on this port only (not on PORT): 0 takes any free port."""
+    metrics_host: str | None = None
+    """The address METRICS_PORT listens on (default: HOST)."""
+    metrics_controller_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    """A scrape re-reads the controllers' last reports at most this often."""
     host: str = "127.0.0.1"
     port: int = 8000

@@ -82,15 +82,18 @@ Item = CardUpdate | BaseException | None
 class Listener:
     """One subscriber's view of a shared card follower (``domain.live.CardListener``)."""
 
-    __slots__ = ("_follower", "_items", "_since", "_size", "_waiter", "direct")
+    __slots__ = ("_follower", "_items", "_on_drop", "_since", "_size", "_waiter", "direct")
 
     def __init__(
         self,
         queue_size: int,
         direct: DirectDelivery | None = None,
         follower: _Follower | None = None,
+        on_drop: Callable[[], None] | None = None,
     ) -> None:
         self._follower = follower
+        self._on_drop = on_drop
+        """Told when this listener falls behind (its stream ends with FellBehind)."""
         self._items: list[Item] = []
         self._size = queue_size
         self._waiter: asyncio.Future[None] | None = None
@@ -127,6 +130,8 @@ class Listener:
         if len(items) >= self._size:
             items.pop()
             item = FellBehind()
+            if self._on_drop is not None:
+                self._on_drop()
         items.append(item)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -159,7 +164,8 @@ class CardFollowers:
     ``present`` builds, once per change, what a subscriber's direct delivery
     is handed; ``direct_for`` finds the direct delivery of the subscriber
     whose task calls it (``None``: that subscriber takes its updates from its
-    queue only)."""
+    queue only); ``delivered`` is told of each update once its one pass over
+    the subscribers is done."""
 
     def __init__(
         self,
@@ -169,6 +175,7 @@ class CardFollowers:
         direct_for: Callable[[], DirectDelivery | None] = _no_direct_delivery,
         queue_size: int = 64,
         transient: Callable[[BaseException], bool] = _never,
+        delivered: Callable[[UUID, CardUpdate], None] | None = None,
     ) -> None:
         self._deps = deps
         self._transient = transient
@@ -188,8 +195,11 @@ class CardFollowers:
         self._depots: BatchedReads[UUID, UUID] = BatchedReads(
             lambda ids: microgrid_ids_of_depots(deps, ids)
         )
+        self._delivered = delivered
         self.reads = 0
         self.direct_deliveries = 0
+        self.dropped = 0
+        """Subscribers that fell behind their queue (SUBSCRIBER_TOO_SLOW)."""
 
     @asynccontextmanager
     async def listen(self, microgrid_id: UUID) -> AsyncIterator[Listener]:
@@ -200,7 +210,7 @@ class CardFollowers:
         if follower is None or follower.task.done():
             follower = _Follower(self, microgrid_id)
             self._followers[microgrid_id] = follower
-        listener = Listener(self._queue_size, self._direct_for(), follower)
+        listener = Listener(self._queue_size, self._direct_for(), follower, self._drop)
         follower.listeners.add(listener)
         try:
             await asyncio.shield(follower.ready)
@@ -232,6 +242,18 @@ class CardFollowers:
     def depot_lookups(self) -> int:
         """Lookups of depots' microgrids made so far (each for any number of depots)."""
         return self._depots.batches
+
+    @property
+    def follower_count(self) -> int:
+        return len(self._followers)
+
+    @property
+    def subscriber_count(self) -> int:
+        """Card subscribers of every follower."""
+        return sum(len(f.listeners) for f in self._followers.values())
+
+    def _drop(self) -> None:
+        self.dropped += 1
 
     def followed(self) -> list[UUID]:
         """The microgrids whose card this process follows."""
@@ -326,6 +348,8 @@ class _Follower:
                 if pending is not None:
                     await pending
         self._offer(update, payload)
+        if self.followers._delivered is not None:
+            self.followers._delivered(self.microgrid_id, update)
 
     async def _run(self) -> None:
         f = self.followers

@@ -22,11 +22,15 @@ from schema.flags import FeatureFlag, SetFeatureFlagInput, SetFeatureFlagResult
 from schema.inputs import kept
 from schema.packets import SensorPacketIngested
 from schema.problems import present
+from schema.root_results import RootResult
 
 
 def guarded_mutation(resolver: Callable[..., Any], description: str | None = None) -> Any:
     return strawberry.mutation(
-        resolver=resolver, permission_classes=[RoleAllowed], description=description
+        resolver=resolver,
+        permission_classes=[RoleAllowed],
+        description=description,
+        extensions=[RootResult()],
     )
 
 

@@ -25,11 +25,15 @@ from schema.load_chart import LoadChart, LoadChartResult
 from schema.microgrid import Microgrid
 from schema.packets import SensorPacketConnection
 from schema.problems import present
+from schema.root_results import RootResult
 
 
 def guarded(resolver: Callable[..., Any], description: str | None = None) -> Any:
     return strawberry.field(
-        resolver=resolver, permission_classes=[RoleAllowed], description=description
+        resolver=resolver,
+        permission_classes=[RoleAllowed],
+        description=description,
+        extensions=[RootResult()],
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
 
 from graphql import GraphQLError
 from schema import scalars
@@ -36,9 +38,10 @@ def build_schema(
     max_result_items: int = 10_000,
     executor: type[SchemaExecutor] = SchemaExecutor,
     storage_unavailable: StorageCheck = never_storage,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
     """The schema with its limits; ``executor`` runs its operations (live
-    delivery passes its subclass)."""
+    delivery passes its subclass); ``extensions`` are added (e.g. metrics)."""
     # The validation cache is keyed by the rule classes: no fresh classes per request.
     rules: list[Any] = [ListLiteralLimit]
     if not introspection:
@@ -51,7 +54,9 @@ def build_schema(
         max_response_bytes=max_response_bytes,
         hide_suggestions=not introspection,
     )
-    extensions: list[Any] = [
+    # ``extensions`` first: they see the operation whole, errors as masked.
+    hooks: list[Any] = [
+        *extensions,
         lambda: RequestChecks(rules, limits),
         lambda: ProblemErrors(storage_unavailable),
     ]
@@ -59,7 +64,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        extensions=hooks,
         execution_context_class=type(
             "BudgetedExecutor", (executor,), {"max_items": max_result_items}
         ),
