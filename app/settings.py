@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./microgrid.db"
@@ -48,5 +50,22 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=2048, gt=0)
     max_subscriptions_per_connection: int = Field(default=20, gt=0)
     access_log: bool = True
+    """One line per HTTP request and per WebSocket open and close (the
+    service's own access log; uvicorn's is always off)."""
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one JSON object per line with OpenTelemetry field names;
+    ``text``: a readable line (``make run``)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """The lowest level logged (any case)."""
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value

@@ -55,7 +55,13 @@ def log_client_errors(errors: list[GraphQLError]) -> None:
         return
     message, extensions = describe(expected[0])
     more = f" (+{len(expected) - 1} more)" if len(expected) > 1 else ""
-    log.info("client error %s: %s%s", extensions["code"], clip(message), more)
+    log.info(
+        "client error %s: %s%s",
+        extensions["code"],
+        clip(message),
+        more,
+        extra={"attributes": {"error.type": extensions["code"]}},
+    )
 
 
 def _unexpected(error: GraphQLError) -> bool:
