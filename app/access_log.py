@@ -8,17 +8,18 @@ but the user agent, GraphQL variables, request or message bodies."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 from time import perf_counter
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
 
 from app.log_format import FoldedIntoAccessLine, RequestLog, current_request
-from graphql import Executor
-from live_updates.executor import LiveExecutor
 
 log = logging.getLogger("microgrid.access")
 CLIENT_ERRORS_LOGGER = "microgrid.errors"
@@ -200,28 +201,22 @@ def _summary_path(path: str) -> str:
     return clipped if clipped.isprintable() else repr(clipped)[1:-1]
 
 
-def note_operation_name(name: str | None) -> None:
-    """The operation name a request asked for (the executor names the one it runs)."""
-    request = current_request.get()
-    if request is not None and name is not None:
-        request.operation_name = name
+class OperationNoted(SchemaExtension):
+    """Tells the access log which GraphQL operation an HTTP request asked for:
+    the name the client sent, then (once the document has parsed) the
+    operation's own name and type. WebSocket operations are not logged."""
 
-
-class OperationNotingExecutor(LiveExecutor):
-    """Live delivery's executor, telling the access log which operation an
-    HTTP request ran (its name and type, once the document is valid)."""
-
-    @classmethod
-    def build(cls, *args: Any, **kwargs: Any) -> Any:
-        executor = super().build(*args, **kwargs)
+    def on_operation(self) -> Iterator[None]:
         request = current_request.get()
-        if (
-            request is not None
-            and request.operation_type is None
-            and isinstance(executor, Executor)
-        ):
-            operation = executor.operation
-            request.operation_type = operation.operation.value
-            if operation.name is not None:
-                request.operation_name = operation.name.value
-        return executor
+        if request is not None and request.folds_errors:
+            request.operation_name = self.execution_context.operation_name
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        request = current_request.get()
+        if request is not None and request.folds_errors:
+            context = self.execution_context
+            request.operation_name = context.operation_name
+            with contextlib.suppress(RuntimeError):  # no such operation in the document
+                request.operation_type = context.operation_type.value
+        yield

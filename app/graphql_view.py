@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import strict_json
-from app.access_log import OperationNotingExecutor, note_operation_name
+from app.access_log import OperationNoted
 from app.auth import bearer_token
 from app.container import Container
 from app.problems import TransportProblem, from_http_exception
@@ -33,6 +33,7 @@ from app.storage_errors import storage_unavailable
 from app.ws_frames import SizedFrames
 from domain.access import Principal
 from domain.ports import Dependencies
+from live_updates.executor import LiveExecutor
 from live_updates.shared_executions import encode_next_message
 from live_updates.ws_handler import LiveOperationsHandler
 from persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -87,7 +88,8 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_response_bytes=settings.max_response_bytes,
                 max_result_items=settings.max_result_items,
                 storage_unavailable=storage_unavailable,
-                executor=OperationNotingExecutor,
+                executor=LiveExecutor,
+                extra_extensions=(OperationNoted,),
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
@@ -167,7 +169,6 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 "Send operations with POST.",
                 headers={"Allow": "POST"},
             )
-        note_operation_name(request_data.operation_name)
         try:
             return await self.schema.execute(
                 request_data.query,
