@@ -27,8 +27,8 @@ CLIENT_ERRORS_LOGGER = "microgrid.errors"
 
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-_SUMMARY_PATH_CHARS = 200
-"""Longest path quoted in a line's body (its ``url.path`` field has more)."""
+_SUMMARY_CHARS = 200
+"""Longest client text quoted in a line's body (its own field has more)."""
 
 
 def request_id_of(header: bytes | None) -> str:
@@ -125,11 +125,12 @@ class AccessLog:
                 "network.protocol.version": scope.get("http_version"),
             }
         )
-        summary = f"{method} {_summary_path(path)} {status if status is not None else '-'}"
+        summary = f"{method} {_summary_text(path)} {status if status is not None else '-'}"
         if request.operation_type is not None or request.operation_name is not None:
             attributes["graphql.operation.name"] = request.operation_name
             attributes["graphql.operation.type"] = request.operation_type
-            summary += f" {request.operation_type or 'operation'} {request.operation_name or '-'}"
+            name = _summary_text(request.operation_name or "-")
+            summary += f" {request.operation_type or 'operation'} {name}"
         if request.error_type is not None:
             attributes["error.type"] = request.error_type
             summary += f": {request.error_message}"
@@ -180,7 +181,7 @@ class AccessLog:
         attributes = _common(scope, agent)
         attributes["websocket.event"] = event
         attributes.update(extra or {})
-        summary = f"WEBSOCKET {_summary_path(scope.get('path', ''))} {event}"
+        summary = f"WEBSOCKET {_summary_text(scope.get('path', ''))} {event}"
         if event == "close":
             code = (extra or {}).get("websocket.close.code")
             summary += f" {code if code is not None else '-'}"
@@ -196,8 +197,10 @@ def _common(scope: Scope, agent: bytes | None) -> dict[str, Any]:
     }
 
 
-def _summary_path(path: str) -> str:
-    clipped = path[:_SUMMARY_PATH_CHARS] + ("…" if len(path) > _SUMMARY_PATH_CHARS else "")
+def _summary_text(text: str) -> str:
+    """A client's text (a path, an operation name) as a line's body quotes it:
+    short, and without characters that would break the line."""
+    clipped = text[:_SUMMARY_CHARS] + ("…" if len(text) > _SUMMARY_CHARS else "")
     return clipped if clipped.isprintable() else repr(clipped)[1:-1]
 
 

@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from app.log_format import (
     MAX_VALUE_CHARS,
+    JsonFormatter,
     LogFields,
     RequestLog,
+    TextFormatter,
     configure_logging,
     current_request,
 )
@@ -44,6 +46,18 @@ def logged() -> Iterator[tuple[logging.Logger, io.StringIO, io.StringIO]]:
             handler.close()
 
 
+@pytest.fixture
+def unpropagated(logged):
+    """The same handlers on a logger outside the hierarchy: pytest's own log
+    capture (sent between xdist processes) must not see a lone surrogate."""
+    _, as_json, as_text = logged
+    hostile = logging.Logger("microgrid.hostile", logging.DEBUG)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, JsonFormatter | TextFormatter):
+            hostile.addHandler(handler)
+    return hostile, as_json, as_text
+
+
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
     text = stream.getvalue()
     assert text.endswith("\n")
@@ -62,8 +76,8 @@ def test_a_line_has_the_opentelemetry_fields(logged):
     assert "trace_id" not in line and "request.id" not in line, "outside a request and a trace"
 
 
-def test_hostile_values_stay_one_json_line_and_say_they_were_cut(logged):
-    log, as_json, as_text = logged
+def test_hostile_values_stay_one_json_line_and_say_they_were_cut(unpropagated):
+    log, as_json, as_text = unpropagated
     hostile = 'a\nb\r\x00\x1b[31m\u2028\u2029\x85\ud800"}{' + "x" * 100_000
     log.warning(hostile, extra={"attributes": {"user_agent.original": hostile, "url.path": "/\n"}})
     (line,) = _lines(as_json)
