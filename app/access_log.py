@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
-import uuid
 from collections.abc import Iterator
 from time import perf_counter
 from typing import Any
@@ -37,7 +37,7 @@ def request_id_of(header: bytes | None) -> str:
         candidate = header.decode("latin-1")
         if _REQUEST_ID.fullmatch(candidate):
             return candidate
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _with_request_id(message: Message, request_id: str) -> Message:

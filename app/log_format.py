@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -160,15 +160,15 @@ class LogFields:
             fields["request.id"] = request.request_id
         attributes = getattr(record, "attributes", None)
         if isinstance(attributes, dict):
-            for key, value in attributes.items():
-                name = _clip(str(key), 128, "attribute name", truncated)
-                if name in fields or value is None:
+            for key, value in attributes.items():  # names come from the code, values may not
+                if value is None or key in fields:
                     continue
-                if isinstance(value, str):
-                    value = _clip(value, MAX_VALUE_CHARS, name, truncated)
+                if type(value) is str:
+                    if len(value) > MAX_VALUE_CHARS:
+                        value = _clip(value, MAX_VALUE_CHARS, key, truncated)
                 elif not isinstance(value, bool | int | float):
-                    value = _clip(str(value), MAX_VALUE_CHARS, name, truncated)
-                fields[name] = value
+                    value = _clip(str(value), MAX_VALUE_CHARS, key, truncated)
+                fields[key] = value
         error = record.exc_info[1] if record.exc_info else None
         if error is not None:
             fields["exception.type"] = _qualified_name(type(error))
@@ -200,13 +200,24 @@ def _qualified_name(kind: type) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
-def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
+class _Timestamps:
+    """RFC 3339 UTC with microseconds; the date and time of the last whole
+    second are kept, as most lines fall in the same second as the one before."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def of(self, record: logging.LogRecord) -> str:
+        created = record.created
+        second = int(created)
+        if second != self.second:
+            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.second = second
+        return f"{self.prefix}.{int((created - second) * 1e6):06d}Z"
 
 
-_LINE_BREAKS = (b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xc2\x85")
-"""U+2028, U+2029 and NEL: valid inside JSON strings, but line breaks to some readers."""
+_timestamp = _Timestamps().of
 
 
 def json_line(fields: dict[str, Any]) -> str:
@@ -215,7 +226,8 @@ def json_line(fields: dict[str, Any]) -> str:
         encoded = orjson.dumps(fields)
     except TypeError:  # a lone surrogate: the standard library escapes it
         return json.dumps(fields, ensure_ascii=True, default=str)
-    if any(mark in encoded for mark in _LINE_BREAKS):
+    # U+2028, U+2029 and NEL are valid inside JSON strings, but line breaks to some readers.
+    if b"\xe2\x80\xa8" in encoded or b"\xe2\x80\xa9" in encoded or b"\xc2\x85" in encoded:
         return json.dumps(fields, ensure_ascii=True, default=str)
     return encoded.decode()
 
