@@ -77,13 +77,13 @@ class AccessLog:
             folds_errors=self.enabled and scope["type"] == "http",
         )
         token = current_request.set(request)
-        try:
-            if scope["type"] == "http":
-                await self._http(scope, receive, send, request, user_agent)
-            else:
-                await self._websocket(scope, receive, send, request, user_agent)
-        finally:
-            current_request.reset(token)
+        if scope["type"] == "http":
+            await self._http(scope, receive, send, request, user_agent)
+        else:
+            await self._websocket(scope, receive, send, request, user_agent)
+        # Left set when the app raised: the server's report of the exception,
+        # logged once this returns (in the request's own task), names the request.
+        current_request.reset(token)
 
     async def _http(
         self, scope: Scope, receive: Receive, send: Send, request: RequestLog, agent: bytes | None

@@ -61,8 +61,12 @@ async def bench_access_log(total: int, rounds: int, concurrency: int = 8) -> dic
             log = Path(tmp) / f"{name}.log"
             endpoint, pid = stack.enter_context(_serving(binary, url, log, **env))
             sides[name] = (endpoint, lambda _n: QUERY, pid)
-        for endpoint, _body, _pid in sides.values():
-            await wait_for(endpoint.replace("/graphql", "/healthz"))
+            # One after another: each migrates the one SQLite file as it starts.
+            try:
+                await wait_for(endpoint.replace("/graphql", "/healthz"))
+            except TimeoutError:
+                print(log.read_text()[-3000:], file=sys.stderr)
+                raise
         await take_turns(sides, 1, 100, concurrency, headers)  # warm up
         turns = await take_turns(sides, rounds, total, concurrency, headers)
         lines = {name: (Path(tmp) / f"{name}.log").read_text().count("\n") for name in sides}

@@ -122,7 +122,7 @@ def describe(
             "GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, error.message
         )
     if storage_unavailable(original):
-        log.warning("storage unavailable: %s", clip(repr(original)))
+        log.warning("storage unavailable: %s", clip(repr(original)), extra={"about_database": True})
         detail = "The database is not reachable right now; retry the request."
         return detail, problem(
             "SERVICE_UNAVAILABLE", "Service unavailable", 503, detail, retryable=True

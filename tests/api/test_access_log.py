@@ -6,6 +6,7 @@ the user agent, variables or bodies."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ import pytest
 import websockets
 from opentelemetry.sdk.trace import TracerProvider
 
+from app.access_log import AccessLog
 from app.asgi import create_app
 from app.log_format import JsonFormatter, LogFields
 from domain.access import Role
@@ -213,3 +215,27 @@ async def test_a_websocket_has_an_open_and_a_close_line(container, clock, lines)
     assert refused["websocket.close.initiator"] == "server"
     assert refused_open["request.id"] == refused["request.id"] != "ws-7"
     assert token not in lines.text and "in-the-query" not in lines.text
+
+
+async def test_a_request_that_raises_is_logged_500_and_its_exception_names_it(lines):
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("the handler broke")
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"r-9")]}
+    context = contextvars.copy_context()  # as uvicorn runs each request in a task of its own
+
+    async def serve() -> None:
+        with pytest.raises(RuntimeError):
+            await AccessLog(broken)(scope, _nothing, _nothing)
+        # The server reports the exception after the app returns (uvicorn.error).
+        logging.getLogger("microgrid.server").error("Exception in ASGI application")
+
+    await asyncio.get_running_loop().create_task(serve(), context=context)
+    access, report = lines.all()
+    assert access["http.response.status_code"] == 500
+    assert access["severity_text"] == "WARNING"
+    assert access["request.id"] == report["request.id"] == "r-9"
+
+
+async def _nothing(*_args: Any) -> Any:
+    return {"type": "http.disconnect"}

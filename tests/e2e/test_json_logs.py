@@ -103,6 +103,7 @@ async def test_every_line_is_json_and_the_access_line_has_the_fields(server_db, 
     assert events.count("open") == 1 and events.count("close") == 1
     assert admin not in content and "variable-secret-name" not in content
     assert '"WebSocket /graphql"' not in content, "uvicorn's own WebSocket lines are off"
+    assert "connection open" not in content and "connection closed" not in content
 
 
 async def test_the_text_format_is_for_people(server_db, tmp_path):
