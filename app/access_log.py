@@ -134,7 +134,8 @@ class AccessLog:
         if request.error_type is not None:
             attributes["error.type"] = request.error_type
             summary += f": {request.error_message}"
-        level = logging.WARNING if status is None or status >= 500 else logging.INFO
+        # No status: the client went away before the answer (its own doing).
+        level = logging.WARNING if status is not None and status >= 500 else logging.INFO
         log.log(level, "%s", summary, extra={"attributes": attributes})
 
     async def _websocket(
@@ -206,20 +207,16 @@ def _summary_text(text: str) -> str:
 
 class OperationNoted(SchemaExtension):
     """Tells the access log which GraphQL operation an HTTP request asked for:
-    the name the client sent, then (once the document has parsed) the
-    operation's own name and type. WebSocket operations are not logged."""
+    its name and (when the document parsed) its type, also when the operation
+    was refused before it ran. WebSocket operations are not logged."""
 
     def on_operation(self) -> Iterator[None]:
-        request = current_request.get()
-        if request is not None and request.folds_errors:
-            request.operation_name = self.execution_context.operation_name
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        request = current_request.get()
-        if request is not None and request.folds_errors:
-            context = self.execution_context
-            request.operation_name = context.operation_name
-            with contextlib.suppress(RuntimeError):  # no such operation in the document
-                request.operation_type = context.operation_type.value
-        yield
+        try:
+            yield
+        finally:
+            request = current_request.get()
+            if request is not None and request.folds_errors:
+                context = self.execution_context
+                request.operation_name = context.operation_name
+                with contextlib.suppress(RuntimeError):  # no document, or no such operation
+                    request.operation_type = context.operation_type.value

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from bench.load import take_turns, wait_for
+from bench.load import Turns, take_turns, wait_for
 from bench.measure import p99
 from bench.serving import BIN, HOST, cli, free_port, stop
 
@@ -68,7 +68,15 @@ async def bench_access_log(total: int, rounds: int, concurrency: int = 8) -> dic
                 print(log.read_text()[-3000:], file=sys.stderr)
                 raise
         await take_turns(sides, 1, 100, concurrency, headers)  # warm up
-        turns = await take_turns(sides, rounds, total, concurrency, headers)
+        turns = {name: Turns() for name in sides}
+        names = list(sides)
+        for round_ in range(rounds):  # each round in another order: none always goes first
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            taken = await take_turns({n: sides[n] for n in order}, 1, total, concurrency, headers)
+            for name, turn in taken.items():
+                turns[name].rates += turn.rates
+                turns[name].latencies += turn.latencies
+                turns[name].cpu += turn.cpu
         lines = {name: (Path(tmp) / f"{name}.log").read_text().count("\n") for name in sides}
     result: dict[str, object] = {"requests": total * rounds, "concurrency": concurrency}
     for name, turn in turns.items():
