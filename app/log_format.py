@@ -306,7 +306,8 @@ def configure_logging(
     stream: Any = None,
 ) -> logging.Handler:
     """One handler on the root logger with the chosen format; uvicorn's
-    loggers hand their records to it (their own handlers removed)."""
+    loggers and Python's warnings hand their records to it (uvicorn's own
+    handlers removed, its access lines off)."""
     fields = LogFields(db_system, is_storage_error)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
@@ -324,6 +325,7 @@ def configure_logging(
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, WithoutUvicornWebSocketLines) for f in errors.filters):
         errors.addFilter(WithoutUvicornWebSocketLines())
+    logging.captureWarnings(True)  # Python's warnings become lines of the same format
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False  # the service writes its own access log

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -40,6 +41,7 @@ def logged() -> Iterator[tuple[logging.Logger, io.StringIO, io.StringIO]]:
     try:
         yield logging.getLogger("microgrid.test"), as_json, as_text
     finally:
+        logging.captureWarnings(False)
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         for handler in (json_handler, text_handler):
@@ -182,6 +184,13 @@ def test_uvicorn_lines_go_through_the_same_format_without_its_websocket_access_l
     assert [(line["logger.name"], line["body"]) for line in lines] == [
         ("uvicorn.error", "Started server process [1]")
     ]
+
+
+def test_python_warnings_are_lines_of_the_same_format(logged):
+    _, as_json, _ = logged
+    warnings.warn("an old call", DeprecationWarning, stacklevel=1)
+    (line,) = _lines(as_json)
+    assert line["logger.name"] == "py.warnings" and "an old call" in str(line["body"])
 
 
 def test_log_settings_take_any_case_and_refuse_others():
