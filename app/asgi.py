@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from app.access_log import AccessLog
 from app.auth import BearerAuth
 from app.console_documents import console_operation_route
 from app.container import Container, build_container
@@ -99,6 +101,7 @@ def create_app(container: Container | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(AccessLog, enabled=container.settings.access_log)],
         exception_handlers={HTTPException: routing_problem},
     )
     app.state.container = container

@@ -50,6 +50,7 @@ out = Console()
 def migrate() -> None:
     """Apply the database migrations (creates a SQLite file on first run)."""
     settings = Settings()
+    configure_logging(settings)
     migrations.upgrade(settings.database_url)
     err.print(f"[green]database at {migrations.head_revision()}[/green]")
 
@@ -64,6 +65,7 @@ def serve(
     from app.uvicorn_shutdown import run_draining
 
     settings = Settings()
+    configure_logging(settings)
     migrations.upgrade(settings.database_url)
     ensure_partitions_at(settings.database_url)
     try:
@@ -84,14 +86,30 @@ def serve(
         settings,
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
-        access_log=settings.access_log,
+        # Logging is configure_logging's: uvicorn's records go through its
+        # handler, and the access log is the service's own (app/access_log.py).
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
         ws="websockets-sansio",
         # Cards are small JSON; per-message deflate would keep ~300 KiB of zlib
         # state per browser connection and compress every message per subscriber.
         ws_per_message_deflate=False,
         proxy_headers=False,
         **transport_limits(settings),
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """LOG_FORMAT and LOG_LEVEL for this process's log lines (stderr)."""
+    from app import log_format
+    from app.storage_errors import storage_unavailable
+
+    log_format.configure_logging(
+        settings.log_format,
+        settings.log_level,
+        db_system="postgresql" if settings.database_url.startswith("postgresql") else "sqlite",
+        is_storage_error=storage_unavailable,
     )
 
 
@@ -183,6 +201,7 @@ def retention_run(
     from persistence.retention import RetentionReport, Step, run_retention
 
     settings = Settings()
+    configure_logging(settings)
     migrations.upgrade(settings.database_url)
 
     async def main() -> RetentionReport:

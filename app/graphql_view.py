@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import strict_json
+from app.access_log import OperationNoted
 from app.auth import bearer_token
 from app.container import Container
 from app.operation_metrics import operation_extensions
@@ -89,8 +90,9 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_result_items=settings.max_result_items,
                 storage_unavailable=storage_unavailable,
                 executor=LiveExecutor,
-                extensions=operation_extensions(
-                    container.metrics if settings.metrics_enabled else None
+                extensions=(
+                    OperationNoted,
+                    *operation_extensions(container.metrics if settings.metrics_enabled else None),
                 ),
             ),
             graphql_ide="graphiql" if settings.graphiql else None,

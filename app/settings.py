@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./microgrid.db"
@@ -52,6 +54,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=2048, gt=0)
     max_subscriptions_per_connection: int = Field(default=20, gt=0)
     access_log: bool = True
+    """One line per HTTP request and per WebSocket open and close (the
+    service's own access log; uvicorn's is always off)."""
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
     """On SIGTERM or SIGINT, how long ``serve`` keeps serving while /readyz
     answers 503, so load balancers stop sending work here; 0 skips the wait."""
@@ -67,5 +71,20 @@ class Settings(BaseSettings):
     """The address METRICS_PORT listens on (default: HOST)."""
     metrics_controller_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     """A scrape re-reads the controllers' last reports at most this often."""
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one JSON object per line with OpenTelemetry field names;
+    ``text``: a readable line (``make run``)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """The lowest level logged (any case)."""
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -35,10 +36,17 @@ class Server:
         return float("nan")
 
     def exceptions(self) -> Counter[str]:
-        """The exception named at the end of each traceback in the server's log."""
+        """The exception named at the end of each traceback in the server's log
+        (a JSON line's ``exception.type``, or a text traceback's last line)."""
         found: Counter[str] = Counter()
         previous = ""
         for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    kind = json.loads(line).get("exception.type")
+                    if isinstance(kind, str):
+                        found[kind.rpartition(".")[2]] += 1
+                    continue
             named = EXCEPTION_LINE.match(line)
             if previous.startswith(" ") and named and not named.group(1).isupper():
                 found[named.group(1)] += 1

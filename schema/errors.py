@@ -55,7 +55,13 @@ def log_client_errors(errors: list[GraphQLError]) -> None:
         return
     message, extensions = describe(expected[0])
     more = f" (+{len(expected) - 1} more)" if len(expected) > 1 else ""
-    log.info("client error %s: %s%s", extensions["code"], clip(message), more)
+    log.info(
+        "client error %s: %s%s",
+        extensions["code"],
+        clip(message),
+        more,
+        extra={"attributes": {"error.type": extensions["code"]}},
+    )
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -116,7 +122,7 @@ def describe(
             "GRAPHQL_VALIDATION_FAILED", "Invalid request", 400, error.message
         )
     if storage_unavailable(original):
-        log.warning("storage unavailable: %s", clip(repr(original)))
+        log.warning("storage unavailable: %s", clip(repr(original)), extra={"about_database": True})
         detail = "The database is not reachable right now; retry the request."
         return detail, problem(
             "SERVICE_UNAVAILABLE", "Service unavailable", 503, detail, retryable=True
