@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -57,11 +58,28 @@ class LocalSubscription:
         raise FellBehind()
 
 
+class Interest(Protocol):
+    """Told which microgrids this process follows (a broker that subscribes per
+    microgrid, e.g. sharded pub/sub on a Redis Cluster)."""
+
+    async def follow(self, microgrid_id: UUID) -> None:
+        """A local subscription of this microgrid opens; returns once notices
+        of it are heard (or, bounded, once hearing them is under way)."""
+        ...
+
+    def unfollow(self, microgrid_id: UUID) -> None:
+        """The last local subscription of this microgrid closed."""
+        ...
+
+
 class Hub:
     """In-process fan-out to bounded per-subscription queues."""
 
     def __init__(self) -> None:
         self._subscriptions: dict[UUID, set[LocalSubscription]] = {}
+        self.interest: Interest | None = None
+        self.notices_received = 0
+        """Change notices this process heard from Redis (its own included)."""
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -70,12 +88,16 @@ class Hub:
         subscription = LocalSubscription(microgrid_id, lossy=lossy)
         self._subscriptions.setdefault(microgrid_id, set()).add(subscription)
         try:
+            if self.interest is not None:
+                await self.interest.follow(microgrid_id)
             yield subscription
         finally:
             group = self._subscriptions.get(microgrid_id, set())
             group.discard(subscription)
             if not group:
                 self._subscriptions.pop(microgrid_id, None)
+                if self.interest is not None:
+                    self.interest.unfollow(microgrid_id)
 
     def deliver(self, change: Change) -> None:
         for subscription in list(self._subscriptions.get(change.microgrid_id, ())):
@@ -263,12 +285,28 @@ class RedisBroker:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed change notice: %r", raw)
             return
+        self.hub.notices_received += 1
         self.hub.deliver(change)
 
 
-Broker = InProcessBroker | RedisBroker
+class Broker(Protocol):
+    async def publish(self, changes: list[Change]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ping(self) -> str: ...
 
 
 def create_broker(redis_url: str | None, channel: str = CHANNEL) -> tuple[Hub, Broker]:
+    """In process without a URL; a Redis Cluster with sharded pub/sub for
+    ``redis+cluster://``; else one Redis channel."""
     hub = Hub()
-    return hub, RedisBroker(hub, redis_url, channel) if redis_url else InProcessBroker(hub)
+    if not redis_url:
+        return hub, InProcessBroker(hub)
+    from app.cluster_broker import ClusterBroker, is_cluster_url
+
+    if is_cluster_url(redis_url):
+        return hub, ClusterBroker(hub, redis_url, channel)
+    return hub, RedisBroker(hub, redis_url, channel)

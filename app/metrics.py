@@ -43,6 +43,7 @@ def metrics_endpoint(statements: StatementCounter, cards: CardFollowers, hub: Hu
             "# HELP microgrid_live_subscriptions Live subscriptions open in this process.",
             "# TYPE microgrid_live_subscriptions gauge",
             f"microgrid_live_subscriptions {hub.subscription_count}",
+            f"microgrid_broker_notices_received_total {hub.notices_received}",
         ]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
