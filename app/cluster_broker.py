@@ -96,6 +96,11 @@ class ClusterBroker:
         self.connected = asyncio.Event()
         hub.interest = self
 
+    @property
+    def cluster(self) -> RedisCluster:
+        """The cluster client (publishing and subscribing share its slot map)."""
+        return self._cluster
+
     def channel_of(self, microgrid_id: UUID) -> str:
         return f"{self.prefix}:{{{microgrid_id}}}"
 
