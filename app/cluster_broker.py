@@ -24,6 +24,8 @@ from urllib.parse import unquote
 from uuid import UUID
 
 from redis.asyncio.cluster import ClusterNode, ClusterPubSub, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
 from app.broker import RECONNECT_MAX_SECONDS, RESEND_DELAYS, Hub, decode, encode
@@ -66,6 +68,10 @@ def cluster_client(url: str) -> RedisCluster:
         socket_connect_timeout=2,
         socket_timeout=2,
         health_check_interval=5,
+        # A few quick attempts (each after a topology refresh), then the notice
+        # is held and re-sent in the background: a request that committed does
+        # not wait out a failover. MOVED is followed whatever this says.
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.02), 2),
     )
 
 
@@ -138,20 +144,19 @@ class ClusterBroker:
     async def _resend(self) -> None:
         """Bounded like the single-Redis broker's; the cluster client finds a
         shard's new primary itself (MOVED, or a topology refresh after a
-        connection error)."""
+        connection error). Notices published meanwhile join the held ones."""
         for attempt, delay in enumerate(RESEND_DELAYS, start=1):
             await asyncio.sleep(delay)
             unsent, self._unsent = self._unsent, {}
-            try:
-                for microgrid_id, change in list(unsent.items()):
+            for change in unsent.values():
+                # one by one: a shard still down holds back only its own notices
+                try:
                     await self._send(change)
-                    del unsent[microgrid_id]
-            except Failures:
-                for change in unsent.values():
+                except Failures:
                     self._hold(change)
-                continue
-            log.info("re-sent the held change notices (attempt %d)", attempt)
-            return
+            if not self._unsent:
+                log.info("re-sent the held change notices (attempt %d)", attempt)
+                return
         log.warning(
             "gave up re-sending %d change notice(s); other processes re-read when their "
             "shard subscription comes back or their silence check runs",
@@ -175,8 +180,9 @@ class ClusterBroker:
             self._late.add(microgrid_id)
 
     def unfollow(self, microgrid_id: UUID) -> None:
+        """Heard until the SUNSUBSCRIBE goes out: following it again before that
+        needs no new confirmation."""
         self._wanted.discard(microgrid_id)
-        self._heard.discard(microgrid_id)
         self._late.discard(microgrid_id)
         waiter = self._waiting.pop(microgrid_id, None)
         if waiter is not None and not waiter.done():
@@ -270,11 +276,12 @@ class ClusterBroker:
         assert pubsub is not None
         failed: BaseException | None = None
         for microgrid_id in self._subscribed - self._wanted:
+            self._subscribed.discard(microgrid_id)
+            self._heard.discard(microgrid_id)
             try:
                 await pubsub.sunsubscribe(self.channel_of(microgrid_id))
             except Failures as error:
                 failed = error
-            self._subscribed.discard(microgrid_id)
         for microgrid_id in self._wanted - self._subscribed:
             try:
                 await pubsub.ssubscribe(self.channel_of(microgrid_id))

@@ -134,6 +134,14 @@ async def test_only_followers_hear_a_notice_and_a_restarted_shard_makes_them_re_
             assert (await asyncio.wait_for(card_on_a.next(), 5)).revision == 4
         assert hub_b.notices_received == 2, "B stopped hearing once it stopped following"
 
+        async with hub_b.subscribe(followed, lossy=True):
+            pass
+        async with hub_b.subscribe(followed, lossy=True) as again:  # at once, and again
+            await a.publish([_change(followed, 5)])
+            while (heard := await asyncio.wait_for(again.next(), 5)) is None:
+                pass
+            assert heard.revision == 5
+
 
 async def _no_shard_subscribers(cluster: RedisClusterNodes, port: int, channel: str) -> None:
     """Waits (polling, with a deadline) until the shard has no subscriber of ``channel``."""
