@@ -175,7 +175,8 @@ class ClusterBroker:
             waiter = self._waiting[microgrid_id] = asyncio.get_running_loop().create_future()
             self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), FOLLOW_WAIT_SECONDS)
+            async with asyncio.timeout(FOLLOW_WAIT_SECONDS):
+                await asyncio.shield(waiter)
         except TimeoutError:
             self._late.add(microgrid_id)
 
@@ -257,7 +258,14 @@ class ClusterBroker:
                 continue
             backoff = 0.1
             self.connected.set()
-            await self._wake.wait()
+            # woken by a follow, an unfollow or a reader that stopped; at the
+            # latest after a poll period, to give a shard the library moved
+            # subscriptions to (after a failover) its reader
+            # (asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+            # the cancellation that stops this task when the event is set too)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(READ_POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _recover(self) -> None:
@@ -324,6 +332,7 @@ class ClusterBroker:
                     self._deliver(message["data"])
                 elif kind == "ssubscribe":
                     self._confirmed(message["channel"])
+            self._wake.set()  # its subscriptions moved or ended: readers for the rest
         except Failures as error:
             if node.name not in self._lost:
                 self._lost.add(node.name)
