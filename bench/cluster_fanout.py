@@ -104,7 +104,7 @@ async def bench_sharded(
 def run(quick: bool, show: Show) -> list[Row]:
     """The two brokers take turns (single, cluster, single, cluster), so drift in
     the shared machine's load falls on both alike; each turn's rows pool."""
-    per_microgrid, rounds, turns = (4, 2, 1) if quick else (20, 4, 2)
+    per_microgrid, rounds, turns = (4, 2, 1) if quick else (10, 3, 2)
     results: dict[str, list[dict[str, object]]] = {"single": [], "cluster": []}
     with tempfile.TemporaryDirectory(prefix="mgs-cluster-") as workdir:
         nodes = RedisClusterNodes(Path(workdir), masters=3, replicas=0)
