@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from redis.exceptions import RedisError
@@ -59,6 +60,20 @@ class LocalSubscription:
         raise FellBehind()
 
 
+class Interest(Protocol):
+    """Told which microgrids this process follows (a broker that subscribes per
+    microgrid, e.g. sharded pub/sub on a Redis Cluster)."""
+
+    async def follow(self, microgrid_id: UUID) -> None:
+        """A local subscription of this microgrid opens; returns once notices
+        of it are heard (or, bounded, once hearing them is under way)."""
+        ...
+
+    def unfollow(self, microgrid_id: UUID) -> None:
+        """The last local subscription of this microgrid closed."""
+        ...
+
+
 class Hub:
     """In-process fan-out to bounded per-subscription queues."""
 
@@ -68,6 +83,9 @@ class Hub:
         """Subscriptions dropped for falling behind (SUBSCRIBER_TOO_SLOW)."""
         self.on_notice: Callable[[Change, float], None] | None = None
         """Told of each notice for a microgrid with local subscriptions, with its publish time."""
+        self.interest: Interest | None = None
+        self.notices_received = 0
+        """Change notices this process heard from Redis (its own included)."""
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -76,12 +94,16 @@ class Hub:
         subscription = LocalSubscription(microgrid_id, lossy=lossy)
         self._subscriptions.setdefault(microgrid_id, set()).add(subscription)
         try:
+            if self.interest is not None:
+                await self.interest.follow(microgrid_id)
             yield subscription
         finally:
             group = self._subscriptions.get(microgrid_id, set())
             group.discard(subscription)
             if not group:
                 self._subscriptions.pop(microgrid_id, None)
+                if self.interest is not None:
+                    self.interest.unfollow(microgrid_id)
 
     def deliver(self, change: Change, published_at: float | None = None) -> None:
         subscriptions = self._subscriptions.get(change.microgrid_id)
@@ -293,12 +315,28 @@ class RedisBroker:
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed change notice: %r", raw)
             return
+        self.hub.notices_received += 1
         self.hub.deliver(change, published_at)
 
 
-Broker = InProcessBroker | RedisBroker
+class Broker(Protocol):
+    async def publish(self, changes: list[Change]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ping(self) -> str: ...
 
 
 def create_broker(redis_url: str | None, channel: str = CHANNEL) -> tuple[Hub, Broker]:
+    """In process without a URL; a Redis Cluster with sharded pub/sub for
+    ``redis+cluster://``; else one Redis channel."""
     hub = Hub()
-    return hub, RedisBroker(hub, redis_url, channel) if redis_url else InProcessBroker(hub)
+    if not redis_url:
+        return hub, InProcessBroker(hub)
+    from app.cluster_broker import ClusterBroker, is_cluster_url
+
+    if is_cluster_url(redis_url):
+        return hub, ClusterBroker(hub, redis_url, channel)
+    return hub, RedisBroker(hub, redis_url, channel)

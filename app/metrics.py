@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from app.broker import Broker, Hub, RedisBroker
+from app.cluster_broker import ClusterBroker
 from app.controller_reports import ControllerReports
 from domain.changes import Change, Publisher
 from domain.live import CardUpdate
@@ -246,7 +247,7 @@ class LiveState:
         dropped.add_metric(["card"], self._cards.dropped)
         dropped.add_metric(["notices"], self._hub.dropped)
         yield dropped
-        redis = self._broker if isinstance(self._broker, RedisBroker) else None
+        redis = self._broker if isinstance(self._broker, RedisBroker | ClusterBroker) else None
         yield CounterMetricFamily(
             "microgrid_broker_reconnects_total",
             "Times the Redis subscriber connection came back after a loss.",
@@ -256,6 +257,12 @@ class LiveState:
             "microgrid_broker_connected",
             "1 while the broker's subscriber is connected (always 1 in-process).",
             value=1 if redis is None or redis.connected.is_set() else 0,
+        )
+        yield CounterMetricFamily(
+            "microgrid_broker_notices_received_total",
+            "Change notices this process heard from Redis (its own included); with "
+            "Redis Cluster only those of the microgrids it follows.",
+            value=self._hub.notices_received,
         )
         pool = self._engine.sync_engine.pool
         if isinstance(pool, QueuePool):

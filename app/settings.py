@@ -15,7 +15,12 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    """``redis://host:port/db`` (one Redis), or ``redis+cluster://host:port[,host:port...]``
+    (a Redis Cluster: sharded pub/sub, one shard channel per microgrid); unset:
+    an in-process broker for a single instance."""
     redis_channel: str = "microgrid:changes"
+    """The channel; on a cluster, the prefix of ``<channel>:{<microgrid id>}``
+    (so it must not contain braces)."""
     broker_silence_check_seconds: float = Field(default=2.0, gt=0, le=3)
     stale_after_seconds: int = Field(default=300, gt=0)
     packet_retention_days: int = Field(default=30, gt=0, le=36_500)

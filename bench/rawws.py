@@ -106,6 +106,13 @@ class RawSubscriber(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             return
+        if opcode == 0x9 and len(payload) < 126 and self.transport is not None:
+            # the server's WebSocket keepalive: unanswered, it closes a
+            # subscriber that a long run has held open
+            mask = os.urandom(4)
+            masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
+            return
         if opcode != 0x1:
             return
         if not self.acked.done():

@@ -17,7 +17,17 @@ import resource
 import time
 from collections.abc import Callable
 
-from bench import backfill, fanout, growth, ingest, load_chart, packets, storm, topology
+from bench import (
+    backfill,
+    cluster_fanout,
+    fanout,
+    growth,
+    ingest,
+    load_chart,
+    packets,
+    storm,
+    topology,
+)
 from bench.report import Row, Show, header, markdown_table
 
 BENCHMARKS: dict[str, Callable[[bool, Show], list[Row]]] = {
@@ -25,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[bool, Show], list[Row]]] = {
     "topology": topology.run,
     "ingest": ingest.run,
     "fanout": fanout.run,
+    "cluster_fanout": cluster_fanout.run,
     "packets": packets.run,
     "growth": growth.run,
     "load_chart": load_chart.run,

@@ -32,4 +32,5 @@ def test_the_runner_runs_as_a_module_with_its_benchmarks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "{backfill,topology,ingest,fanout,packets,growth,load_chart,storm}" in result.stdout
+    choices = "{backfill,topology,ingest,fanout,cluster_fanout,packets,growth,load_chart,storm}"
+    assert choices in result.stdout
