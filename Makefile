@@ -19,6 +19,7 @@ install: $(BIN)/.installed
 ## meanwhile play the simulator's day-in-the-life into the demo depot (a packet every 2 min,
 ## only the part of the last 24 h it has not had yet; one line when done) so the load page
 ## has a day to show. Log lines are text here (LOG_FORMAT=json to see what production writes).
+## Ctrl+C stops at once (no load balancer to drain for: SHUTDOWN_DRAIN_SECONDS=0).
 run: install
 	$(BIN)/microgrid demo
 	@token=$$($(BIN)/microgrid tokens create --role admin --expires-in 1h \
@@ -26,7 +27,8 @@ run: install
 	$(BIN)/microgrid sim run day-in-the-life --url "http://127.0.0.1:$${PORT:-8000}" \
 	    --token "$$token" --depot "Demo Depot" --catch-up --every 120 --quiet --wait-ready 120 & \
 	trap 'kill $$! 2>/dev/null' EXIT; \
-	GRAPHIQL=true INTROSPECTION=true LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/microgrid serve
+	GRAPHIQL=true INTROSPECTION=true LOG_FORMAT=$${LOG_FORMAT:-text} \
+	  SHUTDOWN_DRAIN_SECONDS=$${SHUTDOWN_DRAIN_SECONDS:-0} $(BIN)/microgrid serve
 
 ## Debian's Chromium and ChromeDriver for the console's browser tests (installed when root).
 browsers:
