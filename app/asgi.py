@@ -72,6 +72,7 @@ def create_app(container: Container | None = None) -> Starlette:
         await container.close()
 
     app = Starlette(
+        middleware=[container.telemetry.middleware()] if container.telemetry else None,
         routes=[
             Route("/", console),
             Route("/favicon.ico", favicon),

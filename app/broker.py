@@ -126,25 +126,44 @@ class InProcessBroker:
         return "ok"
 
 
+@dataclass(frozen=True)
+class TracedChange(Change):
+    """A notice with the W3C ``traceparent`` of the span that published it
+    (tracing on: app.telemetry), so that whoever delivers it can link to it."""
+
+    traceparent: str | None = None
+
+
+MAX_TRACEPARENT = 128
+"""Longer than any traceparent (55 characters in version 00): a longer value is dropped."""
+
+
 def encode(change: Change) -> str:
-    return json.dumps(
-        {
-            "m": str(change.microgrid_id),
-            "r": change.reason.value,
-            "v": change.revision,
-            "e": str(change.event_id) if change.event_id else None,
-        }
-    )
+    data = {
+        "m": str(change.microgrid_id),
+        "r": change.reason.value,
+        "v": change.revision,
+        "e": str(change.event_id) if change.event_id else None,
+    }
+    if isinstance(change, TracedChange) and change.traceparent:
+        data["tc"] = change.traceparent
+    return json.dumps(data)
 
 
 def decode(raw: bytes | str) -> Change:
+    """A notice without a usable trace context ("tc" missing, not a short
+    string) is still a notice: only the link is lost."""
     data = json.loads(raw)
-    return Change(
+    fields = (
         UUID(data["m"]),
         ChangeReason(data["r"]),
         int(data["v"]),
         UUID(data["e"]) if data["e"] else None,
     )
+    traceparent = data.get("tc")
+    if isinstance(traceparent, str) and 0 < len(traceparent) <= MAX_TRACEPARENT:
+        return TracedChange(*fields, traceparent=traceparent)
+    return Change(*fields)
 
 
 class RedisBroker:
@@ -156,6 +175,8 @@ class RedisBroker:
         self.url = url
         self.channel = channel
         self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self.publisher = self._publisher
+        """The client notices are published on (e.g. for app.telemetry to instrument)."""
         self._task: asyncio.Task[None] | None = None
         self._retry: asyncio.Task[None] | None = None
         self._unsent: dict[UUID, Change] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +15,7 @@ from app.retention import RetentionLoop, windows
 from app.revocation import RevocationWatch
 from app.settings import Settings
 from app.silence_check import SilenceCheck
+from domain.changes import Publisher
 from domain.live import CardUpdate
 from domain.ports import Clock, Dependencies
 from flags.evaluator import OpenFeatureFlags
@@ -21,6 +23,9 @@ from live_updates.card_followers import CardFollowers, DirectDelivery
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from app.telemetry import Telemetry
 
 
 @dataclass
@@ -39,6 +44,8 @@ class Container:
     """Only with Redis: the in-process broker loses no notice."""
     retention: RetentionLoop | None = None
     """Unless RETENTION_INTERVAL_SECONDS is 0."""
+    telemetry: Telemetry | None = None
+    """Only with OTEL_EXPORTER_OTLP_ENDPOINT (app.telemetry)."""
 
     async def start(self) -> None:
         await self.broker.start()
@@ -56,6 +63,8 @@ class Container:
         await self.broker.stop()
         self.flags.close()
         await self.engine.dispose()
+        if self.telemetry is not None:
+            await self.telemetry.shutdown()
 
 
 # Imported on first use: CLI commands that never serve skip the schema's imports.
@@ -73,10 +82,20 @@ def _frame_sink() -> DirectDelivery | None:
     return frame_sink()
 
 
-def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+def build_container(
+    settings: Settings, clock: Clock | None = None, telemetry: Telemetry | None = None
+) -> Container:
+    """``telemetry``: tracing as given (tests), else as OTEL_EXPORTER_OTLP_ENDPOINT says."""
     engine = create_engine(settings.database_url)
     hub, broker = create_broker(settings.redis_url, settings.redis_channel)
-    uow = SqlUnitOfWorkFactory(engine, publisher=broker)
+    if telemetry is None and settings.otel_exporter_otlp_endpoint:
+        from app.telemetry import Telemetry
+
+        telemetry = Telemetry.from_environment(settings.otel_exporter_otlp_endpoint)
+    publisher: Publisher = broker
+    if telemetry is not None:
+        publisher = telemetry.instrument(engine, broker, settings.redis_channel)
+    uow = SqlUnitOfWorkFactory(engine, publisher=publisher)
     flags = OpenFeatureFlags(uow)
     deps = Dependencies(
         uow=uow,
@@ -86,7 +105,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         flags=flags,
         packet_retention_days=settings.packet_retention_days,
     )
-    card_followers = CardFollowers(deps, hub, present=_card_payload, direct_for=_frame_sink)
+    card_followers = CardFollowers(
+        deps, hub, present=_card_payload, direct_for=_frame_sink, tracing=telemetry
+    )
     silence_check = None
     if settings.redis_url:
         silence_check = SilenceCheck(
@@ -110,4 +131,5 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         flags=flags,
         silence_check=silence_check,
         retention=retention,
+        telemetry=telemetry,
     )

@@ -88,6 +88,9 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 max_result_items=settings.max_result_items,
                 storage_unavailable=storage_unavailable,
                 executor=LiveExecutor,
+                extra_extensions=(
+                    container.telemetry.schema_extensions() if container.telemetry else ()
+                ),
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,

@@ -28,6 +28,7 @@ from uuid import UUID
 from domain.card import Card, card_for_microgrid
 from domain.live import CardUpdate, Feeds, FellBehind, follow_card, is_newer
 from domain.ports import Dependencies
+from live_updates.follower_tracing import FollowerTracing, TracedReads
 
 
 class DirectDelivery(Protocol):
@@ -130,8 +131,11 @@ class CardFollowers:
         present: Callable[[CardUpdate], object] = _as_is,
         direct_for: Callable[[], DirectDelivery | None] = _no_direct_delivery,
         queue_size: int = 64,
+        tracing: FollowerTracing | None = None,
     ) -> None:
         self._deps = deps
+        self._tracing = tracing
+        """Only when tracing is on: see live_updates.follower_tracing."""
         self._feeds = feeds
         self._present = present
         self._direct_for = direct_for
@@ -211,12 +215,18 @@ class _Follower:
         try:
             async with f._feeds.subscribe(self.microgrid_id, lossy=True) as feed:
                 self.ready.set_result(None)
-                card = await f._read(f._deps, self.microgrid_id)
+                traced = None if f._tracing is None else TracedReads(f._tracing, feed, f._read)
+                feed, read = (feed, f._read) if traced is None else (traced.feed, traced.read)
+                card = await read(f._deps, self.microgrid_id)
                 if card is not None:
                     self.revision = card.revision
-                    async for update in follow_card(f._deps, feed, card, f._read):
+                    async for update in follow_card(f._deps, feed, card, read):
                         self.revision = update.card.revision
-                        await self._offer_update(update)
+                        if traced is None:
+                            await self._offer_update(update)
+                            continue
+                        with traced.updating(update, len(self.listeners)):
+                            await self._offer_update(update)
                 self._offer(None)
         except asyncio.CancelledError:
             raise

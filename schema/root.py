@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
 
 from graphql import GraphQLError
 from schema import scalars
@@ -36,9 +38,11 @@ def build_schema(
     max_result_items: int = 10_000,
     executor: type[SchemaExecutor] = SchemaExecutor,
     storage_unavailable: StorageCheck = never_storage,
+    extra_extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
     """The schema with its limits; ``executor`` runs its operations (live
-    delivery passes its subclass)."""
+    delivery passes its subclass); ``extra_extensions`` (factories) run
+    around the schema's own (e.g. tracing, from the composition root)."""
     # The validation cache is keyed by the rule classes: no fresh classes per request.
     rules: list[Any] = [ListLiteralLimit]
     if not introspection:
@@ -52,6 +56,7 @@ def build_schema(
         hide_suggestions=not introspection,
     )
     extensions: list[Any] = [
+        *extra_extensions,
         lambda: RequestChecks(rules, limits),
         lambda: ProblemErrors(storage_unavailable),
     ]
