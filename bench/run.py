@@ -17,7 +17,7 @@ import resource
 import time
 from collections.abc import Callable
 
-from bench import backfill, fanout, growth, ingest, load_chart, packets, topology
+from bench import backfill, fanout, growth, ingest, load_chart, packets, topology, tracing
 from bench.report import Row, Show, header, markdown_table
 
 BENCHMARKS: dict[str, Callable[[bool, Show], list[Row]]] = {
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[bool, Show], list[Row]]] = {
     "packets": packets.run,
     "growth": growth.run,
     "load_chart": load_chart.run,
+    "tracing": tracing.run,
 }
 """In the order they run and their rows are printed."""
 

@@ -32,4 +32,4 @@ def test_the_runner_runs_as_a_module_with_its_benchmarks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "{backfill,topology,ingest,fanout,packets,growth,load_chart}" in result.stdout
+    assert "{backfill,topology,ingest,fanout,packets,growth,load_chart,tracing}" in result.stdout
