@@ -73,6 +73,13 @@ def service_resource() -> Resource:
     return detected.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
 
 
+def disabled_instrumentations() -> set[str]:
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, as OpenTelemetry's own
+    auto-instrumentation reads it: a comma-separated list of names."""
+    names = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    return {name.strip() for name in names.split(",") if name.strip()}
+
+
 def otlp_exporter(endpoint: str) -> OTLPSpanExporter:
     """OTLP/HTTP to ``endpoint``'s ``/v1/traces``, as the variable means it;
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, when set, is the full URL instead."""
@@ -137,10 +144,14 @@ class Telemetry:
         return [lambda: OpenTelemetryExtension(tracer_provider=tracers)]
 
     def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
-        """Instruments the engine and the broker; the publisher to give the
-        units of work."""
-        self.instrument_engine(engine)
-        self.instrument_broker(broker)
+        """Instruments the engine and the broker, unless
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` or ``redis``
+        (statement spans are most of what tracing costs a request:
+        bench/README.md, "Issue 17"); the publisher to give the units of work."""
+        if "sqlalchemy" not in disabled_instrumentations():
+            self.instrument_engine(engine)
+        if "redis" not in disabled_instrumentations():
+            self.instrument_broker(broker)
         system = "redis" if isinstance(broker, RedisBroker) else "in-process"
         return self.publisher(broker, channel, system)
 

@@ -75,6 +75,21 @@ async def test_with_tracing_on_the_app_schema_publisher_and_followers_are_traced
         await container.close()
 
 
+@pytest.mark.stores("sqlite")
+async def test_statement_spans_can_be_turned_off_the_standard_way(
+    settings: Settings, clock: FakeClock, monkeypatch
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "redis, sqlalchemy")
+    exporter = InMemorySpanExporter()
+    telemetry = Telemetry(SimpleSpanProcessor(exporter))
+    container = build_container(_off(settings), clock=clock, telemetry=telemetry)
+    try:
+        await container.tokens.issue(Role.ADMIN, (), clock.now())
+        assert not [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    finally:
+        await container.close()
+
+
 def test_the_service_is_named_unless_the_environment_names_it(monkeypatch) -> None:
     monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
