@@ -101,7 +101,11 @@ def create_app(container: Container | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(AccessLog, enabled=container.settings.access_log)],
+        # Tracing outermost, so that the access log's line carries the request's span.
+        middleware=[
+            *([container.telemetry.middleware()] if container.telemetry else []),
+            Middleware(AccessLog, enabled=container.settings.access_log),
+        ],
         exception_handlers={HTTPException: routing_problem},
     )
     app.state.container = container

@@ -161,17 +161,31 @@ class InProcessBroker:
         return "ok"
 
 
+@dataclass(frozen=True)
+class TracedChange(Change):
+    """A notice with the W3C ``traceparent`` of the span that published it
+    (tracing on: app.telemetry), so that whoever delivers it can link to it."""
+
+    traceparent: str | None = None
+
+
+MAX_TRACEPARENT = 128
+"""Longer than any traceparent (55 characters in version 00): a longer value is dropped."""
+
+
 def encode(change: Change) -> str:
-    """The notice as sent, with its publish time ("t", epoch seconds)."""
-    return json.dumps(
-        {
-            "m": str(change.microgrid_id),
-            "r": change.reason.value,
-            "v": change.revision,
-            "e": str(change.event_id) if change.event_id else None,
-            "t": time.time(),
-        }
-    )
+    """The notice as sent: with its publish time ("t", epoch seconds) and, when
+    tracing is on, its publish span's context ("tc", a W3C traceparent)."""
+    data = {
+        "m": str(change.microgrid_id),
+        "r": change.reason.value,
+        "v": change.revision,
+        "e": str(change.event_id) if change.event_id else None,
+        "t": time.time(),
+    }
+    if isinstance(change, TracedChange) and change.traceparent:
+        data["tc"] = change.traceparent
+    return json.dumps(data)
 
 
 def decode(raw: bytes | str) -> Change:
@@ -179,9 +193,11 @@ def decode(raw: bytes | str) -> Change:
 
 
 def decode_notice(raw: bytes | str) -> tuple[Change, float | None]:
-    """The change, and its publish time when the notice carries a usable one."""
+    """The change, and its publish time when the notice carries a usable one. A
+    notice without a usable trace context ("tc" missing, not a short string)
+    is still a notice: only the link is lost."""
     data = json.loads(raw)
-    change = Change(
+    fields = (
         UUID(data["m"]),
         ChangeReason(data["r"]),
         int(data["v"]),
@@ -189,7 +205,11 @@ def decode_notice(raw: bytes | str) -> tuple[Change, float | None]:
     )
     sent = data.get("t")
     usable = isinstance(sent, int | float) and not isinstance(sent, bool) and math.isfinite(sent)
-    return change, float(sent) if usable and sent > 0 else None
+    published_at = float(sent) if usable and sent > 0 else None
+    traceparent = data.get("tc")
+    if isinstance(traceparent, str) and 0 < len(traceparent) <= MAX_TRACEPARENT:
+        return TracedChange(*fields, traceparent=traceparent), published_at
+    return Change(*fields), published_at
 
 
 class RedisBroker:
@@ -202,6 +222,8 @@ class RedisBroker:
         self.channel = channel
         self._clients = redis_clients(url)
         self._publisher = self._clients.publisher
+        self.publisher = self._publisher
+        """The client notices are published on (e.g. for app.telemetry to instrument)."""
         self._task: asyncio.Task[None] | None = None
         self._retry: asyncio.Task[None] | None = None
         self._unsent: dict[UUID, Change] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,6 +17,7 @@ from app.revocation import RevocationWatch
 from app.settings import Settings
 from app.silence_check import SilenceCheck
 from app.storage_errors import storage_unavailable
+from domain.changes import Publisher
 from domain.live import CardUpdate
 from domain.ports import Clock, Dependencies
 from flags.evaluator import OpenFeatureFlags
@@ -24,6 +26,9 @@ from live_updates.card_followers import CardFollowers, DirectDelivery
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from app.telemetry import Telemetry
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Container:
     """Only with Redis: the in-process broker loses no notice."""
     retention: RetentionLoop | None = None
     """Unless RETENTION_INTERVAL_SECONDS is 0."""
+    telemetry: Telemetry | None = None
+    """Only with OTEL_EXPORTER_OTLP_ENDPOINT (app.telemetry)."""
 
     async def start(self) -> None:
         await self.broker.start()
@@ -61,6 +68,8 @@ class Container:
         await self.broker.stop()
         self.flags.close()
         await self.engine.dispose()
+        if self.telemetry is not None:
+            await self.telemetry.shutdown()
 
 
 # Imported on first use: CLI commands that never serve skip the schema's imports.
@@ -78,11 +87,23 @@ def _frame_sink() -> DirectDelivery | None:
     return frame_sink()
 
 
-def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+def build_container(
+    settings: Settings, clock: Clock | None = None, telemetry: Telemetry | None = None
+) -> Container:
+    """``telemetry``: tracing as given (tests), else as OTEL_EXPORTER_OTLP_ENDPOINT says."""
     engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     hub, broker = create_broker(settings.redis_url, settings.redis_channel)
     metrics = Metrics(operation_names())
-    uow = SqlUnitOfWorkFactory(engine, publisher=TimedPublisher(broker, metrics.ingest_to_publish))
+    if telemetry is None and settings.otel_exporter_otlp_endpoint:
+        from app.telemetry import Telemetry
+
+        telemetry = Telemetry.from_environment(settings.otel_exporter_otlp_endpoint)
+    publisher: Publisher = broker
+    if telemetry is not None:
+        publisher = telemetry.instrument(engine, broker, settings.redis_channel)
+    uow = SqlUnitOfWorkFactory(
+        engine, publisher=TimedPublisher(publisher, metrics.ingest_to_publish)
+    )
     flags = OpenFeatureFlags(uow)
     deps = Dependencies(
         uow=uow,
@@ -99,6 +120,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         direct_for=_frame_sink,
         delivered=metrics.notices.delivered,
         transient=storage_unavailable,
+        tracing=telemetry,
     )
     hub.on_notice = metrics.notices.noted
     statements = StatementCounter(engine)
@@ -135,4 +157,5 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         controller_reports=controller_reports,
         silence_check=silence_check,
         retention=retention,
+        telemetry=telemetry,
     )

@@ -91,6 +91,7 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 storage_unavailable=storage_unavailable,
                 executor=LiveExecutor,
                 extensions=(
+                    *(container.telemetry.schema_extensions() if container.telemetry else ()),
                     OperationNoted,
                     *operation_extensions(container.metrics if settings.metrics_enabled else None),
                 ),

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     ``text``: a readable line (``make run``)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     """The lowest level logged (any case)."""
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^(https?://\S+)?$")
+    """OpenTelemetry's own variable: traces go over OTLP/HTTP to this collector
+    (``/v1/traces`` under it, unless OTEL_EXPORTER_OTLP_TRACES_ENDPOINT says
+    otherwise). Unset or empty: no tracing at all. The SDK reads the other OTEL_*
+    variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_*)."""
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -27,6 +27,7 @@ from bench import (
     packets,
     storm,
     topology,
+    tracing,
 )
 from bench.report import Row, Show, header, markdown_table
 
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[bool, Show], list[Row]]] = {
     "growth": growth.run,
     "load_chart": load_chart.run,
     "storm": storm.run,
+    "tracing": tracing.run,
 }
 """In the order they run and their rows are printed."""
 

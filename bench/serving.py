@@ -87,14 +87,17 @@ class RunningServer:
 
 
 @contextmanager
-def serve(database_url: str, log: Path | None = None, **env: str) -> Iterator[RunningServer]:
+def serve(
+    database_url: str, log: Path | None = None, binary: Path = BIN, **env: str
+) -> Iterator[RunningServer]:
     """Serves until the block ends. Output goes to ``log``, else to the file
-    named by SERVE_LOG, else nowhere."""
+    named by SERVE_LOG, else nowhere. ``binary``: another checkout's
+    ``microgrid`` (a same-run baseline of older code)."""
     port = free_port()
     target = log or Path(os.environ.get("SERVE_LOG", os.devnull))
     with target.open("ab") as out:
         process = subprocess.Popen(
-            [str(BIN), "serve", "--host", HOST, "--port", str(port)],
+            [str(binary), "serve", "--host", HOST, "--port", str(port)],
             # No load balancer to drain from: stop at once unless told otherwise.
             env={"SHUTDOWN_DRAIN_SECONDS": "0", **os.environ, "DATABASE_URL": database_url, **env},
             stdout=out,

@@ -37,9 +37,10 @@ from uuid import UUID
 
 from domain.card import Card, as_of, cards_for_microgrids, microgrid_ids_of_depots
 from domain.changes import ChangeReason
-from domain.live import CardUpdate, Feeds, FellBehind, follow_card, is_newer
+from domain.live import CardReader, CardUpdate, Feeds, FellBehind, follow_card, is_newer
 from domain.ports import Dependencies
 from live_updates.batched_reads import BatchedReads
+from live_updates.follower_tracing import FollowerTracing, TracedReads
 
 SNAPSHOT_SHARED_FOR = timedelta(seconds=1)
 """How long one snapshot (and its execution and encoding) serves every new
@@ -176,12 +177,15 @@ class CardFollowers:
         queue_size: int = 64,
         transient: Callable[[BaseException], bool] = _never,
         delivered: Callable[[UUID, CardUpdate], None] | None = None,
+        tracing: FollowerTracing | None = None,
     ) -> None:
         self._deps = deps
         self._transient = transient
         """Errors of a card read that pass (the database unreachable for a
         moment, a failover): the follower reads again instead of ending its
         subscribers' streams."""
+        self._tracing = tracing
+        """Only when tracing is on: see live_updates.follower_tracing."""
         self._feeds = feeds
         self._present = present
         self._direct_for = direct_for
@@ -270,19 +274,23 @@ class CardFollowers:
             and revisions.get(microgrid_id, follower.revision + 1) > follower.revision
         ]
 
-    async def _read_until_it_works(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
-        """A later read of a followed card: while the database is unreachable,
-        subscribers keep the card they have and the follower tries again, so
-        their streams outlive the outage and catch up after it."""
-        attempt = 0
-        while True:
-            try:
-                return await self._read(deps, microgrid_id)
-            except Exception as error:
-                if not self._transient(error):
-                    raise
-            await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
-            attempt += 1
+    def _retrying(self, read: CardReader) -> CardReader:
+        """``read`` for a followed card's later reads: while the database is
+        unreachable, subscribers keep the card they have and the follower tries
+        again, so their streams outlive the outage and catch up after it."""
+
+        async def read_until_it_works(deps: Dependencies, microgrid_id: UUID) -> Card | None:
+            attempt = 0
+            while True:
+                try:
+                    return await read(deps, microgrid_id)
+                except Exception as error:
+                    if not self._transient(error):
+                        raise
+                await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+                attempt += 1
+
+        return read_until_it_works
 
     async def _read(self, deps: Dependencies, microgrid_id: UUID) -> Card | None:
         """A card read after this call (with the cards of other followers that
@@ -356,17 +364,24 @@ class _Follower:
         try:
             async with f._feeds.subscribe(self.microgrid_id, lossy=True) as feed:
                 self.ready.set_result(None)
-                card = await f._read(f._deps, self.microgrid_id)
+                traced = None if f._tracing is None else TracedReads(f._tracing, feed, f._read)
+                feed, read = (feed, f._read) if traced is None else (traced.feed, traced.read)
+                card = await read(f._deps, self.microgrid_id)
                 self.card = card
                 if card is not None:
                     f._by_depot[card.microgrid.depot_id] = self
                 self.first_read.set_result(None)
                 if card is not None:
                     self.revision = card.revision
-                    async for update in follow_card(f._deps, feed, card, f._read_until_it_works):
+                    later = f._retrying(read)
+                    async for update in follow_card(f._deps, feed, card, later):
                         self.revision = update.card.revision
                         self.card = update.card
-                        await self._offer_update(update)
+                        if traced is None:
+                            await self._offer_update(update)
+                            continue
+                        with traced.updating(update, len(self.listeners)):
+                            await self._offer_update(update)
                 self.forget()
                 self._offer(None)
         except asyncio.CancelledError:

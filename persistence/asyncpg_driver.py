@@ -55,7 +55,7 @@ class AsyncpgDriver:
         not for these) and reported as ``ConnectionError``: a retryable
         SERVICE_UNAVAILABLE for the client."""
         driver = await self._driver_connection()
-        announce_statement(self._connection, sql, args)
+        ran = announce_statement(self._connection, sql, args)
         try:
             if self._in_transaction and not driver.is_in_transaction():
                 await begin_adapter_transaction(self._connection)
@@ -69,3 +69,6 @@ class AsyncpgDriver:
             # Interrupted mid-statement, the connection must not go back to the pool.
             await self._connection.invalidate()
             raise
+        finally:
+            if ran is not None:
+                ran()

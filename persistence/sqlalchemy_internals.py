@@ -9,13 +9,17 @@ rather than production; SQLAlchemy is pinned to a compatible minor range in
   straight to the driver first would run outside it. Beginning it through a
   statement sent by SQLAlchemy instead (public) cost the ingest path
   measurably more server CPU (bench/README.md, "Ingest").
-- ``Connection.dispatch.before_cursor_execute``: a statement sent straight to
-  the driver is announced to the engine's ``before_cursor_execute`` listeners
-  (the /metrics statement counter, the N+1 tests) as SQLAlchemy announces its
-  own. Listening to that event is public; firing it is not."""
+- ``Connection.dispatch.before_cursor_execute`` and ``after_cursor_execute``:
+  a statement sent straight to the driver is announced to the engine's
+  ``before_cursor_execute`` listeners (the /metrics statement counter, the N+1
+  tests) as SQLAlchemy announces its own, and, when something listens to
+  ``after_cursor_execute`` too (tracing: a span per statement), its end, with
+  one context object for both, as SQLAlchemy's execution context is. Listening
+  to these events is public; firing them is not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,8 +33,24 @@ async def begin_adapter_transaction(connection: AsyncConnection) -> None:
     await adapter._start_transaction()
 
 
-def announce_statement(connection: AsyncConnection, sql: str, parameters: tuple[Any, ...]) -> None:
-    """Fire ``before_cursor_execute`` for a statement SQLAlchemy does not send."""
+class AnnouncedStatement:
+    """Stands for the execution context of a statement SQLAlchemy does not
+    send: what a listener keeps on it between the two events (a span)."""
+
+
+def announce_statement(
+    connection: AsyncConnection, sql: str, parameters: tuple[Any, ...]
+) -> Callable[[], None] | None:
+    """Fire ``before_cursor_execute`` for a statement SQLAlchemy does not send;
+    returns what fires ``after_cursor_execute`` once it has run (``None``:
+    nobody listens to that, and the context stays ``None`` as before)."""
     sync = connection.sync_connection
-    if sync is not None and sync.dispatch.before_cursor_execute:
-        sync.dispatch.before_cursor_execute(sync, None, sql, parameters, None, False)
+    if sync is None:
+        return None
+    dispatch = sync.dispatch
+    context = AnnouncedStatement() if dispatch.after_cursor_execute else None
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(sync, None, sql, parameters, context, False)
+    if context is None:
+        return None
+    return lambda: dispatch.after_cursor_execute(sync, None, sql, parameters, context, False)

@@ -32,5 +32,7 @@ def test_the_runner_runs_as_a_module_with_its_benchmarks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    choices = "{backfill,topology,ingest,fanout,cluster_fanout,packets,growth,load_chart,storm}"
+    choices = (
+        "{backfill,topology,ingest,fanout,cluster_fanout,packets,growth,load_chart,storm,tracing}"
+    )
     assert choices in result.stdout

@@ -84,3 +84,43 @@ async def test_an_announced_statement_reaches_the_engines_listeners(tmp_path):
     finally:
         await engine.dispose()
     assert seen == [("SELECT $1", (7,), None, None, False)]
+
+
+def test_after_cursor_execute_keeps_the_signature_announce_statement_calls():
+    parameters = list(inspect.signature(ConnectionEvents.after_cursor_execute).parameters)
+    assert parameters == [
+        "self",
+        "conn",
+        "cursor",
+        "statement",
+        "parameters",
+        "context",
+        "executemany",
+    ]
+
+
+async def test_an_announced_statement_ends_with_the_context_it_began_with(tmp_path):
+    """With an ``after_cursor_execute`` listener (tracing), both events see one
+    context object, on which a listener keeps what it began (a span)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    began: list[object] = []
+    ended: list[object] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:
+        context.kept = statement
+        began.append(context)
+
+    def after(conn, cursor, statement, parameters, context, executemany) -> None:
+        ended.append((context, context.kept, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
+    try:
+        async with engine.connect() as connection:
+            ran = announce_statement(connection, "SELECT $1", (7,))
+            assert ran is not None and ended == []
+            ran()
+    finally:
+        await engine.dispose()
+    (context,) = began
+    assert ended == [(context, "SELECT $1", (7,))]

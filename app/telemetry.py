@@ -1,0 +1,294 @@
+"""Traces, with OpenTelemetry, only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+
+Then a process has its own SDK tracer provider (a batch processor and the
+OTLP/HTTP exporter; the SDK reads the other OTEL_* variables: service name,
+resource attributes, sampler, headers, batching) and the composition root
+wires it into: the ASGI app (a span per HTTP request or WebSocket
+connection), Strawberry (its OpenTelemetry extension: operation, parsing,
+validation and resolver spans), the database engine and the Redis client
+notices are published on. The provider is not made the global one: every
+instrumentation is handed it, so nothing else in the process changes.
+
+One trace follows a change: the ingest request's span has a child around
+the publish of its change notices, and each notice carries that span's W3C
+``traceparent`` (``app.broker.TracedChange``, key ``tc`` on the wire). In
+every process that delivers it, the card follower's read (and the update it
+pushes) is a span of its own that *links* to the publishing spans of the
+notices it answers: one read serves many notices and many screens, so it is
+no one request's child.
+
+Without the variable none of this exists: no provider, no middleware, no
+schema extension, no wrapper around the publisher or the followers, and this
+module is not even imported."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+from uuid import UUID
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.tracing import OpenTelemetryExtension
+
+from app.broker import Broker, RedisBroker, TracedChange
+from domain.changes import Change, Publisher
+from domain.live import CardUpdate
+
+DEFAULT_SERVICE_NAME = "depot-microgrid-service"
+UNTRACED_PATHS = r"/healthz$,/readyz$,/metrics$"
+"""Probes and scrapes make no traces (OTEL_PYTHON_ASGI_EXCLUDED_URLS replaces this)."""
+TRACES_PATH = "/v1/traces"
+SHUTDOWN_SECONDS = 3.0
+"""How long closing waits for the last spans to be sent: a collector that is
+down must not hold up a deploy (the exporter retries for longer)."""
+
+
+def service_resource() -> Resource:
+    """What the SDK reads from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES,
+    named ``depot-microgrid-service`` when neither names the service."""
+    detected = Resource.create()
+    name = detected.attributes.get(SERVICE_NAME)
+    if isinstance(name, str) and not name.startswith("unknown_service"):
+        return detected
+    return detected.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+
+
+def disabled_instrumentations() -> set[str]:
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, as OpenTelemetry's own
+    auto-instrumentation reads it: a comma-separated list of names."""
+    names = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    return {name.strip() for name in names.split(",") if name.strip()}
+
+
+def otlp_exporter(endpoint: str) -> OTLPSpanExporter:
+    """OTLP/HTTP to ``endpoint``'s ``/v1/traces``, as the variable means it;
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, when set, is the full URL instead."""
+    traces_url = None
+    if not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        traces_url = endpoint.rstrip("/") + TRACES_PATH
+    return OTLPSpanExporter(endpoint=traces_url, meter_provider=NoOpMeterProvider())
+
+
+class _OneTracer(trace.TracerProvider):
+    """Hands out one tracer: Strawberry asks for one per operation."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    def get_tracer(self, *_args: Any, **_kwargs: Any) -> Tracer:
+        return self._tracer
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A follower's read span and the publishing spans it links to."""
+
+    span: Span
+    links: tuple[Link, ...]
+
+
+class Telemetry:
+    """A process's tracer provider and what the composition root wires with it."""
+
+    def __init__(self, processor: SpanProcessor) -> None:
+        self.provider = TracerProvider(resource=service_resource())
+        self.provider.add_span_processor(processor)
+        self.tracer = self.provider.get_tracer("microgrid")
+        self._strawberry = _OneTracer(self.provider.get_tracer("strawberry"))
+        self._propagator = TraceContextTextMapPropagator()
+        self._engines: list[AsyncEngine] = []
+
+    @classmethod
+    def from_environment(cls, endpoint: str | None) -> Telemetry | None:
+        """``None`` (no tracing) unless ``endpoint`` (OTEL_EXPORTER_OTLP_ENDPOINT) is set."""
+        if not endpoint:
+            return None
+        return cls(BatchSpanProcessor(otlp_exporter(endpoint)))
+
+    # What the composition root wires in.
+
+    def middleware(self) -> Middleware:
+        """A span per HTTP request and per WebSocket connection (not per
+        message: a card fan-out writes a frame per screen)."""
+        excluded = os.environ.get("OTEL_PYTHON_ASGI_EXCLUDED_URLS", UNTRACED_PATHS)
+        return Middleware(
+            OpenTelemetryMiddleware,
+            tracer_provider=self.provider,
+            meter_provider=NoOpMeterProvider(),
+            excluded_urls=excluded,
+            exclude_spans=["receive", "send"],
+        )
+
+    def schema_extensions(self) -> list[Callable[[], SchemaExtension]]:
+        tracers = self._strawberry
+        return [lambda: OpenTelemetryExtension(tracer_provider=tracers)]
+
+    def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
+        """Instruments the engine and the broker, unless
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` or ``redis``
+        (statement spans are most of what tracing costs a request:
+        bench/README.md, "Issue 17"); the publisher to give the units of work."""
+        if "sqlalchemy" not in disabled_instrumentations():
+            self.instrument_engine(engine)
+        if "redis" not in disabled_instrumentations():
+            self.instrument_broker(broker)
+        system = "redis" if isinstance(broker, RedisBroker) else "in-process"
+        return self.publisher(broker, channel, system)
+
+    def publisher(self, inner: Publisher, destination: str, system: str) -> Publisher:
+        """A span around each publish through ``inner``, its context carried by every notice."""
+        return TracedPublisher(inner, self, destination, system)
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        """Statement spans for this engine (SQLAlchemy's instrumentor also
+        wraps ``create_engine`` and ``Engine.connect`` while it is on; undone by
+        :meth:`shutdown`). Its declared range stops short of SQLAlchemy 2.1,
+        whose engine events it listens to are unchanged: the dependency check
+        is skipped, and tests/app/test_telemetry.py sees the statements' spans."""
+        SQLAlchemyInstrumentor().instrument(
+            engine=engine.sync_engine,
+            tracer_provider=self.provider,
+            meter_provider=NoOpMeterProvider(),
+            skip_dep_check=True,
+        )
+        self._engines.append(engine)
+
+    def instrument_broker(self, broker: Broker) -> None:
+        """Command spans on the client notices are published on."""
+        if isinstance(broker, RedisBroker):
+            RedisInstrumentor.instrument_client(broker.publisher, tracer_provider=self.provider)
+
+    async def shutdown(self) -> None:
+        """Sends what is batched, waiting at most SHUTDOWN_SECONDS (the
+        exporter blocks: in a daemon thread, which never holds up the exit)."""
+        if self._engines:
+            SQLAlchemyInstrumentor().uninstrument()
+            self._engines.clear()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def stop() -> None:
+            try:
+                self.provider.shutdown()
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is gone
+                    loop.call_soon_threadsafe(_settle, done)
+
+        threading.Thread(target=stop, name="otel-shutdown", daemon=True).start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(done), SHUTDOWN_SECONDS)
+
+    # The trace context a notice carries.
+
+    def traceparent(self) -> str | None:
+        """The current span's context as a W3C ``traceparent``."""
+        carrier: dict[str, str] = {}
+        self._propagator.inject(carrier)
+        return carrier.get("traceparent")
+
+    def published_by(self, notices: Sequence[Change]) -> tuple[Link, ...]:
+        """Links to the spans that published ``notices``, each once; a notice
+        without a (well-formed) context has none."""
+        seen: dict[tuple[int, int], Link] = {}
+        for notice in notices:
+            traceparent = getattr(notice, "traceparent", None)
+            if not traceparent:
+                continue
+            context = self._propagator.extract({"traceparent": traceparent})
+            span_context: SpanContext = trace.get_current_span(context).get_span_context()
+            if span_context.is_valid:
+                seen.setdefault((span_context.trace_id, span_context.span_id), Link(span_context))
+        return tuple(seen.values())
+
+    # live_updates.follower_tracing.FollowerTracing
+
+    @contextmanager
+    def reading(self, microgrid_id: UUID, notices: Sequence[Change]) -> Iterator[object]:
+        links = self.published_by(notices)
+        with self.tracer.start_as_current_span(
+            "card read",
+            context=Context(),
+            kind=SpanKind.CONSUMER if notices else SpanKind.INTERNAL,
+            links=links,
+            attributes={
+                "microgrid.id": str(microgrid_id),
+                "messaging.batch.message_count": len(notices),
+            },
+        ) as span:
+            yield _Read(span, links)
+
+    @contextmanager
+    def updating(self, read: object, update: CardUpdate, subscribers: int) -> Iterator[None]:
+        links: tuple[Link, ...]
+        parent, links = Context(), ()
+        if isinstance(read, _Read):
+            parent, links = trace.set_span_in_context(read.span), read.links
+        with self.tracer.start_as_current_span(
+            "card update",
+            context=parent,
+            links=links,
+            attributes={
+                "microgrid.id": str(update.card.microgrid.id),
+                "microgrid.card.revision": update.card.revision,
+                "microgrid.card.reason": update.reason.value,
+                "microgrid.subscribers": subscribers,
+            },
+        ):
+            yield
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _traced(change: Change, traceparent: str | None) -> Change:
+    values = {f.name: getattr(change, f.name) for f in fields(Change)}
+    return TracedChange(**values, traceparent=traceparent)
+
+
+class TracedPublisher:
+    """A span around each publish, its context carried by every notice."""
+
+    def __init__(
+        self, inner: Publisher, telemetry: Telemetry, destination: str, system: str
+    ) -> None:
+        self._inner = inner
+        self._telemetry = telemetry
+        self._name = f"publish {destination}"
+        self._attributes: dict[str, str] = {
+            "messaging.system": system,
+            "messaging.destination.name": destination,
+            "messaging.operation.type": "send",
+        }
+
+    async def publish(self, changes: list[Change]) -> None:
+        if not changes:
+            await self._inner.publish(changes)
+            return
+        with self._telemetry.tracer.start_as_current_span(
+            self._name, kind=SpanKind.PRODUCER, attributes=self._attributes
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(changes))
+            traceparent = self._telemetry.traceparent()
+            await self._inner.publish([_traced(c, traceparent) for c in changes])

@@ -1,0 +1,251 @@
+"""Tracing (DESIGN §8): one trace follows a change from the ingest request to
+the card update it caused, through a span link carried in the notice; with
+OTEL_EXPORTER_OTLP_ENDPOINT unset, nothing of it is wired in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import httpx
+import pytest
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from strawberry.extensions.tracing import OpenTelemetryExtension
+
+from app.asgi import create_app
+from app.broker import Hub, InProcessBroker, TracedChange, decode, encode
+from app.container import Container, build_container
+from app.graphql_view import MicrogridGraphQL
+from app.settings import Settings
+from app.telemetry import Telemetry, service_resource
+from domain.access import Role
+from domain.changes import Change, ChangeReason
+from tests.support.clock import FakeClock
+from tests.support.live_server import live_server
+from tests.support.ws import WsClient
+
+CARD_SUB = """subscription ($depotId: ID!) { microgridCard(depotId: $depotId) {
+  reason card { revision der { status } } } }"""
+CREATE = """mutation { createDepot(input: {name: "Traced", topLevelCircuits: [{name: "F"}]}) {
+  ... on CreateDepotSuccess { depot { id } microgrid { id } } } }"""
+RECORD = """mutation RecordDer($input: RecordCapabilityStatusInput!) {
+  recordCapabilityStatus(input: $input) { __typename } }"""
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def _off(settings: Settings) -> Settings:
+    return settings.model_copy(update={"otel_exporter_otlp_endpoint": None})
+
+
+async def test_with_tracing_off_nothing_is_wired_in(settings: Settings, clock: FakeClock) -> None:
+    container = build_container(_off(settings), clock=clock)
+    try:
+        assert container.telemetry is None
+        app = create_app(container)
+        assert app.user_middleware == [], "no ASGI middleware"
+        view = MicrogridGraphQL(container)
+        assert not [
+            e for e in view.schema.get_extensions() if isinstance(e, OpenTelemetryExtension)
+        ]
+        assert container.deps.uow.publisher is container.broker, "the broker, unwrapped"  # type: ignore[attr-defined]
+        assert container.card_followers._tracing is None
+    finally:
+        await container.close()
+
+
+async def test_with_tracing_on_the_app_schema_publisher_and_followers_are_traced(
+    settings: Settings, clock: FakeClock
+) -> None:
+    telemetry = Telemetry(SimpleSpanProcessor(InMemorySpanExporter()))
+    container = build_container(_off(settings), clock=clock, telemetry=telemetry)
+    try:
+        app = create_app(container)
+        assert [m.cls for m in app.user_middleware] == [OpenTelemetryMiddleware]
+        view = MicrogridGraphQL(container)
+        assert [e for e in view.schema.get_extensions() if isinstance(e, OpenTelemetryExtension)]
+        assert container.deps.uow.publisher is not container.broker  # type: ignore[attr-defined]
+        assert container.card_followers._tracing is telemetry
+    finally:
+        await container.close()
+
+
+@pytest.mark.stores("sqlite")
+async def test_statement_spans_can_be_turned_off_the_standard_way(
+    settings: Settings, clock: FakeClock, monkeypatch
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "redis, sqlalchemy")
+    exporter = InMemorySpanExporter()
+    telemetry = Telemetry(SimpleSpanProcessor(exporter))
+    container = build_container(_off(settings), clock=clock, telemetry=telemetry)
+    try:
+        await container.tokens.issue(Role.ADMIN, (), clock.now())
+        assert not [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    finally:
+        await container.close()
+
+
+def test_the_service_is_named_unless_the_environment_names_it(monkeypatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    assert service_resource().attributes["service.name"] == "depot-microgrid-service"
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes,depot.site=x")
+    assert service_resource().attributes["service.name"] == "from-attributes"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-name")
+    resource = service_resource()
+    assert resource.attributes["service.name"] == "from-name"
+    assert resource.attributes["depot.site"] == "x"
+
+
+def test_an_empty_endpoint_means_off_and_a_bad_one_is_refused() -> None:
+    assert Settings(otel_exporter_otlp_endpoint="").otel_exporter_otlp_endpoint == ""
+    with pytest.raises(ValueError):
+        Settings(otel_exporter_otlp_endpoint="collector:4318")
+
+
+# The notice's trace context on the wire: carried, and never in the way.
+
+
+def test_a_notice_carries_its_trace_context_and_one_without_is_as_before() -> None:
+    plain = Change(uuid4(), ChangeReason.CAPABILITY_STATUS, 3, uuid4())
+    assert "tc" not in json.loads(encode(plain))
+    assert decode(encode(plain)) == plain
+    traced = TracedChange(plain.microgrid_id, plain.reason, 3, plain.event_id, TRACEPARENT)
+    assert json.loads(encode(traced))["tc"] == TRACEPARENT
+    assert decode(encode(traced)) == traced
+
+
+@pytest.mark.parametrize(
+    "tc", [None, 42, ["00"], {"a": 1}, "", "x" * 129, "not-a-traceparent", "00-zz-yy-01"]
+)
+def test_a_notice_with_a_missing_or_hostile_trace_context_is_still_a_notice(tc: object) -> None:
+    microgrid_id = uuid4()
+    raw = json.dumps(
+        {"m": str(microgrid_id), "r": "CAPABILITY_STATUS", "v": 4, "e": None, "tc": tc}
+    )
+    notice = decode(raw)
+    assert (notice.microgrid_id, notice.revision) == (microgrid_id, 4)
+    telemetry = Telemetry(SimpleSpanProcessor(InMemorySpanExporter()))
+    assert telemetry.published_by([notice]) == (), "no link from a context that is not one"
+
+
+async def test_the_in_process_broker_carries_the_context_too() -> None:
+    exporter = InMemorySpanExporter()
+    telemetry = Telemetry(SimpleSpanProcessor(exporter))
+    hub = Hub()
+    publisher = telemetry.publisher(InProcessBroker(hub), "changes", "in-process")
+    microgrid_id = uuid4()
+    async with hub.subscribe(microgrid_id) as subscription:
+        await publisher.publish([Change(microgrid_id, ChangeReason.CAPABILITY_STATUS, 1)])
+        notice = await asyncio.wait_for(subscription.next(), 1)
+    (publish,) = exporter.get_finished_spans()
+    assert publish.kind is SpanKind.PRODUCER
+    (link,) = telemetry.published_by([notice])
+    assert (link.context.trace_id, link.context.span_id) == (
+        publish.context.trace_id,
+        publish.context.span_id,
+    )
+
+
+# One change, one trace, in process.
+
+
+def _named(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name == name]
+
+
+async def _spans_until(
+    exporter: InMemorySpanExporter, done: object, seconds: float = 5
+) -> list[ReadableSpan]:
+    """The finished spans once ``done(spans)`` holds (spans end as their work does)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        spans = list(exporter.get_finished_spans())
+        if done(spans):  # type: ignore[operator]
+            return spans
+        assert loop.time() < deadline, [s.name for s in spans]
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def traced(
+    settings: Settings, clock: FakeClock
+) -> AsyncIterator[tuple[Container, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    container = build_container(
+        _off(settings), clock=clock, telemetry=Telemetry(SimpleSpanProcessor(exporter))
+    )
+    yield container, exporter
+    await container.close()
+
+
+@pytest.mark.stores("sqlite")
+async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced) -> None:
+    container, exporter = traced
+    now = container.deps.clock.now()
+    admin = (await container.tokens.issue(Role.ADMIN, (), now)).token
+    async with live_server(container) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        headers = {"Authorization": f"Bearer {admin}"}
+        created = (await http.post("/graphql", json={"query": CREATE}, headers=headers)).json()
+        depot = created["data"]["createDepot"]
+        ws = await WsClient.connect(url, admin)
+        await ws.subscribe(CARD_SUB, {"depotId": depot["depot"]["id"]})
+        assert (await ws.data())["microgridCard"]["reason"] == "SNAPSHOT"
+        exporter.clear()
+
+        status = {
+            "microgridId": depot["microgrid"]["id"],
+            "capability": "DER",
+            "value": True,
+            "observedAt": now.isoformat(),
+            "providerEventRef": "traced-1",
+        }
+        answer = await http.post(
+            "/graphql", json={"query": RECORD, "variables": {"input": status}}, headers=headers
+        )
+        assert answer.json()["data"]["recordCapabilityStatus"]["__typename"] == (
+            "CapabilityStatusRecorded"
+        )
+        update = (await ws.data())["microgridCard"]
+        assert update["card"]["der"]["status"] == "ON"
+        await ws.close()
+        spans = await _spans_until(
+            exporter,
+            lambda s: _named(s, "card update") and _named(s, "POST /graphql"),
+        )
+
+    (request,) = _named(spans, "POST /graphql")
+    assert request.kind is SpanKind.SERVER
+    (publish,) = [s for s in spans if s.name.startswith("publish ")]
+    assert publish.kind is SpanKind.PRODUCER
+    assert publish.context.trace_id == request.context.trace_id, "the publish is the request's"
+    (operation,) = [s for s in spans if s.name == "GraphQL Query: RecordDer"]
+    assert operation.context.trace_id == request.context.trace_id, "Strawberry's spans too"
+    statements = [
+        s
+        for s in spans
+        if s.context.trace_id == request.context.trace_id and s.kind is SpanKind.CLIENT
+    ]
+    assert statements, "the ingest's SQL statements are in the request's trace"
+
+    (read,) = [s for s in _named(spans, "card read") if s.links]
+    (card_update,) = _named(spans, "card update")
+    for span in (read, card_update):
+        (link,) = span.links
+        assert (link.context.trace_id, link.context.span_id) == (
+            publish.context.trace_id,
+            publish.context.span_id,
+        )
+    assert card_update.parent is not None and card_update.parent.span_id == read.context.span_id
+    assert card_update.attributes is not None
+    assert card_update.attributes["microgrid.card.reason"] == "CAPABILITY_STATUS"
+    read_statements = [
+        s for s in spans if s.parent is not None and s.parent.span_id == read.context.span_id
+    ]
+    assert read_statements, "the card read's SQL statements are its children"
