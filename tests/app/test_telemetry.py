@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
+from app.access_log import AccessLog
 from app.asgi import create_app
 from app.broker import Hub, InProcessBroker, TracedChange, decode, encode
 from app.container import Container, build_container
@@ -48,12 +49,13 @@ async def test_with_tracing_off_nothing_is_wired_in(settings: Settings, clock: F
     try:
         assert container.telemetry is None
         app = create_app(container)
-        assert app.user_middleware == [], "no ASGI middleware"
+        assert [m.cls for m in app.user_middleware] == [AccessLog], "no tracing middleware"
         view = MicrogridGraphQL(container)
         assert not [
             e for e in view.schema.get_extensions() if isinstance(e, OpenTelemetryExtension)
         ]
-        assert container.deps.uow.publisher is container.broker, "the broker, unwrapped"  # type: ignore[attr-defined]
+        publisher = container.deps.uow.publisher  # type: ignore[attr-defined]
+        assert publisher._broker is container.broker, "the broker, timed only (metrics)"
         assert container.card_followers._tracing is None
     finally:
         await container.close()
@@ -66,10 +68,11 @@ async def test_with_tracing_on_the_app_schema_publisher_and_followers_are_traced
     container = build_container(_off(settings), clock=clock, telemetry=telemetry)
     try:
         app = create_app(container)
-        assert [m.cls for m in app.user_middleware] == [OpenTelemetryMiddleware]
+        assert [m.cls for m in app.user_middleware] == [OpenTelemetryMiddleware, AccessLog]
         view = MicrogridGraphQL(container)
         assert [e for e in view.schema.get_extensions() if isinstance(e, OpenTelemetryExtension)]
-        assert container.deps.uow.publisher is not container.broker  # type: ignore[attr-defined]
+        publisher = container.deps.uow.publisher  # type: ignore[attr-defined]
+        assert publisher._broker is not container.broker, "the broker, traced"
         assert container.card_followers._tracing is telemetry
     finally:
         await container.close()
