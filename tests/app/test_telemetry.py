@@ -188,7 +188,6 @@ async def traced(
     await container.close()
 
 
-@pytest.mark.stores("sqlite")
 async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced) -> None:
     container, exporter = traced
     now = container.deps.clock.now()
