@@ -4,14 +4,18 @@ for Sentinel and multi-host PostgreSQL) added, from outside."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
-from bench.serving import BIN
+from bench.serving import BIN, cli, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +83,41 @@ def test_serve_with_an_unusable_setting_says_which_in_one_line_and_exits_2(
         assert len(lines) == 1, f"{BAD_SETTINGS[variable]}: {err[-800:]}"
         assert lines[0].startswith(variable.strip()), lines[0]
         assert "secret-pw" not in err
+
+
+async def test_a_request_cut_off_by_the_end_of_the_grace_is_told_to_retry(tmp_path: Path) -> None:
+    """A client still sending its body when SHUTDOWN_GRACE_SECONDS runs out is
+    answered a retryable SERVICE_UNAVAILABLE, not a bare 500; nothing is logged
+    as an application error."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'grace.db'}"
+    token = cli(database, "tokens", "create", "--role", "integration").split()[-1]
+    log = tmp_path / "serve.log"
+    env = {"SHUTDOWN_DRAIN_SECONDS": "0", "SHUTDOWN_GRACE_SECONDS": "1"}
+    with serve(database, log=log, BODY_TIMEOUT_SECONDS="60", **env) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            (
+                f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            ).encode()
+        )
+        await writer.drain()
+        await _until_served(server.base, token)  # the partial request is in the app by now
+        server.process.send_signal(signal.SIGTERM)
+        head, _, body = (await asyncio.wait_for(reader.read(), 30)).partition(b"\r\n\r\n")
+        writer.close()
+        assert await asyncio.to_thread(server.process.wait, 30) == 0
+    assert head.startswith(b"HTTP/1.1 503"), head
+    extensions = json.loads(body)["errors"][0]["extensions"]
+    assert (extensions["code"], extensions["retryable"]) == ("SERVICE_UNAVAILABLE", True)
+    assert "Traceback" not in log.read_text()
+
+
+async def _until_served(base: str, token: str) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{base}/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200
