@@ -5,17 +5,24 @@ for Sentinel and multi-host PostgreSQL) added, from outside."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import websockets
+from websockets.typing import Subprotocol
 
 from bench.serving import BIN, cli, serve
+from tests.support import services
+from tests.support.own_postgres import own_database
 
 pytestmark = pytest.mark.e2e
 
@@ -121,3 +128,93 @@ async def _until_served(base: str, token: str) -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
     assert response.status_code == 200
+
+
+class CuttableLink:
+    """A TCP relay to PostgreSQL on a thread of its own: ``cut()`` drops every
+    relayed connection and refuses new ones, as a database that went away does."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> CuttableLink:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def cut(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._cut(), self.loop).result(10)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(*self.target)
+        self._writers |= {client_w, server_w}
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            w.transport.abort()
+
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+        self._writers -= {client_w, server_w}
+
+
+def test_screens_connecting_while_the_database_is_unreachable_are_told_to_retry(
+    tmp_path: Path,
+) -> None:
+    """A reconnect storm meeting a database outage (a failover, a restart): the
+    token cannot be checked, so each screen is closed with 1013 (try again
+    later), which clients retry, not dropped without a close frame (1006) with
+    a traceback per screen in the log."""
+    asyncio.run(_storm_while_unreachable(tmp_path))
+
+
+async def _storm_while_unreachable(tmp_path: Path) -> None:
+    async with own_database() as name:
+        dsn = urlsplit(services.POSTGRES_DSN)
+        with CuttableLink((dsn.hostname or "127.0.0.1", dsn.port or 5432)) as link:
+            url = f"postgresql+asyncpg://{dsn.username}@127.0.0.1:{link.port}/{name}"
+            output = await asyncio.to_thread(cli, url, "tokens", "create", "--role", "operator")
+            token = output.split()[-1]
+            log = tmp_path / "serve.log"
+            running = serve(url, log=log)
+            server = await asyncio.to_thread(running.__enter__)
+            try:
+                link.cut()
+                closes = await asyncio.gather(
+                    *(_init_close(server.ws_url, token) for _ in range(5))
+                )
+            finally:
+                await asyncio.to_thread(running.__exit__, None, None, None)
+    assert closes == [1013] * 5
+    assert "Traceback" not in log.read_text()
+
+
+async def _init_close(url: str, token: str) -> int | None:
+    """The close code a screen gets in answer to its connection_init."""
+    async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 30)
+    return closed.value.rcvd.code if closed.value.rcvd else None
