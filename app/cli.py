@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 import typer
@@ -61,18 +61,26 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default PORT).")] = None,
 ) -> None:
     """Apply migrations, then serve /graphql, the console at /, /healthz, /readyz and /metrics."""
+    from pydantic import ValidationError
+
     from app.asgi import create_app
+    from app.startup_errors import DATABASE_ERRORS, database_problem, settings_problem
     from app.uvicorn_shutdown import run_draining
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _refuse(settings_problem(error))
     configure_logging(settings)
-    migrations.upgrade(settings.database_url)
-    ensure_partitions_at(settings.database_url)
+    try:
+        migrations.upgrade(settings.database_url)
+        ensure_partitions_at(settings.database_url)
+    except DATABASE_ERRORS as error:
+        _refuse(database_problem(error))
     try:
         container = build_container(settings)
     except InvalidRedisUrl as error:
-        err.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _refuse(str(error))
     app = create_app(container)
     # Everything loaded so far lives as long as the process: keep it out of the
     # collector. And collect less often: with 1,000 open card subscriptions a
@@ -111,6 +119,12 @@ def configure_logging(settings: Settings) -> None:
         db_system="postgresql" if settings.database_url.startswith("postgresql") else "sqlite",
         is_storage_error=storage_unavailable,
     )
+
+
+def _refuse(problem: str) -> NoReturn:
+    """Ends ``serve`` before it starts: one line naming the setting at fault, exit 2."""
+    err.print(problem, style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def transport_limits(settings: Settings) -> dict[str, Any]:

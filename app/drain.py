@@ -23,6 +23,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from resolvers.errors import error_body
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -32,6 +34,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 GOING_AWAY = 1001
 GOING_AWAY_REASON = "Server shutting down: reconnect"
 DRAINING_BODY = json.dumps({"status": "draining", "checks": {}}).encode()
+STOPPING_BODY = json.dumps(
+    error_body(
+        "SERVICE_UNAVAILABLE",
+        "Service unavailable",
+        503,
+        "The server stopped before this request finished; retry it (elsewhere).",
+        retryable=True,
+    )
+).encode()
 
 
 class _Socket:
@@ -84,13 +95,39 @@ class Drain:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
-        elif scope["type"] == "http" and self.draining:
-            if scope["path"] == "/readyz":
+        elif scope["type"] == "http":
+            if self.draining and scope["path"] == "/readyz":
                 await _answer_draining(send)
                 return
-            await self.app(scope, receive, _closing_connection(send))
+            await self._http(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request; answered with ``Connection: close`` once draining. One
+        still running when the grace runs out is cancelled by the server; its
+        client is then told to retry (a retryable 503) instead of getting a
+        bare 500 with a traceback in the log. Anything it committed before is
+        kept, so a retry with the same idempotency key is a duplicate."""
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if self.draining:
+                    message = _with_connection_close(message)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
+            # The server cancels what is left at the grace's end and waits
+            # for nothing after: ending here lets the answer go out.
+            if not started:
+                await _answer_stopping(send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         socket = _Socket(send)
@@ -133,11 +170,22 @@ async def _answer_draining(send: Send) -> None:
     await send({"type": "http.response.body", "body": DRAINING_BODY})
 
 
-def _closing_connection(send: Send) -> Send:
-    async def closing(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
-            message = {**message, "headers": [*headers, (b"connection", b"close")]}
-        await send(message)
+async def _answer_stopping(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(STOPPING_BODY)).encode()),
+                (b"connection", b"close"),
+                (b"retry-after", b"1"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": STOPPING_BODY})
 
-    return closing
+
+def _with_connection_close(start: Message) -> Message:
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"connection"]
+    return {**start, "headers": [*headers, (b"connection", b"close")]}

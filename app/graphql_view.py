@@ -41,13 +41,27 @@ from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import RequestContext
 from resolvers.errors import problem
 
+TRY_AGAIN_LATER = 1013
+
+
+class TokenCheckUnavailable(Exception):
+    """The token could not be checked: the database is unreachable right now."""
+
+    reason = "Database unreachable: retry"
+
 
 class _OperationsHandler(LiveOperationsHandler):
     """Live delivery's handler, with the service's transport limits: frames
     may be as large as a request body once the connection is acknowledged."""
 
     async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except TokenCheckUnavailable:
+            # Not 4403: the token may well be good. 1013 (try again later) is
+            # what a reconnecting client takes as "back off, then retry".
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=TokenCheckUnavailable.reason)
+            return
         if self.connection_acknowledged and isinstance(self.websocket, SizedFrames):
             self.websocket.frame_limit = cast(MicrogridGraphQL, self.view).max_body_bytes
 
@@ -250,13 +264,18 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
             token = params["token"]
         # Shielded: a client that closes while its token is being checked
         # cancels this task, and a cancelled checkout logs the pool's traceback.
-        principal = (
-            await asyncio.shield(
-                self.container.tokens.authenticate(token, self.container.deps.clock.now())
+        try:
+            principal = (
+                await asyncio.shield(
+                    self.container.tokens.authenticate(token, self.container.deps.clock.now())
+                )
+                if token
+                else None
             )
-            if token
-            else None
-        )
+        except Exception as error:
+            if storage_unavailable(error):
+                raise TokenCheckUnavailable from error
+            raise
         if principal is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         self._act_as(context, principal)

@@ -50,6 +50,11 @@ function retryLater() {
   state.reconnectTimer = setTimeout(open, Math.random() * ceiling * 1000);
 }
 
+function retryable(error) {
+  const extensions = (error && error.extensions) || {};
+  return extensions.retryable === true || extensions.code === "SUBSCRIBER_TOO_SLOW";
+}
+
 function connect(query) {
   closeSocket();
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
@@ -75,7 +80,13 @@ function connect(query) {
         refreshCard().catch(() => {});  // a revision gap: read the whole card again
       }
     } else if (message.type === "next" || message.type === "error") {
-      setLive(false, "Live updates unavailable for this depot");
+      const errors = (message.type === "error" ? message.payload : message.payload.errors) || [];
+      if (errors.some(retryable)) {
+        closeSocket();  // the server would serve it later: a database failover, a slow link
+        retryLater();
+      } else {
+        setLive(false, "Live updates unavailable for this depot");
+      }
     }
   };
   socket.onclose = (event) => {
