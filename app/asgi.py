@@ -47,11 +47,15 @@ def create_app(container: Container | None = None) -> Starlette:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         if container.settings.redis_url:
             checks["redis"] = await container.broker.ping()
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        # Only the database decides: without Redis a process still takes ingest
+        # and serves cards (they converge through the silence check), so a
+        # Redis failover must not take every process out of the load balancer.
+        if checks["database"] != "ok":
+            status, code = "not ready", 503
+        else:
+            status = "ready" if all(v == "ok" for v in checks.values()) else "degraded"
+            code = 200
+        return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
     async def console(_request: Request) -> FileResponse:
         return FileResponse(

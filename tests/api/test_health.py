@@ -10,6 +10,7 @@ import pytest
 from app.asgi import create_app
 from app.container import build_container
 from app.settings import Settings
+from persistence import schema_upgrade
 from tests.support import services
 
 
@@ -66,3 +67,22 @@ async def test_graphiql_is_served_only_when_configured(settings, clock, http):
         page = await client.get("/graphql", headers={"Accept": "text/html"})
     await container.close()
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+@pytest.mark.stores("sqlite")
+async def test_readyz_is_degraded_not_down_without_redis(tmp_path, store):
+    """A Redis failover must not take every process out of the load balancer:
+    without Redis a process still takes ingest and serves converging cards."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db", redis_url="redis://127.0.0.1:1/0"
+    )
+    await schema_upgrade.upgrade_async(settings.database_url)
+    container = build_container(settings)
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/readyz")
+    await container.close()
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["database"] == "ok"
+    assert response.json()["checks"]["redis"].startswith("unavailable")
