@@ -71,16 +71,18 @@ def serve(
         settings = Settings()
     except ValidationError as error:
         _refuse(settings_problem(error))
+    try:  # before anything is logged: a refusal is the only line
+        container = build_container(settings)
+    except InvalidRedisUrl as error:
+        _refuse(str(error))
+    except DATABASE_ERRORS as error:
+        _refuse(database_problem(error))
     configure_logging(settings)
     try:
         migrations.upgrade(settings.database_url)
         ensure_partitions_at(settings.database_url)
     except DATABASE_ERRORS as error:
         _refuse(database_problem(error))
-    try:
-        container = build_container(settings)
-    except InvalidRedisUrl as error:
-        _refuse(str(error))
     app = create_app(container)
     # Everything loaded so far lives as long as the process: keep it out of the
     # collector. And collect less often: with 1,000 open card subscriptions a
