@@ -19,7 +19,8 @@ rather than production; SQLAlchemy is pinned to a compatible minor range in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,7 +36,10 @@ async def begin_adapter_transaction(connection: AsyncConnection) -> None:
 
 class AnnouncedStatement:
     """Stands for the execution context of a statement SQLAlchemy does not
-    send: what a listener keeps on it between the two events (a span)."""
+    send: what a listener keeps on it between the two events (a span), and
+    the (no) execution options a listener may read, as on SQLAlchemy's."""
+
+    execution_options: Mapping[str, Any] = MappingProxyType({})
 
 
 def announce_statement(
