@@ -129,16 +129,15 @@ class Telemetry:
         )
 
     def schema_extensions(self) -> list[Callable[[], SchemaExtension]]:
-        """The operation span with its parsing and validation, no span per
-        field (app.trace_operations)."""
+        """The operation span, no span per field (app.trace_operations)."""
         tracer = self._graphql
         return [lambda: OperationSpans(tracer)]
 
     def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
         """Instruments the engine and the broker, unless
-        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` or ``redis``
-        (statement spans are most of what tracing costs a request:
-        bench/README.md, "Issue 17"); the publisher to give the units of work."""
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` (statement
+        events) or ``redis`` (command spans); the publisher to give the units
+        of work."""
         if "sqlalchemy" not in disabled_instrumentations():
             self.instrument_engine(engine)
         if "redis" not in disabled_instrumentations():
