@@ -189,8 +189,10 @@ async def traced(
     await container.close()
 
 
-@pytest.mark.stores("sqlite")
-async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced) -> None:
+@pytest.mark.stores("sqlite", "postgresql")
+async def test_the_card_update_links_to_the_publish_of_the_ingest_request(
+    traced, store: str
+) -> None:
     container, exporter = traced
     now = container.deps.clock.now()
     admin = (await container.tokens.issue(Role.ADMIN, (), now)).token
@@ -235,7 +237,7 @@ async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced
     assert not [s for s in spans if s.kind is SpanKind.CLIENT and s.name.startswith("connect")]
     statements = [e for e in operation.events if e.attributes and "db.system" in e.attributes]
     assert statements, "the ingest's SQL statements are events of its operation span"
-    assert {e.attributes["db.system"] for e in statements} == {"sqlite"}  # type: ignore[index]
+    assert {e.attributes["db.system"] for e in statements} == {store}  # type: ignore[index]
     assert [e.name for e in statements if e.name.startswith("INSERT ")], [
         e.name for e in statements
     ]
