@@ -4,8 +4,8 @@ Then a process has its own SDK tracer provider (a batch processor and the
 OTLP/HTTP exporter; the SDK reads the other OTEL_* variables: service name,
 resource attributes, sampler, headers, batching) and the composition root
 wires it into: the ASGI app (a span per HTTP request or WebSocket
-connection), Strawberry (its OpenTelemetry extension: operation, parsing,
-validation and resolver spans), the database engine and the Redis client
+connection), Strawberry (app.trace_operations: operation, parsing
+and validation spans), the database engine (app.trace_statements) and the Redis client
 notices are published on. The provider is not made the global one: every
 instrumentation is handed it, so nothing else in the process changes.
 
@@ -30,7 +30,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any
 from uuid import UUID
 
 from opentelemetry import trace
@@ -38,19 +37,19 @@ from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Tracer
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.tracing import OpenTelemetryExtension
 
 from app.broker import Broker, RedisBroker, TracedChange
+from app.trace_operations import OperationSpans
+from app.trace_statements import StatementEvents
 from domain.changes import Change, Publisher
 from domain.live import CardUpdate
 
@@ -89,16 +88,6 @@ def otlp_exporter(endpoint: str) -> OTLPSpanExporter:
     return OTLPSpanExporter(endpoint=traces_url, meter_provider=NoOpMeterProvider())
 
 
-class _OneTracer(trace.TracerProvider):
-    """Hands out one tracer: Strawberry asks for one per operation."""
-
-    def __init__(self, tracer: Tracer) -> None:
-        self._tracer = tracer
-
-    def get_tracer(self, *_args: Any, **_kwargs: Any) -> Tracer:
-        return self._tracer
-
-
 @dataclass(frozen=True)
 class _Read:
     """A follower's read span and the publishing spans it links to."""
@@ -114,9 +103,9 @@ class Telemetry:
         self.provider = TracerProvider(resource=service_resource())
         self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("microgrid")
-        self._strawberry = _OneTracer(self.provider.get_tracer("strawberry"))
+        self._graphql = self.provider.get_tracer("microgrid.graphql")
+        self._statements = StatementEvents()
         self._propagator = TraceContextTextMapPropagator()
-        self._engines: list[AsyncEngine] = []
 
     @classmethod
     def from_environment(cls, endpoint: str | None) -> Telemetry | None:
@@ -140,14 +129,15 @@ class Telemetry:
         )
 
     def schema_extensions(self) -> list[Callable[[], SchemaExtension]]:
-        tracers = self._strawberry
-        return [lambda: OpenTelemetryExtension(tracer_provider=tracers)]
+        """The operation span, no span per field (app.trace_operations)."""
+        tracer = self._graphql
+        return [lambda: OperationSpans(tracer)]
 
     def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
         """Instruments the engine and the broker, unless
-        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` or ``redis``
-        (statement spans are most of what tracing costs a request:
-        bench/README.md, "Issue 17"); the publisher to give the units of work."""
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` (statement
+        events) or ``redis`` (command spans); the publisher to give the units
+        of work."""
         if "sqlalchemy" not in disabled_instrumentations():
             self.instrument_engine(engine)
         if "redis" not in disabled_instrumentations():
@@ -160,18 +150,9 @@ class Telemetry:
         return TracedPublisher(inner, self, destination, system)
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """Statement spans for this engine (SQLAlchemy's instrumentor also
-        wraps ``create_engine`` and ``Engine.connect`` while it is on; undone by
-        :meth:`shutdown`). Its declared range stops short of SQLAlchemy 2.1,
-        whose engine events it listens to are unchanged: the dependency check
-        is skipped, and tests/app/test_telemetry.py sees the statements' spans."""
-        SQLAlchemyInstrumentor().instrument(
-            engine=engine.sync_engine,
-            tracer_provider=self.provider,
-            meter_provider=NoOpMeterProvider(),
-            skip_dep_check=True,
-        )
-        self._engines.append(engine)
+        """An event per statement this engine sends inside a recorded span
+        (app.trace_statements; undone by :meth:`shutdown`)."""
+        self._statements.listen(engine.sync_engine)
 
     def instrument_broker(self, broker: Broker) -> None:
         """Command spans on the client notices are published on."""
@@ -181,9 +162,7 @@ class Telemetry:
     async def shutdown(self) -> None:
         """Sends what is batched, waiting at most SHUTDOWN_SECONDS (the
         exporter blocks: in a daemon thread, which never holds up the exit)."""
-        if self._engines:
-            SQLAlchemyInstrumentor().uninstrument()
-            self._engines.clear()
+        self._statements.remove()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 

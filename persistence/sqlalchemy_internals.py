@@ -37,7 +37,7 @@ async def begin_adapter_transaction(connection: AsyncConnection) -> None:
 class AnnouncedStatement:
     """Stands for the execution context of a statement SQLAlchemy does not
     send: what a listener keeps on it between the two events (a span), and
-    no execution options (as a context's are read by other listeners)."""
+    the (no) execution options a listener may read, as on SQLAlchemy's."""
 
     execution_options: Mapping[str, Any] = MappingProxyType({})
 

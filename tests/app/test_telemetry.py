@@ -16,7 +16,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from strawberry.extensions.tracing import OpenTelemetryExtension
 
 from app.access_log import AccessLog
 from app.asgi import create_app
@@ -25,6 +24,8 @@ from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
 from app.settings import Settings
 from app.telemetry import Telemetry, service_resource
+from app.trace_operations import OperationSpans
+from app.trace_statements import summarize
 from domain.access import Role
 from domain.changes import Change, ChangeReason
 from tests.support.clock import FakeClock
@@ -51,9 +52,7 @@ async def test_with_tracing_off_nothing_is_wired_in(settings: Settings, clock: F
         app = create_app(container)
         assert [m.cls for m in app.user_middleware] == [AccessLog], "no tracing middleware"
         view = MicrogridGraphQL(container)
-        assert not [
-            e for e in view.schema.get_extensions() if isinstance(e, OpenTelemetryExtension)
-        ]
+        assert not [e for e in view.schema.get_extensions() if isinstance(e, OperationSpans)]
         publisher = container.deps.uow.publisher  # type: ignore[attr-defined]
         assert publisher._broker is container.broker, "the broker, timed only (metrics)"
         assert container.card_followers._tracing is None
@@ -70,7 +69,7 @@ async def test_with_tracing_on_the_app_schema_publisher_and_followers_are_traced
         app = create_app(container)
         assert [m.cls for m in app.user_middleware] == [OpenTelemetryMiddleware, AccessLog]
         view = MicrogridGraphQL(container)
-        assert [e for e in view.schema.get_extensions() if isinstance(e, OpenTelemetryExtension)]
+        assert [e for e in view.schema.get_extensions() if isinstance(e, OperationSpans)]
         publisher = container.deps.uow.publisher  # type: ignore[attr-defined]
         assert publisher._broker is not container.broker, "the broker, traced"
         assert container.card_followers._tracing is telemetry
@@ -87,8 +86,10 @@ async def test_statement_spans_can_be_turned_off_the_standard_way(
     telemetry = Telemetry(SimpleSpanProcessor(exporter))
     container = build_container(_off(settings), clock=clock, telemetry=telemetry)
     try:
-        await container.tokens.issue(Role.ADMIN, (), clock.now())
-        assert not [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+        with telemetry.tracer.start_as_current_span("issuing"):
+            await container.tokens.issue(Role.ADMIN, (), clock.now())
+        (issuing,) = exporter.get_finished_spans()
+        assert issuing.events == (), "no statement events"
     finally:
         await container.close()
 
@@ -188,7 +189,10 @@ async def traced(
     await container.close()
 
 
-async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced) -> None:
+@pytest.mark.stores("sqlite", "postgresql")
+async def test_the_card_update_links_to_the_publish_of_the_ingest_request(
+    traced, store: str
+) -> None:
     container, exporter = traced
     now = container.deps.clock.now()
     admin = (await container.tokens.issue(Role.ADMIN, (), now)).token
@@ -229,12 +233,15 @@ async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced
     assert publish.context.trace_id == request.context.trace_id, "the publish is the request's"
     (operation,) = [s for s in spans if s.name == "GraphQL Query: RecordDer"]
     assert operation.context.trace_id == request.context.trace_id, "Strawberry's spans too"
-    statements = [
-        s
-        for s in spans
-        if s.context.trace_id == request.context.trace_id and s.kind is SpanKind.CLIENT
+    assert not [s for s in spans if s.name.startswith("GraphQL Resolving")], "no field spans"
+    assert not [s for s in spans if s.kind is SpanKind.CLIENT and s.name.startswith("connect")]
+    statements = [e for e in operation.events if e.attributes and "db.system" in e.attributes]
+    assert statements, "the ingest's SQL statements are events of its operation span"
+    assert {e.attributes["db.system"] for e in statements} == {store}  # type: ignore[index]
+    assert [e.name for e in statements if e.name.startswith("INSERT ")], [
+        e.name for e in statements
     ]
-    assert statements, "the ingest's SQL statements are in the request's trace"
+    assert publish.parent is not None and publish.parent.span_id == operation.context.span_id
 
     (read,) = [s for s in _named(spans, "card read") if s.links]
     (card_update,) = _named(spans, "card update")
@@ -247,7 +254,29 @@ async def test_the_card_update_links_to_the_publish_of_the_ingest_request(traced
     assert card_update.parent is not None and card_update.parent.span_id == read.context.span_id
     assert card_update.attributes is not None
     assert card_update.attributes["microgrid.card.reason"] == "CAPABILITY_STATUS"
-    read_statements = [
-        s for s in spans if s.parent is not None and s.parent.span_id == read.context.span_id
-    ]
-    assert read_statements, "the card read's SQL statements are its children"
+    assert [e for e in read.events if e.name.startswith("SELECT ")], (
+        "the card read's SQL statements are its events"
+    )
+
+
+@pytest.mark.stores("sqlite")
+async def test_statements_outside_a_recorded_span_make_nothing(traced) -> None:
+    container, exporter = traced
+    await container.tokens.issue(Role.ADMIN, (), container.deps.clock.now())
+    assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize(
+    ("statement", "summary"),
+    [
+        ("SELECT a FROM microgrids WHERE id = $1", ("SELECT", "SELECT microgrids")),
+        ('INSERT INTO "cards" (a) VALUES (1)', ("INSERT", "INSERT cards")),
+        ("update depots set x = 1", ("UPDATE", "UPDATE depots")),
+        ("  commit", ("COMMIT", "COMMIT")),
+        ("", ("SQL", "SQL")),
+    ],
+)
+def test_a_statement_is_named_by_its_operation_and_first_table(
+    statement: str, summary: tuple[str, str]
+) -> None:
+    assert summarize(statement) == summary
