@@ -393,6 +393,63 @@ SIDES = ("empty", "day", "large")
 chart and the first pages read, without the older days); the whole load."""
 
 
+async def _reused(db: Database, label: str, stack: ExitStack) -> Side:
+    """A side from a database a ``--keep`` run left: its sites as found, new tokens."""
+    conn = await asyncpg.connect(db.dsn)
+    rows = await conn.fetch(
+        "SELECT m.depot_id, m.id, d.id AS device FROM microgrids m "
+        "JOIN devices d ON d.depot_id = m.depot_id WHERE m.retired_at IS NULL ORDER BY m.depot_id"
+    )
+    await conn.close()
+    depots = [(str(r["depot_id"]), str(r["id"])) for r in rows]
+    found = await _sites(db.dsn, depots, [str(r["device"]) for r in rows])
+    integration, admin = (
+        cli(db.url, "tokens", "create", "--role", role).split()[-1]
+        for role in ("integration", "admin")
+    )
+    server = stack.enter_context(serve(db.url, **broker_env()))
+    return Side(label, db, server, found, integration, admin)
+
+
+async def remeasure(names: list[str], rounds: int) -> dict[str, object]:
+    """The measurements again, on the three databases (empty, last 24 h only,
+    large) a ``--keep`` run left behind: no provisioning, no load."""
+    dbs = [Database(name, keep=True) for name in names]
+    with ExitStack() as stack:
+        sides = [await _reused(db, label, stack) for db, label in zip(dbs, SIDES, strict=True)]
+        return await _rounds(sides, rounds, False, load_seconds=0.0, packets=0)
+
+
+async def _rounds(
+    sides: list[Side], rounds: int, quick: bool, load_seconds: float, packets: int
+) -> dict[str, object]:
+    base_ms = int(datetime.now(UTC).timestamp() * 1000) - int(HEAD / timedelta(milliseconds=2))
+    clock = itertools.count()
+    for side in sides:  # warm-up: every statement prepared, caches filled
+        await measure(side, clock, base_ms, True)
+        side.samples.clear()
+    loads = []
+    for round_ in range(rounds):
+        shift = round_ % len(sides)
+        for side in sides[shift:] + sides[:shift]:
+            await measure(side, clock, base_ms, quick)
+        loads.append(os.getloadavg()[0])
+    sizes = {side.label: await storage(side.db.dsn) for side in sides}
+    large = sizes["large"]["packets"]
+    return {
+        "packets": packets or large,
+        "sites": len(sides[0].sites),
+        "rounds": rounds,
+        "load_seconds": load_seconds,
+        "load_average": max(loads),
+        "figures": {
+            side.label: {name: statistics.median(v) for name, v in side.samples.items()}
+            for side in sides
+        },
+        "storage": sizes,
+    }
+
+
 async def bench_growth(
     packets: int, sites: int, rounds: int, quick: bool, keep: bool = False
 ) -> dict[str, object]:
@@ -415,33 +472,7 @@ async def bench_growth(
                 )
                 sides.append(side)
                 load_s += seconds
-            base_ms = int(datetime.now(UTC).timestamp() * 1000) - int(
-                HEAD / timedelta(milliseconds=2)
-            )
-            clock = itertools.count()
-            for side in sides:  # warm-up: every statement prepared, caches filled
-                await measure(side, clock, base_ms, True)
-                side.samples.clear()
-            loads = []
-            for round_ in range(rounds):
-                shift = round_ % len(sides)
-                for side in sides[shift:] + sides[:shift]:
-                    await measure(side, clock, base_ms, quick)
-                loads.append(os.getloadavg()[0])
-            sizes = {side.label: await storage(side.db.dsn) for side in sides}
-            figures = {
-                side.label: {name: statistics.median(v) for name, v in side.samples.items()}
-                for side in sides
-            }
-    return {
-        "packets": packets,
-        "sites": sites,
-        "rounds": rounds,
-        "load_seconds": load_s,
-        "load_average": max(loads),
-        "figures": figures,
-        "storage": sizes,
-    }
+            return await _rounds(sides, rounds, quick, load_s, packets)
 
 
 def rows(result: dict[str, object]) -> list[Row]:
@@ -500,8 +531,16 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the three databases behind")
+    parser.add_argument(
+        "--reuse",
+        metavar="EMPTY,DAY,LARGE",
+        help="measure again on the three databases a --keep run left (no load)",
+    )
     args = parser.parse_args()
-    result = asyncio.run(bench_growth(args.packets, args.sites, args.rounds, False, args.keep))
+    if args.reuse:
+        result = asyncio.run(remeasure(args.reuse.split(","), args.rounds))
+    else:
+        result = asyncio.run(bench_growth(args.packets, args.sites, args.rounds, False, args.keep))
     print(json.dumps(result, indent=1, default=str))
     for row in rows(result):
         print("| " + " | ".join(row) + " |")
