@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -129,3 +129,30 @@ def scoped_client(http: httpx.AsyncClient, container: Container) -> Any:
         return GraphQLClient(http, await _token(container, role, *depot_ids))
 
     return make
+
+
+FAULT_REPORT = "fault report"
+
+
+@pytest.fixture
+def fault_report(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Puts a fault test's figures (time to converge, what was lost) into the
+    run's summary, under pytest-xdist too, where a test's own output is not shown."""
+
+    def report(text: str) -> None:
+        record_property(FAULT_REPORT, text)
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = dict.fromkeys(
+        f"{report.nodeid}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == FAULT_REPORT
+    )
+    if lines:
+        terminalreporter.section("fault reports: time to converge, what was lost")
+        for line in lines:
+            terminalreporter.write_line(line)

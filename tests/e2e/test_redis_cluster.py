@@ -185,15 +185,17 @@ async def _stored(dsn: str, refs: list[str]) -> dict[str, int]:
     return {row["r"]: int(row["n"]) for row in rows}
 
 
-def test_notices_reach_only_followers_and_a_killed_primary_loses_nothing(cluster, database):
+def test_notices_reach_only_followers_and_a_killed_primary_loses_nothing(
+    cluster, database, fault_report
+):
     url, dsn = database
     env = {"REDIS_URL": cluster.url, "REDIS_CHANNEL": f"test:{uuid.uuid4().hex}"}
     admin, ingest, operator = asyncio.run(_tokens(url, Role.ADMIN, Role.INTEGRATION, Role.OPERATOR))
     with serve(url, **env) as a, serve(url, **env) as b:
-        asyncio.run(_scenario(cluster, dsn, a.url, b.url, admin, ingest, operator))
+        asyncio.run(_scenario(cluster, dsn, a.url, b.url, admin, ingest, operator, fault_report))
 
 
-async def _scenario(cluster, dsn, a_url, b_url, admin, ingest, operator) -> None:
+async def _scenario(cluster, dsn, a_url, b_url, admin, ingest, operator, fault_report) -> None:
     bases = [a_url.removesuffix("/graphql"), b_url.removesuffix("/graphql")]
     async with httpx.AsyncClient(timeout=30) as http:
 
@@ -286,7 +288,7 @@ async def _scenario(cluster, dsn, a_url, b_url, admin, ingest, operator) -> None
         await asyncio.gather(*loops)
         stopped = time.monotonic()
         converge = await _converged(cards, dsn, within=10)
-        print(
+        fault_report(
             f"primary {victim} killed; failover took {failover:.1f} s; every open card equal "
             f"to the database {converge:.2f} s after ingest stopped "
             f"({stopped - promoted + converge:.1f} s after the failover completed, "
@@ -300,11 +302,22 @@ async def _scenario(cluster, dsn, a_url, b_url, admin, ingest, operator) -> None
         # A change after the failover reaches the other process through the new primary.
         moved = [(i, m) for i, (_, m) in enumerate(depots) if shards[m] == victim and i % 3 == 2]
         i, microgrid_id = moved[0]
+        # Each process moves its subscription to the new primary on its own
+        # schedule (cards stay right meanwhile: resync and the silence check),
+        # so changes are posted until both processes hear one through it.
         before = [await _notices(http, base) for base in bases]
-        await gql(a_url, ingest, RECORD, _status(microgrid_id, False, "after-failover"))
-        await _converged(cards, dsn, within=10)
-        after = [await _notices(http, base) for base in bases]
-        assert [x - y for x, y in zip(after, before, strict=True)] == [1, 1]
+        deadline = time.monotonic() + 10
+        for attempt in itertools.count():
+            value = attempt % 2 == 1
+            await gql(
+                a_url, ingest, RECORD, _status(microgrid_id, value, f"after-failover-{attempt}")
+            )
+            await _converged(cards, dsn, within=10)
+            after = [await _notices(http, base) for base in bases]
+            heard = [x - y for x, y in zip(after, before, strict=True)]
+            if min(heard) >= 1:
+                break
+            assert time.monotonic() < deadline, f"notices heard after the failover: {heard}"
         for socket in OPEN_SOCKETS:
             await socket.close()
         OPEN_SOCKETS.clear()

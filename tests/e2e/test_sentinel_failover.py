@@ -187,7 +187,7 @@ class Ingest:
                 ) from None
 
 
-def test_killing_the_redis_master_loses_nothing_and_every_card_converges(tmp_path):
+def test_killing_the_redis_master_loses_nothing_and_every_card_converges(tmp_path, fault_report):
     engines = SentinelSet(tmp_path)
     with ThreadPoolExecutor(3) as pool, contextlib.ExitStack() as stack:
         stack.callback(engines.stop)
@@ -201,6 +201,7 @@ def test_killing_the_redis_master_loses_nothing_and_every_card_converges(tmp_pat
         started.result()
         report = asyncio.run(_failover_under_ingest(engines, a, b, token, database_url))
     print(report)
+    fault_report(str(report))
 
 
 async def _admin_token(database_url: str) -> str:
