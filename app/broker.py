@@ -212,6 +212,18 @@ def decode_notice(raw: bytes | str) -> tuple[Change, float | None]:
     return Change(*fields), published_at
 
 
+def deliver_notice(hub: Hub, raw: bytes | str) -> None:
+    """A notice as heard from Redis, to the local subscriptions (a malformed
+    one is logged and dropped)."""
+    try:
+        change, published_at = decode_notice(raw)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("ignoring a malformed change notice: %r", raw)
+        return
+    hub.notices_received += 1
+    hub.deliver(change, published_at)
+
+
 class RedisBroker:
     """One subscriber connection per process; reconnects with backoff and then
     tells every local subscription to re-read."""
@@ -332,13 +344,7 @@ class RedisBroker:
             backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
 
     def _deliver(self, raw: bytes | str) -> None:
-        try:
-            change, published_at = decode_notice(raw)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("ignoring a malformed change notice: %r", raw)
-            return
-        self.hub.notices_received += 1
-        self.hub.deliver(change, published_at)
+        deliver_notice(self.hub, raw)
 
 
 class Broker(Protocol):

@@ -28,7 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
-from app.broker import RECONNECT_MAX_SECONDS, RESEND_DELAYS, Hub, decode_notice, encode
+from app.broker import RECONNECT_MAX_SECONDS, RESEND_DELAYS, Hub, deliver_notice, encode
 from domain.changes import Change
 
 log = logging.getLogger("microgrid.broker")
@@ -351,10 +351,4 @@ class ClusterBroker:
             self._wake.set()
 
     def _deliver(self, raw: bytes | str) -> None:
-        try:
-            change, published_at = decode_notice(raw)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("ignoring a malformed change notice: %r", raw)
-            return
-        self.hub.notices_received += 1
-        self.hub.deliver(change, published_at)
+        deliver_notice(self.hub, raw)

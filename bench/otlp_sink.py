@@ -7,6 +7,7 @@ export requests and bytes it has dropped."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,20 @@ class _Sink(BaseHTTPRequestHandler):
 
     def log_message(self, *_args: Any) -> None:
         pass
+
+
+def start_sink() -> tuple[subprocess.Popen[bytes], str]:
+    """A sink in a child process, and its URL (wait for it to answer; stop it
+    with ``bench.serving.stop``)."""
+    from bench.serving import ROOT, free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.otlp_sink", str(port)],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable
@@ -23,10 +22,11 @@ import httpx
 from bench.depots import provisioned_depots
 from bench.load import post_load, take_turns, wait_for
 from bench.measure import p99
+from bench.otlp_sink import start_sink
 from bench.rawhttp import RawHttpConnection
 from bench.rawws import RawSubscriber
 from bench.report import Row, Show
-from bench.serving import BIN, ROOT, RunningServer, free_port, serve, stop
+from bench.serving import BIN, RunningServer, serve, stop
 from bench.statuses import ingest_request
 from bench.stores import Database, broker_env
 from bench.subscribers import CARD_SUB, Arrivals, no_client_gc, open_in_batches
@@ -103,13 +103,7 @@ async def bench_tracing(
     """Per side: ingest req/s (median of rounds), latency median/p99, server
     CPU per request; fan-out delivery median/p99. Also the load average."""
     binaries = _binaries()
-    sink_port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "bench.otlp_sink", str(sink_port)],
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    sink_url = f"http://127.0.0.1:{sink_port}"
+    sink, sink_url = start_sink()
     load_before = os.getloadavg()[0]
     try:
         await wait_for(sink_url)

@@ -18,8 +18,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -33,9 +31,10 @@ from app.settings import Settings
 from app.telemetry import Telemetry
 from bench.depots import provisioned_depots
 from bench.load import wait_for
+from bench.otlp_sink import start_sink
 from bench.packets import packet_request
 from bench.profile_ingest import _packet_site, asgi_post
-from bench.serving import ROOT, cli, free_port, stop
+from bench.serving import cli, stop
 from bench.statuses import ingest_request
 from bench.stores import Database, redis_url
 
@@ -50,13 +49,7 @@ async def _round(app: Any, headers: list[tuple[bytes, bytes]], bodies: list[byte
 
 
 async def main(requests: int, rounds: int, packets: bool) -> dict[str, Any]:
-    sink_port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "bench.otlp_sink", str(sink_port)],
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    sink_url = f"http://127.0.0.1:{sink_port}"
+    sink, sink_url = start_sink()
     load_before = os.getloadavg()[0]
     containers: list[Container] = []
     try:

@@ -4,8 +4,7 @@ convergence when Redis restarts or a notice is lost (DESIGN §3)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -26,6 +25,7 @@ from domain.live import FellBehind
 from domain.status_ingest import StatusRecorded, record_capability_status
 from tests.api.helpers import new_depot
 from tests.e2e.redis_server import PrivateRedis
+from tests.support.brokers import running
 from tests.support.live_server import live_server
 from tests.support.ws import WsClient
 
@@ -84,16 +84,6 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
         server.stop()
 
 
-@contextlib.asynccontextmanager
-async def _running(broker: RedisBroker) -> AsyncIterator[RedisBroker]:
-    await broker.start()
-    try:
-        await asyncio.wait_for(broker.connected.wait(), 10)
-        yield broker
-    finally:
-        await broker.stop()
-
-
 @pytest.mark.redis
 async def test_the_first_change_after_a_redis_restart_reaches_the_other_process(private_redis):
     """Issue 13 finding 7: the publisher's pooled connection died with Redis, the
@@ -102,8 +92,8 @@ async def test_the_first_change_after_a_redis_restart_reaches_the_other_process(
     channel = f"test:{uuid4().hex}"
     hub_a, hub_b = Hub(), Hub()
     async with (
-        _running(RedisBroker(hub_a, private_redis.url, channel)) as a,
-        _running(RedisBroker(hub_b, private_redis.url, channel)),
+        running(RedisBroker(hub_a, private_redis.url, channel)) as a,
+        running(RedisBroker(hub_b, private_redis.url, channel)),
     ):
         microgrid = uuid4()
         async with hub_b.subscribe(microgrid, lossy=True) as card_on_b:
@@ -125,8 +115,8 @@ async def test_a_publish_that_fails_never_fails_the_caller_and_still_converges(p
     channel = f"test:{uuid4().hex}"
     hub_a, hub_b = Hub(), Hub()
     async with (
-        _running(RedisBroker(hub_a, private_redis.url, channel)) as a,
-        _running(RedisBroker(hub_b, private_redis.url, channel)),
+        running(RedisBroker(hub_a, private_redis.url, channel)) as a,
+        running(RedisBroker(hub_b, private_redis.url, channel)),
     ):
         microgrid = uuid4()
         async with hub_a.subscribe(microgrid) as on_a, hub_b.subscribe(microgrid) as on_b:

@@ -5,9 +5,8 @@ restarts makes its followers re-read (DESIGN §3)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -19,6 +18,7 @@ from app.cluster_broker import ClusterBroker, cluster_client
 from bench.redis_cluster import RedisClusterNodes, binaries
 from domain.changes import Change, ChangeReason
 from tests.support import services
+from tests.support.brokers import running
 
 
 def _change(microgrid_id: UUID, revision: int = 1) -> Change:
@@ -93,23 +93,13 @@ def cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
         nodes.stop()
 
 
-@contextlib.asynccontextmanager
-async def _running(broker: ClusterBroker) -> AsyncIterator[ClusterBroker]:
-    await broker.start()
-    try:
-        await asyncio.wait_for(broker.connected.wait(), 10)
-        yield broker
-    finally:
-        await broker.stop()
-
-
 @pytest.mark.redis
 async def test_only_followers_hear_a_notice_and_a_restarted_shard_makes_them_re_read(cluster):
     channel = f"test:{uuid4().hex}"
     hub_a, hub_b = Hub(), Hub()
     async with (
-        _running(ClusterBroker(hub_a, cluster.url, channel)) as a,
-        _running(ClusterBroker(hub_b, cluster.url, channel)) as b,
+        running(ClusterBroker(hub_a, cluster.url, channel)) as a,
+        running(ClusterBroker(hub_b, cluster.url, channel)) as b,
     ):
         followed, unfollowed = uuid4(), uuid4()
         async with hub_b.subscribe(followed, lossy=True) as card_on_b:

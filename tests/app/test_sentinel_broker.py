@@ -5,9 +5,8 @@ sentinel reconfigures it, long after the switch."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
@@ -16,6 +15,7 @@ import redis.asyncio
 from app.broker import Hub, RedisBroker
 from domain.changes import Change, ChangeReason
 from tests.e2e.sentinel_set import SERVICE, SentinelSet
+from tests.support.brokers import running
 
 CONVERGE_SECONDS = 5
 """DESIGN §3's bound: every open card equals the database this soon after any change."""
@@ -29,16 +29,6 @@ def engines(tmp_path) -> Iterator[SentinelSet]:
         yield engines
     finally:
         engines.stop()
-
-
-@contextlib.asynccontextmanager
-async def _running(broker: RedisBroker) -> AsyncIterator[RedisBroker]:
-    await broker.start()
-    try:
-        await asyncio.wait_for(broker.connected.wait(), 10)
-        yield broker
-    finally:
-        await broker.stop()
 
 
 async def _switchover(engines: SentinelSet) -> int:
@@ -72,8 +62,8 @@ async def test_after_a_switchover_both_processes_meet_on_the_new_master(engines)
     channel = f"test:{uuid4().hex}"
     hub_a, hub_b = Hub(), Hub()
     async with (
-        _running(RedisBroker(hub_a, engines.url, channel)) as a,
-        _running(RedisBroker(hub_b, engines.url, channel)),
+        running(RedisBroker(hub_a, engines.url, channel)) as a,
+        running(RedisBroker(hub_b, engines.url, channel)),
     ):
         microgrid = uuid4()
         async with hub_b.subscribe(microgrid, lossy=True) as card_on_b:

@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -218,25 +217,8 @@ async def stored(dsn: str) -> dict[str, int]:
 @pytest.fixture
 def own_postgres() -> Iterator[tuple[str, str]]:
     """(SQLAlchemy URL, asyncpg DSN) of a new, empty database of this test's own."""
-    name = f"mgs_hd_{uuid.uuid4().hex[:12]}"
-    admin_dsn = services.POSTGRES_DSN
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(admin_dsn, timeout=5)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        services.unavailable("PostgreSQL at " + admin_dsn, error)
-    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield dsn.replace("postgresql://", "postgresql+asyncpg://"), dsn
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with services.fresh_postgres(migrate=False) as database:
+        yield database
 
 
 def test_sigterm_mid_burst_loses_no_accepted_ingest_and_every_failure_retries_once(

@@ -54,29 +54,8 @@ def cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
 @pytest.fixture
 def database() -> Iterator[tuple[str, str]]:
     """(SQLAlchemy URL, asyncpg DSN) of a fresh, migrated PostgreSQL database."""
-    from persistence import schema_upgrade
-
-    name = f"mgs_hg_{uuid.uuid4().hex[:12]}"
-    admin_dsn = services.POSTGRES_DSN
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(admin_dsn, timeout=5)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        services.unavailable("PostgreSQL at " + admin_dsn, error)
-    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        schema_upgrade.upgrade(url)
-        yield url, dsn
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with services.fresh_postgres() as database:
+        yield database
 
 
 async def _tokens(url: str, *roles: Role) -> list[str]:

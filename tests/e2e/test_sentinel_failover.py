@@ -29,7 +29,6 @@ import pytest
 import redis.asyncio
 
 from domain.access import Role
-from persistence import schema_upgrade
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from tests.e2e.sentinel_set import SentinelSet
@@ -56,28 +55,9 @@ CARD_QUERY = f"""query ($depotId: ID!) {{ microgridCard(depotId: $depotId) {{
 
 @contextlib.contextmanager
 def _fresh_postgres() -> Iterator[str]:
-    """A new migrated database named with this helper's prefix, dropped afterwards."""
-    name = f"mgs_hf_{uuid.uuid4().hex[:12]}"
-    admin_dsn = services.POSTGRES_DSN
-
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(admin_dsn, timeout=5)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        services.unavailable("PostgreSQL at " + admin_dsn, error)
-    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        url = f"{base}/{name}"
-        schema_upgrade.upgrade(url)
+    """A new migrated database of this test's own, dropped afterwards."""
+    with services.fresh_postgres() as (url, _dsn):
         yield url
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @dataclass

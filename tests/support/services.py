@@ -6,9 +6,11 @@ reason; with it (CI), the same situation fails the run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -39,8 +41,8 @@ async def _admin(statement: str) -> None:
         await conn.close()
 
 
-def create_postgres_database() -> tuple[str, str]:
-    """(SQLAlchemy URL, database name) of a new, migrated database."""
+def create_postgres_database(migrate: bool = True) -> tuple[str, str]:
+    """(SQLAlchemy URL, database name) of a new database, migrated unless told not."""
     name = f"mgs_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
@@ -48,8 +50,20 @@ def create_postgres_database() -> tuple[str, str]:
         unavailable("PostgreSQL at " + POSTGRES_DSN, error)
     base = POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{name}"
-    schema_upgrade.upgrade(url)
+    if migrate:
+        schema_upgrade.upgrade(url)
     return url, name
+
+
+@contextlib.contextmanager
+def fresh_postgres(migrate: bool = True) -> Iterator[tuple[str, str]]:
+    """(SQLAlchemy URL, asyncpg DSN) of a new database of the caller's own,
+    dropped afterwards: for tests that run servers of their own on it."""
+    url, name = create_postgres_database(migrate)
+    try:
+        yield url, POSTGRES_DSN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        drop_postgres_database(name)
 
 
 def drop_postgres_database(name: str) -> None:
