@@ -97,7 +97,7 @@ class Drain:
             await self._websocket(scope, receive, send)
         elif scope["type"] == "http":
             if self.draining and scope["path"] == "/readyz":
-                await _answer_draining(send)
+                await _answer_503(send, DRAINING_BODY)
                 return
             await self._http(scope, receive, send)
         else:
@@ -127,7 +127,7 @@ class Drain:
             # The server cancels what is left at the grace's end and waits
             # for nothing after: ending here lets the answer go out.
             if not started:
-                await _answer_stopping(send)
+                await _answer_503(send, STOPPING_BODY, (b"retry-after", b"1"))
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         socket = _Socket(send)
@@ -155,35 +155,20 @@ class Drain:
             self._sockets.discard(socket)
 
 
-async def _answer_draining(send: Send) -> None:
+async def _answer_503(send: Send, body: bytes, *extra: tuple[bytes, bytes]) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": 503,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(DRAINING_BODY)).encode()),
+                (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *extra,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": DRAINING_BODY})
-
-
-async def _answer_stopping(send: Send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(STOPPING_BODY)).encode()),
-                (b"connection", b"close"),
-                (b"retry-after", b"1"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": STOPPING_BODY})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _with_connection_close(start: Message) -> Message:

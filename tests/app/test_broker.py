@@ -4,7 +4,6 @@ convergence when Redis restarts or a notice is lost (DESIGN §3)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -24,7 +23,6 @@ from domain.changes import Change, ChangeReason
 from domain.live import FellBehind
 from domain.status_ingest import StatusRecorded, record_capability_status
 from tests.api.helpers import new_depot
-from tests.e2e.redis_server import PrivateRedis
 from tests.support.brokers import running
 from tests.support.live_server import live_server
 from tests.support.ws import WsClient
@@ -72,16 +70,6 @@ async def test_resync_asks_every_subscription_to_re_read():
 def test_notices_survive_the_wire_format():
     change = _change(uuid4(), 42)
     assert decode(encode(change)) == change
-
-
-@pytest.fixture
-def private_redis(tmp_path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.redis

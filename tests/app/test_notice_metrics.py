@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
@@ -25,7 +24,6 @@ from app.metrics import Bounded, NoticeLag
 from domain.card import Card
 from domain.changes import Change, ChangeReason
 from domain.live import CardUpdate
-from tests.e2e.redis_server import PrivateRedis
 
 
 def _change(revision: int = 1, microgrid_id=None) -> Change:
@@ -133,16 +131,6 @@ def test_label_values_stay_a_bounded_set():
         "other",
         "none",
     ]
-
-
-@pytest.fixture
-def private_redis(tmp_path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.redis
