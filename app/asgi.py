@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from app.access_log import AccessLog
@@ -24,6 +24,13 @@ from app.metrics_server import MetricsServer, metrics_endpoint
 from app.problems import routing_problem
 from app.settings import Settings
 from console import STATIC_DIR
+
+
+def _span_names(routes: list[BaseRoute]) -> list[str]:
+    """What request spans are named by: the exact paths served, the mounts' prefixes."""
+    names = [r.path for r in routes if isinstance(r, Route | WebSocketRoute) and "{" not in r.path]
+    return names + [f"{r.path}/" for r in routes if isinstance(r, Mount)]
+
 
 CONSOLE_CSP = (
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
@@ -92,22 +99,23 @@ def create_app(container: Container | None = None) -> Starlette:
             await metrics_server.stop()
         await container.close()
 
+    routes: list[BaseRoute] = [
+        Route("/", console),
+        Route("/favicon.ico", favicon),
+        console_operation_route,
+        Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *metrics_routes,
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
     app = Starlette(
-        routes=[
-            Route("/", console),
-            Route("/favicon.ico", favicon),
-            console_operation_route,
-            Mount("/console", app=StaticFiles(directory=STATIC_DIR), name="console"),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *metrics_routes,
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
         lifespan=lifespan,
         # Tracing outermost, so that the access log's line carries the request's span.
         middleware=[
-            *([container.telemetry.middleware()] if container.telemetry else []),
+            *([container.telemetry.middleware(_span_names(routes))] if container.telemetry else []),
             Middleware(AccessLog, enabled=container.settings.access_log),
         ],
         exception_handlers={HTTPException: routing_problem},

@@ -234,8 +234,6 @@ class RedisBroker:
         self.channel = channel
         self._clients = redis_clients(url)
         self._publisher = self._clients.publisher
-        self.publisher = self._publisher
-        """The client notices are published on (e.g. for app.telemetry to instrument)."""
         self._task: asyncio.Task[None] | None = None
         self._retry: asyncio.Task[None] | None = None
         self._unsent: dict[UUID, Change] = {}

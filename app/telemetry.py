@@ -3,17 +3,26 @@
 Then a process has its own SDK tracer provider (a batch processor and the
 OTLP/HTTP exporter; the SDK reads the other OTEL_* variables: service name,
 resource attributes, sampler, headers, batching) and the composition root
-wires it into: the ASGI app (a span per HTTP request or WebSocket
-connection), Strawberry (app.trace_operations: operation, parsing
-and validation spans), the database engine (app.trace_statements) and the Redis client
-notices are published on. The provider is not made the global one: every
-instrumentation is handed it, so nothing else in the process changes.
+wires it into: the ASGI app (app.trace_requests: a span per HTTP request or
+WebSocket connection), Strawberry (app.trace_operations: an HTTP request's
+operation described on its span, a WebSocket's operations spans of their
+own), the database engine (app.trace_statements: statements summed onto the
+span they ran under) and the publisher of change notices (:class:`TracedPublisher`:
+an event per publish). The provider is not made the global one: every part is handed
+it, so nothing else in the process changes.
 
-One trace follows a change: the ingest request's span has a child around
-the publish of its change notices, and each notice carries that span's W3C
+Each of those parts is ours rather than OpenTelemetry's instrumentation
+packages or Strawberry's extension, and each makes as little as it can:
+with those, tracing every request cost ingest 1.9 to 2.1x the server time of
+tracing off, against the 1.10x the service allows it, and with a span per
+operation, statement and publish still 1.3x (bench/README.md, "Issue 17").
+A traced ingest request is one span.
+
+One trace follows a change: the ingest request's span records the publish
+of its change notices (an event), and each notice carries that span's W3C
 ``traceparent`` (``app.broker.TracedChange``, key ``tc`` on the wire). In
 every process that delivers it, the card follower's read (and the update it
-pushes) is a span of its own that *links* to the publishing spans of the
+pushes) is a span of its own that *links* to the spans that published the
 notices it answers: one read serves many notices and many screens, so it is
 no one request's child.
 
@@ -27,7 +36,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from uuid import UUID
@@ -35,8 +44,6 @@ from uuid import UUID
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -47,15 +54,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 from strawberry.extensions import SchemaExtension
 
-from app.broker import Broker, RedisBroker, TracedChange
+from app.broker import Broker, InProcessBroker, TracedChange
 from app.trace_operations import OperationSpans
-from app.trace_statements import StatementEvents
+from app.trace_requests import RequestSpans, excluded_paths
+from app.trace_statements import StatementEvents, tallied
 from domain.changes import Change, Publisher
 from domain.live import CardUpdate
 
 DEFAULT_SERVICE_NAME = "depot-microgrid-service"
-UNTRACED_PATHS = r"/healthz$,/readyz$,/metrics$"
-"""Probes and scrapes make no traces (OTEL_PYTHON_ASGI_EXCLUDED_URLS replaces this)."""
 TRACES_PATH = "/v1/traces"
 SHUTDOWN_SECONDS = 3.0
 """How long closing waits for the last spans to be sent: a collector that is
@@ -116,16 +122,14 @@ class Telemetry:
 
     # What the composition root wires in.
 
-    def middleware(self) -> Middleware:
-        """A span per HTTP request and per WebSocket connection (not per
-        message: a card fan-out writes a frame per screen)."""
-        excluded = os.environ.get("OTEL_PYTHON_ASGI_EXCLUDED_URLS", UNTRACED_PATHS)
+    def middleware(self, routes: Iterable[str]) -> Middleware:
+        """A span per HTTP request and per WebSocket connection
+        (app.trace_requests), named by ``routes``."""
         return Middleware(
-            OpenTelemetryMiddleware,
-            tracer_provider=self.provider,
-            meter_provider=NoOpMeterProvider(),
-            excluded_urls=excluded,
-            exclude_spans=["receive", "send"],
+            RequestSpans,
+            tracer=self.provider.get_tracer("microgrid.http"),
+            routes=tuple(routes),
+            excluded=excluded_paths(),
         )
 
     def schema_extensions(self) -> list[Callable[[], SchemaExtension]]:
@@ -134,30 +138,21 @@ class Telemetry:
         return [lambda: OperationSpans(tracer)]
 
     def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
-        """Instruments the engine and the broker, unless
-        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names ``sqlalchemy`` (statement
-        events) or ``redis`` (command spans); the publisher to give the units
-        of work."""
+        """Instruments the engine, unless OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
+        names ``sqlalchemy``; the publisher to give the units of work."""
         if "sqlalchemy" not in disabled_instrumentations():
             self.instrument_engine(engine)
-        if "redis" not in disabled_instrumentations():
-            self.instrument_broker(broker)
-        system = "redis" if isinstance(broker, RedisBroker) else "in-process"
+        system = "in-process" if isinstance(broker, InProcessBroker) else "redis"
         return self.publisher(broker, channel, system)
 
     def publisher(self, inner: Publisher, destination: str, system: str) -> Publisher:
-        """A span around each publish through ``inner``, its context carried by every notice."""
+        """Each publish through ``inner`` traced, its context carried by every notice."""
         return TracedPublisher(inner, self, destination, system)
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """An event per statement this engine sends inside a recorded span
-        (app.trace_statements; undone by :meth:`shutdown`)."""
+        """The statements this engine sends, summed onto the span they ran
+        under (app.trace_statements; undone by :meth:`shutdown`)."""
         self._statements.listen(engine.sync_engine)
-
-    def instrument_broker(self, broker: Broker) -> None:
-        """Command spans on the client notices are published on."""
-        if isinstance(broker, RedisBroker):
-            RedisInstrumentor.instrument_client(broker.publisher, tracer_provider=self.provider)
 
     async def shutdown(self) -> None:
         """Sends what is batched, waiting at most SHUTDOWN_SECONDS (the
@@ -204,16 +199,19 @@ class Telemetry:
     @contextmanager
     def reading(self, microgrid_id: UUID, notices: Sequence[Change]) -> Iterator[object]:
         links = self.published_by(notices)
-        with self.tracer.start_as_current_span(
-            "card read",
-            context=Context(),
-            kind=SpanKind.CONSUMER if notices else SpanKind.INTERNAL,
-            links=links,
-            attributes={
-                "microgrid.id": str(microgrid_id),
-                "messaging.batch.message_count": len(notices),
-            },
-        ) as span:
+        with (
+            self.tracer.start_as_current_span(
+                "card read",
+                context=Context(),
+                kind=SpanKind.CONSUMER if notices else SpanKind.INTERNAL,
+                links=links,
+                attributes={
+                    "microgrid.id": str(microgrid_id),
+                    "messaging.batch.message_count": len(notices),
+                },
+            ) as span,
+            tallied(span),
+        ):
             yield _Read(span, links)
 
     @contextmanager
@@ -241,13 +239,26 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _traced(change: Change, traceparent: str | None) -> Change:
-    values = {f.name: getattr(change, f.name) for f in fields(Change)}
+_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
+def _traced(change: Change, traceparent: str) -> Change:
+    values = {name: getattr(change, name) for name in _CHANGE_FIELDS}
     return TracedChange(**values, traceparent=traceparent)
 
 
 class TracedPublisher:
-    """A span around each publish, its context carried by every notice."""
+    """Each publish in the trace, its context carried by every notice.
+
+    Inside a recorded span (the ingest request's, a job's) the publish is an
+    event on that span, ``publish <channel>`` with the number of notices
+    (the channel and the system are the process's, so the event does not
+    repeat them), and the notices carry that
+    span's context, so the card reads they cause link to the request itself:
+    an event costs a third of what a span does to make and export, and a
+    publish takes well under a millisecond. Outside one it is a producer
+    span of its own, so a change no request made is still traced. An
+    unsampled publish sends the notices as they are."""
 
     def __init__(
         self, inner: Publisher, telemetry: Telemetry, destination: str, system: str
@@ -255,19 +266,33 @@ class TracedPublisher:
         self._inner = inner
         self._telemetry = telemetry
         self._name = f"publish {destination}"
-        self._attributes: dict[str, str] = {
+        self._attributes: dict[str, str | int] = {
             "messaging.system": system,
             "messaging.destination.name": destination,
             "messaging.operation.type": "send",
         }
 
     async def publish(self, changes: list[Change]) -> None:
-        if not changes:
+        current = trace.get_current_span()
+        if not changes or (current.get_span_context().is_valid and not current.is_recording()):
             await self._inner.publish(changes)
+            return
+        if current.is_recording():
+            current.add_event(self._name, {"messaging.batch.message_count": len(changes)})
+            await self._send(changes)
             return
         with self._telemetry.tracer.start_as_current_span(
             self._name, kind=SpanKind.PRODUCER, attributes=self._attributes
         ) as span:
-            span.set_attribute("messaging.batch.message_count", len(changes))
-            traceparent = self._telemetry.traceparent()
-            await self._inner.publish([_traced(c, traceparent) for c in changes])
+            if span.is_recording():
+                span.set_attribute("messaging.batch.message_count", len(changes))
+                await self._send(changes)
+            else:
+                await self._inner.publish(changes)
+
+    async def _send(self, changes: list[Change]) -> None:
+        traceparent = self._telemetry.traceparent()
+        if traceparent is None:
+            await self._inner.publish(changes)
+            return
+        await self._inner.publish([_traced(c, traceparent) for c in changes])

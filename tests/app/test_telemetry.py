@@ -11,7 +11,6 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,7 +24,8 @@ from app.graphql_view import MicrogridGraphQL
 from app.settings import Settings
 from app.telemetry import Telemetry, service_resource
 from app.trace_operations import OperationSpans
-from app.trace_statements import summarize
+from app.trace_requests import RequestSpans
+from app.trace_statements import summarize, tallied
 from domain.access import Role
 from domain.changes import Change, ChangeReason
 from tests.support.clock import FakeClock
@@ -67,7 +67,7 @@ async def test_with_tracing_on_the_app_schema_publisher_and_followers_are_traced
     container = build_container(_off(settings), clock=clock, telemetry=telemetry)
     try:
         app = create_app(container)
-        assert [m.cls for m in app.user_middleware] == [OpenTelemetryMiddleware, AccessLog]
+        assert [m.cls for m in app.user_middleware] == [RequestSpans, AccessLog]
         view = MicrogridGraphQL(container)
         assert [e for e in view.schema.get_extensions() if isinstance(e, OperationSpans)]
         publisher = container.deps.uow.publisher  # type: ignore[attr-defined]
@@ -78,7 +78,7 @@ async def test_with_tracing_on_the_app_schema_publisher_and_followers_are_traced
 
 
 @pytest.mark.stores("sqlite")
-async def test_statement_spans_can_be_turned_off_the_standard_way(
+async def test_statement_tallies_can_be_turned_off_the_standard_way(
     settings: Settings, clock: FakeClock, monkeypatch
 ) -> None:
     monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "redis, sqlalchemy")
@@ -86,10 +86,10 @@ async def test_statement_spans_can_be_turned_off_the_standard_way(
     telemetry = Telemetry(SimpleSpanProcessor(exporter))
     container = build_container(_off(settings), clock=clock, telemetry=telemetry)
     try:
-        with telemetry.tracer.start_as_current_span("issuing"):
+        with telemetry.tracer.start_as_current_span("issuing") as span, tallied(span):
             await container.tokens.issue(Role.ADMIN, (), clock.now())
         (issuing,) = exporter.get_finished_spans()
-        assert issuing.events == (), "no statement events"
+        assert "microgrid.db.statements" not in (issuing.attributes or {}), "no statement tally"
     finally:
         await container.close()
 
@@ -228,34 +228,39 @@ async def test_the_card_update_links_to_the_publish_of_the_ingest_request(
 
     (request,) = _named(spans, "POST /graphql")
     assert request.kind is SpanKind.SERVER
-    (publish,) = [s for s in spans if s.name.startswith("publish ")]
-    assert publish.kind is SpanKind.PRODUCER
-    assert publish.context.trace_id == request.context.trace_id, "the publish is the request's"
-    (operation,) = [s for s in spans if s.name == "GraphQL Query: RecordDer"]
-    assert operation.context.trace_id == request.context.trace_id, "Strawberry's spans too"
+    assert not [s for s in spans if s.name.startswith("publish ")], "no span of its own"
+    (publish,) = [e for e in request.events if e.name.startswith("publish ")]
+    assert (publish.attributes or {})["messaging.batch.message_count"] == 1
     assert not [s for s in spans if s.name.startswith("GraphQL Resolving")], "no field spans"
     assert not [s for s in spans if s.kind is SpanKind.CLIENT and s.name.startswith("connect")]
-    statements = [e for e in operation.events if e.attributes and "db.system" in e.attributes]
-    assert statements, "the ingest's SQL statements are events of its operation span"
-    assert {e.attributes["db.system"] for e in statements} == {store}  # type: ignore[index]
-    assert [e.name for e in statements if e.name.startswith("INSERT ")], [
-        e.name for e in statements
-    ]
-    assert publish.parent is not None and publish.parent.span_id == operation.context.span_id
+    described = request.attributes or {}
+    assert described["graphql.operation.name"] == "RecordDer", "the operation is the request's"
+    assert described["graphql.operation.type"] == "mutation"
+    in_request = [s for s in spans if s.context.trace_id == request.context.trace_id]
+    assert not [s for s in in_request if s.name.startswith("GraphQL")], "no span of its own"
+    (subscription,) = [s for s in spans if s.name == "GraphQL Query"]
+    assert (subscription.attributes or {})["graphql.operation.type"] == "subscription", (
+        "an operation on a WebSocket is a span of its own"
+    )
+    summaries = str(described["microgrid.db.summaries"]).split(", ")
+    assert described["microgrid.db.statements"] == len(summaries) > 0, summaries
+    assert [s for s in summaries if s.startswith("INSERT ")], summaries
+    assert 0 < described["microgrid.db.duration"] < 10  # type: ignore[operator]
 
     (read,) = [s for s in _named(spans, "card read") if s.links]
     (card_update,) = _named(spans, "card update")
     for span in (read, card_update):
         (link,) = span.links
         assert (link.context.trace_id, link.context.span_id) == (
-            publish.context.trace_id,
-            publish.context.span_id,
-        )
+            request.context.trace_id,
+            request.context.span_id,
+        ), "the link leads to the ingest request that published the change"
     assert card_update.parent is not None and card_update.parent.span_id == read.context.span_id
     assert card_update.attributes is not None
     assert card_update.attributes["microgrid.card.reason"] == "CAPABILITY_STATUS"
-    assert [e for e in read.events if e.name.startswith("SELECT ")], (
-        "the card read's SQL statements are its events"
+    read_summaries = str((read.attributes or {})["microgrid.db.summaries"])
+    assert "SELECT microgrids" in read_summaries, (
+        "the card read's SQL statements are summed onto it"
     )
 
 

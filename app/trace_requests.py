@@ -1,0 +1,137 @@
+"""A span per HTTP request and per WebSocket connection (not per message: a
+card fan-out writes a frame per screen), made by this middleware rather than
+OpenTelemetry's ASGI instrumentation, which collects a dozen attributes,
+wraps ``receive`` and ``send`` and works out the span's details before the
+sampler has decided: most of what a traced request cost beyond its own
+spans, and all of what an unsampled one did (bench/README.md, "Issue 17").
+
+The span continues a trace the client started (a W3C ``traceparent``
+header), is named ``{method} {route}`` (``POST /graphql``; only the method
+for a path the app does not serve, so a hostile path cannot multiply span
+names) or, for a WebSocket, ``WebSocket {route}``, and records the
+``http.request.method``, ``url.path``, ``url.scheme`` and
+``http.response.status_code`` semantic-convention attributes; a 5xx marks
+it an error. The SQL statements sent under it that no inner span takes are
+summed onto it (app.trace_statements).
+
+Paths matching OTEL_PYTHON_ASGI_EXCLUDED_URLS (comma-separated regular
+expressions searched in the path, as OpenTelemetry's instrumentation reads
+that variable; default: the probes and the scrape) make no span."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from contextvars import ContextVar
+
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.trace_statements import tallied
+
+UNTRACED_PATHS = r"/healthz$,/readyz$,/metrics$"
+"""Probes and scrapes make no traces (OTEL_PYTHON_ASGI_EXCLUDED_URLS replaces this)."""
+
+http_request_span: ContextVar[Span | None] = ContextVar("http_request_span", default=None)
+"""The span of the HTTP request being served, if any (app.trace_operations
+describes its GraphQL operation on it)."""
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_CONTEXT_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate"}
+
+
+def excluded_paths() -> re.Pattern[str] | None:
+    """OTEL_PYTHON_ASGI_EXCLUDED_URLS (or the default) as one pattern; ``None``
+    when it names nothing."""
+    patterns = os.environ.get("OTEL_PYTHON_ASGI_EXCLUDED_URLS", UNTRACED_PATHS)
+    parts = [p.strip() for p in patterns.split(",") if p.strip()]
+    return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+
+def _parent(scope: Scope) -> Context | None:
+    """The client's trace context, when it sent one."""
+    carrier: dict[str, str] | None = None
+    for key, value in scope.get("headers") or ():
+        name = _CONTEXT_HEADERS.get(key)
+        if name is not None:
+            carrier = carrier or {}
+            carrier[name] = value.decode("latin-1")
+    return _PROPAGATOR.extract(carrier) if carrier else None
+
+
+class RequestSpans:
+    """ASGI middleware. ``routes``: the exact paths the app serves and the
+    prefixes (ending in ``/``) it mounts, which name spans."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        tracer: Tracer,
+        routes: Iterable[str],
+        excluded: re.Pattern[str] | None = None,
+    ) -> None:
+        self.app = app
+        self._tracer = tracer
+        self._excluded = excluded
+        self._exact = frozenset(r for r in routes if not r.endswith("/"))
+        self._mounts = tuple(r for r in routes if r.endswith("/"))
+
+    def _route(self, path: str) -> str | None:
+        if path in self._exact:
+            return path
+        for mount in self._mounts:
+            if path.startswith(mount):
+                return mount.rstrip("/")
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        path: str = scope.get("path", "")
+        if kind not in ("http", "websocket") or (
+            self._excluded is not None and self._excluded.search(path)
+        ):
+            await self.app(scope, receive, send)
+            return
+        route = self._route(path)
+        if kind == "http":
+            method: str = scope.get("method", "")
+            name = f"{method} {route}" if route else method
+        else:
+            name = f"WebSocket {route}" if route else "WebSocket"
+        with self._tracer.start_as_current_span(
+            name, context=_parent(scope), kind=SpanKind.SERVER
+        ) as span:
+            if kind == "websocket":
+                if span.is_recording():
+                    span.set_attributes({"url.path": path, "url.scheme": scope.get("scheme", "")})
+                with tallied(span):
+                    await self.app(scope, receive, send)
+                return
+            token = http_request_span.set(span)
+            try:
+                if not span.is_recording():
+                    await self.app(scope, receive, send)
+                    return
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "url.path": path,
+                        "url.scheme": scope.get("scheme", ""),
+                    }
+                )
+
+                async def traced_send(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        status: int = message["status"]
+                        span.set_attribute("http.response.status_code", status)
+                        if status >= 500:
+                            span.set_status(Status(StatusCode.ERROR))
+                    await send(message)
+
+                with tallied(span):
+                    await self.app(scope, receive, traced_send)
+            finally:
+                http_request_span.reset(token)

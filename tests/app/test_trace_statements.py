@@ -1,0 +1,126 @@
+"""Statements summed onto the span they ran under (app.trace_statements):
+the slow and the failed ones named on their own, nothing outside a tally."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import INVALID_SPAN
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from app import trace_statements
+from app.trace_statements import StatementEvents, tallied
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = create_engine("sqlite://")
+    events = StatementEvents()
+    events.listen(engine)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE microgrids (id INTEGER)"))
+    yield engine
+    events.remove()
+    engine.dispose()
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+def _tracer(exporter: InMemorySpanExporter):  # type: ignore[no-untyped-def]
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("test")
+
+
+def _select(engine: Engine, times: int = 1) -> None:
+    with engine.connect() as conn:
+        for _ in range(times):
+            conn.execute(text("SELECT id FROM microgrids")).all()
+
+
+def _only(exporter: InMemorySpanExporter, name: str) -> ReadableSpan:
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == name]
+    return span
+
+
+def test_statements_are_counted_timed_and_listed_on_their_span(engine, exporter) -> None:
+    tracer = _tracer(exporter)
+    with tracer.start_as_current_span("request") as span, tallied(span):
+        _select(engine, 3)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO microgrids (id) VALUES (1)"))
+    attributes = _only(exporter, "request").attributes or {}
+    assert attributes["microgrid.db.statements"] == 4
+    assert attributes["microgrid.db.summaries"] == (
+        "SELECT microgrids, SELECT microgrids, SELECT microgrids, INSERT microgrids"
+    )
+    assert 0 < attributes["microgrid.db.duration"] < 5  # type: ignore[operator]
+    assert _only(exporter, "request").events == (), "quick statements have no event"
+
+
+def test_an_inner_tallied_span_takes_its_own_statements(engine, exporter) -> None:
+    tracer = _tracer(exporter)
+    with tracer.start_as_current_span("request") as outer, tallied(outer):
+        _select(engine)
+        with tracer.start_as_current_span("operation") as inner, tallied(inner):
+            _select(engine, 2)
+    assert (_only(exporter, "request").attributes or {})["microgrid.db.statements"] == 1
+    assert (_only(exporter, "operation").attributes or {})["microgrid.db.statements"] == 2
+
+
+def test_a_failed_statement_is_an_event_with_its_error(engine, exporter) -> None:
+    tracer = _tracer(exporter)
+    with (
+        tracer.start_as_current_span("request") as span,
+        tallied(span),
+        pytest.raises(OperationalError),
+        engine.connect() as conn,
+    ):
+        conn.execute(text("SELECT id FROM no_such_table"))
+    request = _only(exporter, "request")
+    (failed,) = request.events
+    assert failed.name == "SELECT no_such_table"
+    assert (failed.attributes or {})["error.type"] == "OperationalError"
+    assert (request.attributes or {})["microgrid.db.statements"] == 1
+
+
+def test_a_slow_statement_is_an_event_of_its_own(engine, exporter, monkeypatch) -> None:
+    monkeypatch.setattr(trace_statements, "SLOW_STATEMENT_SECONDS", 0.0)
+    tracer = _tracer(exporter)
+    with tracer.start_as_current_span("request") as span, tallied(span):
+        _select(engine)
+    (slow,) = _only(exporter, "request").events
+    assert slow.name == "SELECT microgrids"
+    assert (slow.attributes or {})["db.operation.name"] == "SELECT"
+    assert (slow.attributes or {})["db.system"] == "sqlite"
+    assert "error.type" not in (slow.attributes or {})
+
+
+def test_a_long_list_of_summaries_is_cut_but_the_count_is_exact(
+    engine, exporter, monkeypatch
+) -> None:
+    monkeypatch.setattr(trace_statements, "MAX_SUMMARIES", 2)
+    tracer = _tracer(exporter)
+    with tracer.start_as_current_span("request") as span, tallied(span):
+        _select(engine, 5)
+    attributes = _only(exporter, "request").attributes or {}
+    assert attributes["microgrid.db.summaries"] == "SELECT microgrids, SELECT microgrids, …"
+    assert attributes["microgrid.db.statements"] == 5
+
+
+def test_nothing_is_tallied_outside_a_tally_or_on_an_unrecorded_span(engine, exporter) -> None:
+    tracer = _tracer(exporter)
+    _select(engine)
+    with tracer.start_as_current_span("untallied"):
+        _select(engine)
+    assert "microgrid.db.statements" not in (_only(exporter, "untallied").attributes or {})
+    with tallied(INVALID_SPAN):
+        _select(engine)
