@@ -55,6 +55,7 @@ from starlette.middleware import Middleware
 from strawberry.extensions import SchemaExtension
 
 from app.broker import Broker, InProcessBroker, TracedChange
+from app.opentelemetry_internals import use_in_place_encoding
 from app.trace_operations import OperationSpans
 from app.trace_requests import RequestSpans, excluded_paths
 from app.trace_statements import StatementEvents, tallied
@@ -87,7 +88,9 @@ def disabled_instrumentations() -> set[str]:
 
 def otlp_exporter(endpoint: str) -> OTLPSpanExporter:
     """OTLP/HTTP to ``endpoint``'s ``/v1/traces``, as the variable means it;
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, when set, is the full URL instead."""
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, when set, is the full URL instead.
+    Spans are encoded in place (app.otlp_encoding)."""
+    use_in_place_encoding()
     traces_url = None
     if not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         traces_url = endpoint.rstrip("/") + TRACES_PATH

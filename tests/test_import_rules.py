@@ -163,6 +163,7 @@ utility, not a schema type."""
 
 LIBRARY_INTERNALS = frozenset(
     {
+        "app/opentelemetry_internals.py",
         "schema/graphql_core_internals.py",
         "schema/strawberry_internals.py",
         "persistence/sqlalchemy_internals.py",

@@ -245,7 +245,6 @@ async def test_the_card_update_links_to_the_publish_of_the_ingest_request(
     summaries = str(described["microgrid.db.summaries"]).split(", ")
     assert described["microgrid.db.statements"] == len(summaries) > 0, summaries
     assert [s for s in summaries if s.startswith("INSERT ")], summaries
-    assert 0 < described["microgrid.db.duration"] < 10  # type: ignore[operator]
 
     (read,) = [s for s in _named(spans, "card read") if s.links]
     (card_update,) = _named(spans, "card update")

@@ -1,4 +1,4 @@
-"""Statements summed onto the span they ran under (app.trace_statements):
+"""Statements counted onto the span they ran under (app.trace_statements):
 the slow and the failed ones named on their own, nothing outside a tally."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _only(exporter: InMemorySpanExporter, name: str) -> ReadableSpan:
     return span
 
 
-def test_statements_are_counted_timed_and_listed_on_their_span(engine, exporter) -> None:
+def test_statements_are_counted_and_listed_on_their_span(engine, exporter) -> None:
     tracer = _tracer(exporter)
     with tracer.start_as_current_span("request") as span, tallied(span):
         _select(engine, 3)
@@ -62,8 +62,7 @@ def test_statements_are_counted_timed_and_listed_on_their_span(engine, exporter)
     assert attributes["microgrid.db.summaries"] == (
         "SELECT microgrids, SELECT microgrids, SELECT microgrids, INSERT microgrids"
     )
-    assert 0 < attributes["microgrid.db.duration"] < 5  # type: ignore[operator]
-    assert _only(exporter, "request").events == (), "quick statements have no event"
+    assert _only(exporter, "request").events == (), "statements that worked have no event"
 
 
 def test_an_inner_tallied_span_takes_its_own_statements(engine, exporter) -> None:
@@ -88,20 +87,12 @@ def test_a_failed_statement_is_an_event_with_its_error(engine, exporter) -> None
     request = _only(exporter, "request")
     (failed,) = request.events
     assert failed.name == "SELECT no_such_table"
-    assert (failed.attributes or {})["error.type"] == "OperationalError"
+    assert dict(failed.attributes or {}) == {
+        "db.system": "sqlite",
+        "db.operation.name": "SELECT",
+        "error.type": "OperationalError",
+    }
     assert (request.attributes or {})["microgrid.db.statements"] == 1
-
-
-def test_a_slow_statement_is_an_event_of_its_own(engine, exporter, monkeypatch) -> None:
-    monkeypatch.setattr(trace_statements, "SLOW_STATEMENT_SECONDS", 0.0)
-    tracer = _tracer(exporter)
-    with tracer.start_as_current_span("request") as span, tallied(span):
-        _select(engine)
-    (slow,) = _only(exporter, "request").events
-    assert slow.name == "SELECT microgrids"
-    assert (slow.attributes or {})["db.operation.name"] == "SELECT"
-    assert (slow.attributes or {})["db.system"] == "sqlite"
-    assert "error.type" not in (slow.attributes or {})
 
 
 def test_a_long_list_of_summaries_is_cut_but_the_count_is_exact(

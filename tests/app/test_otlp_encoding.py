@@ -1,0 +1,110 @@
+"""The in-place OTLP encoder (app.otlp_encoding): the same message as the
+library's encoder for spans of every shape."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
+    encode_spans as library_encoder,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceState
+
+from app import otlp_encoding
+
+scalars = (
+    st.booleans()
+    | st.text(max_size=20)
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.binary(max_size=8)
+)
+values = st.recursive(
+    scalars | st.none(),
+    lambda inner: (
+        st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+attributes = st.none() | st.dictionaries(st.text(max_size=12), values, max_size=5)
+ids = st.integers(min_value=1, max_value=2**64 - 1)
+contexts = st.builds(
+    SpanContext,
+    trace_id=st.integers(min_value=1, max_value=2**128 - 1),
+    span_id=ids,
+    is_remote=st.booleans(),
+    trace_state=st.none()
+    | st.dictionaries(
+        st.from_regex(r"\A[a-z][a-z0-9]{0,5}\Z"), st.from_regex(r"\A[a-z0-9]{1,6}\Z"), max_size=2
+    ).map(lambda d: TraceState(list(d.items()))),
+)
+resources = st.sampled_from(
+    [
+        Resource({"service.name": "a"}),
+        Resource({"service.name": "b", "n": 1}, schema_url="https://x/1"),
+        Resource({}),
+    ]
+)
+scopes = st.none() | st.sampled_from(
+    [
+        InstrumentationScope("microgrid"),
+        InstrumentationScope("microgrid.http", "1.0", "https://s/1", {"k": "v"}),
+    ]
+)
+
+
+@st.composite
+def spans(draw: st.DrawFn) -> ReadableSpan:
+    start = draw(st.integers(min_value=0, max_value=2**62))
+    return ReadableSpan(
+        name=draw(st.text(max_size=20)),
+        context=draw(contexts),
+        parent=draw(st.none() | contexts),
+        resource=draw(resources),
+        attributes=draw(attributes),
+        events=draw(
+            st.lists(
+                st.builds(
+                    Event,
+                    name=st.text(max_size=10),
+                    attributes=attributes,
+                    timestamp=st.integers(min_value=0, max_value=2**62),
+                ),
+                max_size=3,
+            )
+        ),
+        links=draw(st.lists(st.builds(Link, context=contexts, attributes=attributes), max_size=2)),
+        kind=draw(st.sampled_from(list(SpanKind))),
+        status=draw(
+            st.builds(Status, st.sampled_from([StatusCode.UNSET, StatusCode.OK]))
+            | st.builds(Status, st.just(StatusCode.ERROR), st.none() | st.text(max_size=10))
+        ),
+        start_time=start,
+        end_time=start + draw(st.integers(min_value=0, max_value=10**9)),
+        instrumentation_scope=draw(scopes),
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(spans(), max_size=6))
+def test_the_message_is_the_librarys_for_spans_of_every_shape(batch: list[ReadableSpan]) -> None:
+    expected = library_encoder(batch)
+    assert otlp_encoding.encode_spans(batch) == expected
+    assert otlp_encoding.encode_spans(batch).SerializeToString() == expected.SerializeToString()
+
+
+def test_a_value_of_no_otlp_type_is_left_out_as_the_library_leaves_it_out(caplog) -> None:
+    context = SpanContext(1, 2, False)
+    span = ReadableSpan(
+        name="s",
+        context=context,
+        attributes={"ok": 1, "bad": object(), "after": "x"},  # type: ignore[dict-item]
+    )
+    expected = library_encoder([span])
+    assert otlp_encoding.encode_spans([span]) == expected
+    (encoded,) = expected.resource_spans[0].scope_spans[0].spans
+    assert [a.key for a in encoded.attributes] == ["ok", "after"]
