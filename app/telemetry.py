@@ -6,7 +6,7 @@ resource attributes, sampler, headers, batching) and the composition root
 wires it into: the ASGI app (app.trace_requests: a span per HTTP request or
 WebSocket connection), Strawberry (app.trace_operations: an HTTP request's
 operation described on its span, a WebSocket's operations spans of their
-own), the database engine (app.trace_statements: statements summed onto the
+own), the database engine (app.trace_statements: statements counted onto the
 span they ran under) and the publisher of change notices (:class:`TracedPublisher`:
 an event per publish). The provider is not made the global one: every part is handed
 it, so nothing else in the process changes.
@@ -153,7 +153,7 @@ class Telemetry:
         return TracedPublisher(inner, self, destination, system)
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """The statements this engine sends, summed onto the span they ran
+        """The statements this engine sends, counted onto the span they ran
         under (app.trace_statements; undone by :meth:`shutdown`)."""
         self._statements.listen(engine.sync_engine)
 

@@ -8,7 +8,7 @@ a name (a named one is identified by its name, and each attribute costs
 about 5 µs to export). An operation on a
 WebSocket connection (a subscription, or a query sent over it) is a span of
 its own under the connection's, named as Strawberry names it (``GraphQL
-Query: <name>``), and the statements its resolvers send are summed onto it
+Query: <name>``), and the statements its resolvers send are counted onto it
 (app.trace_statements).
 
 Strawberry's own OpenTelemetryExtension makes a span for every field it

@@ -12,7 +12,7 @@ names) or, for a WebSocket, ``WebSocket {route}``, and records the
 ``http.request.method``, ``url.path``, ``url.scheme`` and
 ``http.response.status_code`` semantic-convention attributes; a 5xx marks
 it an error. The SQL statements sent under it that no inner span takes are
-summed onto it (app.trace_statements).
+counted onto it (app.trace_statements).
 
 Paths matching OTEL_PYTHON_ASGI_EXCLUDED_URLS (comma-separated regular
 expressions searched in the path, as OpenTelemetry's instrumentation reads

@@ -26,10 +26,10 @@ from opentelemetry.trace import SpanContext, SpanKind
 from app import opentelemetry_internals
 
 # The exporter calls its module's ``encode_spans``: the name and signature
-# install() replaces, and proof that the exporter then sends this encoder's bytes.
+# use_in_place_encoding() replaces, and proof that the exporter then sends this encoder's bytes.
 
 
-def test_the_exporter_module_still_encodes_through_the_name_install_replaces() -> None:
+def test_the_exporter_module_still_encodes_through_the_name_that_is_replaced() -> None:
     assert inspect.signature(trace_exporter.encode_spans).parameters.keys() == {"sdk_spans"}
     assert "encode_spans(" in inspect.getsource(OTLPSpanExporter.export)
 
@@ -66,7 +66,7 @@ def receiver() -> Iterator[_Receiver]:
     receiver.server.server_close()
 
 
-def test_once_installed_the_exporter_sends_what_this_encoder_makes(receiver, monkeypatch) -> None:
+def test_once_replaced_the_exporter_sends_what_the_in_place_encoder_makes(receiver, monkeypatch) -> None:
     monkeypatch.setattr(trace_exporter, "encode_spans", trace_exporter.encode_spans)
     calls: list[int] = []
     encode = opentelemetry_internals.encode_spans

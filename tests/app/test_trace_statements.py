@@ -1,5 +1,5 @@
 """Statements counted onto the span they ran under (app.trace_statements):
-the slow and the failed ones named on their own, nothing outside a tally."""
+the failed ones named on their own, nothing outside a tally."""
 
 from __future__ import annotations
 
