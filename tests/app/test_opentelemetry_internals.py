@@ -66,7 +66,9 @@ def receiver() -> Iterator[_Receiver]:
     receiver.server.server_close()
 
 
-def test_once_replaced_the_exporter_sends_what_the_in_place_encoder_makes(receiver, monkeypatch) -> None:
+def test_once_replaced_the_exporter_sends_what_the_in_place_encoder_makes(
+    receiver, monkeypatch
+) -> None:
     monkeypatch.setattr(trace_exporter, "encode_spans", trace_exporter.encode_spans)
     calls: list[int] = []
     encode = opentelemetry_internals.encode_spans
