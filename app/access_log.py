@@ -217,6 +217,7 @@ class OperationNoted(SchemaExtension):
             request = current_request.get()
             if request is not None and request.folds_errors:
                 context = self.execution_context
-                request.operation_name = context.operation_name
+                name = context.operation_name  # a client may send any JSON there
+                request.operation_name = name if isinstance(name, str) else None
                 with contextlib.suppress(RuntimeError):  # no document, or no such operation
                     request.operation_type = context.operation_type.value

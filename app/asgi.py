@@ -26,10 +26,10 @@ from app.settings import Settings
 from console import STATIC_DIR
 
 
-def _span_names(routes: list[BaseRoute]) -> list[str]:
-    """What request spans are named by: the exact paths served, the mounts' prefixes."""
-    names = [r.path for r in routes if isinstance(r, Route | WebSocketRoute) and "{" not in r.path]
-    return names + [f"{r.path}/" for r in routes if isinstance(r, Mount)]
+def _span_names(routes: list[BaseRoute]) -> tuple[list[str], list[str]]:
+    """What request spans are named by: the exact paths served, the mounts."""
+    exact = [r.path for r in routes if isinstance(r, Route | WebSocketRoute) and "{" not in r.path]
+    return exact, [r.path for r in routes if isinstance(r, Mount)]
 
 
 CONSOLE_CSP = (
@@ -115,7 +115,11 @@ def create_app(container: Container | None = None) -> Starlette:
         lifespan=lifespan,
         # Tracing outermost, so that the access log's line carries the request's span.
         middleware=[
-            *([container.telemetry.middleware(_span_names(routes))] if container.telemetry else []),
+            *(
+                [container.telemetry.middleware(*_span_names(routes))]
+                if container.telemetry
+                else []
+            ),
             Middleware(AccessLog, enabled=container.settings.access_log),
         ],
         exception_handlers={HTTPException: routing_problem},

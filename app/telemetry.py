@@ -57,10 +57,11 @@ from strawberry.extensions import SchemaExtension
 from app.broker import Broker, InProcessBroker, TracedChange
 from app.opentelemetry_internals import use_in_place_encoding
 from app.trace_operations import OperationSpans
-from app.trace_requests import RequestSpans, excluded_paths
+from app.trace_requests import RequestSpans, excluded_paths, trusts_client_context
 from app.trace_statements import StatementEvents, tallied
 from domain.changes import Change, Publisher
 from domain.live import CardUpdate
+from graphql_documents.operations import operation_names
 
 DEFAULT_SERVICE_NAME = "depot-microgrid-service"
 TRACES_PATH = "/v1/traces"
@@ -125,20 +126,23 @@ class Telemetry:
 
     # What the composition root wires in.
 
-    def middleware(self, routes: Iterable[str]) -> Middleware:
+    def middleware(self, routes: Iterable[str], mounts: Iterable[str] = ()) -> Middleware:
         """A span per HTTP request and per WebSocket connection
-        (app.trace_requests), named by ``routes``."""
+        (app.trace_requests), named by ``routes`` and ``mounts``."""
         return Middleware(
             RequestSpans,
             tracer=self.provider.get_tracer("microgrid.http"),
             routes=tuple(routes),
+            mounts=tuple(mounts),
             excluded=excluded_paths(),
+            trust_client_context=trusts_client_context(),
         )
 
     def schema_extensions(self) -> list[Callable[[], SchemaExtension]]:
         """The operation span, no span per field (app.trace_operations)."""
         tracer = self._graphql
-        return [lambda: OperationSpans(tracer)]
+        known = frozenset(operation_names())
+        return [lambda: OperationSpans(tracer, known)]
 
     def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
         """Instruments the engine, unless OTEL_PYTHON_DISABLED_INSTRUMENTATIONS

@@ -3,13 +3,12 @@ hooks: no span per resolved field, none for parsing and validation.
 
 An HTTP request carries one operation, so its operation is described on the
 request's own span (app.trace_requests): ``graphql.operation.name`` and
-``graphql.operation.type``, and ``graphql.document`` for an operation without
-a name (a named one is identified by its name, and each attribute costs
-about 5 µs to export). An operation on a
-WebSocket connection (a subscription, or a query sent over it) is a span of
-its own under the connection's, named as Strawberry names it (``GraphQL
-Query: <name>``), and the statements its resolvers send are counted onto it
-(app.trace_statements).
+``graphql.operation.type``, and ``graphql.document`` (cut at DOCUMENT_CHARS)
+for an operation without a name (a named one is identified by its name, and
+each attribute costs about 5 µs to export). An operation on a WebSocket
+connection (a subscription, or a query sent over it) is a span of its own
+under the connection's, ``GraphQL Query[: <name>]``, and the statements its
+resolvers send are counted onto it (app.trace_statements).
 
 Strawberry's own OpenTelemetryExtension makes a span for every field it
 resolves and, because it implements the ``resolve`` hook, routes every
@@ -29,57 +28,78 @@ from strawberry.extensions import SchemaExtension
 from app.trace_requests import http_request_span
 from app.trace_statements import tallied
 
+DOCUMENT_CHARS = 2048
+"""The longest ``graphql.document`` recorded (a longer one is cut, ending in
+``…``): a client chooses the document, and the export carries it."""
+NAME_CHARS = 128
+"""The longest ``graphql.operation.name`` recorded."""
+
+
+def capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class OperationSpans(SchemaExtension):
     """One per operation (Strawberry makes it from the factory it is given).
+
     The operation is described once it is parsed and valid (``on_execute``:
     a subscription that ends by its socket closing never returns from
-    ``on_operation``), or when it ends refused."""
+    ``on_operation``): its name and type then come from the document. A
+    refused operation is described when it ends, by its document only (a
+    client's ``operationName`` that names nothing in it, or a document
+    with several operations and no name, says nothing true). A WebSocket
+    operation's own span is named ``GraphQL Query`` and takes the
+    operation's name only when it is one of ``known`` (the service's own
+    documents), so a client cannot multiply span names."""
 
-    def __init__(self, tracer: Tracer) -> None:
+    def __init__(self, tracer: Tracer, known: frozenset[str] = frozenset()) -> None:
         self._tracer = tracer
+        self._known = known
         self._span: Span | None = None
-        self._rename = False
-        """The span is ours and named before the operation's name was known."""
+        self._own = False
+        """The span is this extension's (a WebSocket operation's), not the request's."""
 
     def on_operation(self) -> Iterator[None]:
         request = http_request_span.get()
         if request is not None:
             self._span = request if request.is_recording() else None
-            yield
-            self._describe()
+            try:
+                yield
+            finally:
+                self._describe(executed=False)
             return
-        name = self.execution_context.operation_name
         with self._tracer.start_as_current_span(
-            f"GraphQL Query: {name}" if name else "GraphQL Query",
-            kind=SpanKind.SERVER,
-            attributes={"component": "graphql"},
+            "GraphQL Query", kind=SpanKind.SERVER, attributes={"component": "graphql"}
         ) as span:
             self._span = span if span.is_recording() else None
-            self._rename = not name
-            with tallied(span):
-                yield
-            self._describe()
+            self._own = True
+            try:
+                with tallied(span):
+                    yield
+            finally:
+                self._describe(executed=False)
 
     def on_execute(self) -> Iterator[None]:
-        self._describe()
+        self._describe(executed=True)
         yield
 
-    def _describe(self) -> None:
-        """The operation's name, type and document on its span, once."""
+    def _describe(self, executed: bool) -> None:
+        """The operation on its span, once."""
         span, self._span = self._span, None
         if span is None:
             return
         context = self.execution_context
         attributes: dict[str, str] = {}
-        name = context.operation_name
-        if name:
-            attributes["graphql.operation.name"] = name
-            if self._rename:
+        name = context.operation_name if executed else None
+        if isinstance(name, str) and name:
+            attributes["graphql.operation.name"] = capped(name, NAME_CHARS)
+            if self._own and name in self._known:
                 span.update_name(f"GraphQL Query: {name}")
-        if context.graphql_document is not None:
-            with contextlib.suppress(RuntimeError):  # the named operation is not in it
+        else:
+            name = None
+        if executed:
+            with contextlib.suppress(RuntimeError):  # no such operation in the document
                 attributes["graphql.operation.type"] = context.operation_type.value
-        if context.query and not name:
-            attributes["graphql.document"] = context.query
+        if context.query and isinstance(context.query, str) and not name:
+            attributes["graphql.document"] = capped(context.query, DOCUMENT_CHARS)
         span.set_attributes(attributes)

@@ -6,9 +6,10 @@ sampler has decided: most of what a traced request cost beyond its own
 spans, and all of what an unsampled one did (bench/README.md, "Issue 17").
 
 The span continues a trace the client started (a W3C ``traceparent``
-header), is named ``{method} {route}`` (``POST /graphql``; only the method
-for a path the app does not serve, so a hostile path cannot multiply span
-names) or, for a WebSocket, ``WebSocket {route}``, and records the
+header; see :func:`trusts_client_context`), is named ``{method} {route}``
+(``POST /graphql``; only the method for a path the app does not serve, so a
+hostile path cannot multiply span names) or, for a WebSocket, ``WebSocket
+{route}``, and records the
 ``http.request.method``, ``url.path``, ``url.scheme`` and
 ``http.response.status_code`` semantic-convention attributes; a 5xx marks
 it an error. The SQL statements sent under it that no inner span takes are
@@ -16,7 +17,7 @@ counted onto it (app.trace_statements).
 
 Paths matching OTEL_PYTHON_ASGI_EXCLUDED_URLS (comma-separated regular
 expressions searched in the path, as OpenTelemetry's instrumentation reads
-that variable; default: the probes and the scrape) make no span."""
+that variable; default: exactly the probes and the scrape) make no span."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.trace_statements import tallied
 
-UNTRACED_PATHS = r"/healthz$,/readyz$,/metrics$"
+UNTRACED_PATHS = r"^/healthz$,^/readyz$,^/metrics$"
 """Probes and scrapes make no traces (OTEL_PYTHON_ASGI_EXCLUDED_URLS replaces this)."""
 
 http_request_span: ContextVar[Span | None] = ContextVar("http_request_span", default=None)
@@ -40,7 +41,8 @@ http_request_span: ContextVar[Span | None] = ContextVar("http_request_span", def
 describes its GraphQL operation on it)."""
 
 _PROPAGATOR = TraceContextTextMapPropagator()
-_CONTEXT_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate"}
+PATH_CHARS = 2048
+"""The longest ``url.path`` recorded (a longer one is cut, ending in ``…``)."""
 
 
 def excluded_paths() -> re.Pattern[str] | None:
@@ -51,40 +53,65 @@ def excluded_paths() -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
 
 
-def _parent(scope: Scope) -> Context | None:
-    """The client's trace context, when it sent one."""
-    carrier: dict[str, str] | None = None
+def trusts_client_context() -> bool:
+    """Whether a client's ``traceparent`` is continued: unless OTEL_PROPAGATORS
+    leaves ``tracecontext`` out (``none``), as the SDK reads that variable.
+    A continued context carries the client's sampling decision (W3C), so a
+    public endpoint whose clients should not decide what is traced sets
+    ``OTEL_PROPAGATORS=none``."""
+    names = os.environ.get("OTEL_PROPAGATORS", "tracecontext")
+    return "tracecontext" in {n.strip() for n in names.split(",")}
+
+
+def client_context(scope: Scope) -> Context | None:
+    """The client's trace context, when it sent exactly one ``traceparent``
+    (W3C: several make none); its ``tracestate`` headers joined, as W3C
+    says to treat repeated ones."""
+    traceparents: list[str] = []
+    tracestates: list[str] = []
     for key, value in scope.get("headers") or ():
-        name = _CONTEXT_HEADERS.get(key)
-        if name is not None:
-            carrier = carrier or {}
-            carrier[name] = value.decode("latin-1")
-    return _PROPAGATOR.extract(carrier) if carrier else None
+        if key == b"traceparent":
+            traceparents.append(value.decode("latin-1"))
+        elif key == b"tracestate":
+            tracestates.append(value.decode("latin-1"))
+    if len(traceparents) != 1:
+        return None
+    carrier = {"traceparent": traceparents[0]}
+    if tracestates:
+        carrier["tracestate"] = ",".join(tracestates)
+    return _PROPAGATOR.extract(carrier)
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RequestSpans:
-    """ASGI middleware. ``routes``: the exact paths the app serves and the
-    prefixes (ending in ``/``) it mounts, which name spans."""
+    """ASGI middleware. ``routes``: the exact paths the app serves;
+    ``mounts``: the paths under which it serves whole trees; both name spans."""
 
     def __init__(
         self,
         app: ASGIApp,
         tracer: Tracer,
         routes: Iterable[str],
+        mounts: Iterable[str] = (),
         excluded: re.Pattern[str] | None = None,
+        trust_client_context: bool = True,
     ) -> None:
         self.app = app
         self._tracer = tracer
         self._excluded = excluded
-        self._exact = frozenset(r for r in routes if not r.endswith("/"))
-        self._mounts = tuple(r for r in routes if r.endswith("/"))
+        self._exact = frozenset(routes)
+        self._mounts = tuple(m.rstrip("/") for m in mounts if m.strip("/"))
+        self._trust = trust_client_context
 
     def _route(self, path: str) -> str | None:
         if path in self._exact:
             return path
         for mount in self._mounts:
-            if path.startswith(mount):
-                return mount.rstrip("/")
+            if path.startswith(mount + "/"):
+                return mount
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,11 +129,16 @@ class RequestSpans:
         else:
             name = f"WebSocket {route}" if route else "WebSocket"
         with self._tracer.start_as_current_span(
-            name, context=_parent(scope), kind=SpanKind.SERVER
+            name, context=client_context(scope) if self._trust else None, kind=SpanKind.SERVER
         ) as span:
             if kind == "websocket":
                 if span.is_recording():
-                    span.set_attributes({"url.path": path, "url.scheme": scope.get("scheme", "")})
+                    span.set_attributes(
+                        {
+                            "url.path": _capped(path, PATH_CHARS),
+                            "url.scheme": scope.get("scheme", ""),
+                        }
+                    )
                 with tallied(span):
                     await self.app(scope, receive, send)
                 return
@@ -118,7 +150,7 @@ class RequestSpans:
                 span.set_attributes(
                     {
                         "http.request.method": method,
-                        "url.path": path,
+                        "url.path": _capped(path, PATH_CHARS),
                         "url.scheme": scope.get("scheme", ""),
                     }
                 )

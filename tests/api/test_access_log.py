@@ -171,6 +171,21 @@ async def test_a_hostile_operation_name_and_path_stay_on_one_line(admin, http, l
     assert len(operation["body"]) < 300
 
 
+@pytest.mark.parametrize("name", [123, {"a": 1}, ["x"], True])
+async def test_an_operation_name_that_is_not_a_string_is_logged_as_none(
+    admin, http, lines, caplog, name
+):
+    answer = await http.post(
+        "/graphql",
+        json={"query": "query Op { viewer { role } }", "operationName": name},
+        headers={"Authorization": f"Bearer {admin.token}"},
+    )
+    assert answer.status_code < 500
+    (line,) = lines.access()
+    assert line.get("graphql.operation.name") is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no traceback"
+
+
 async def test_with_the_access_log_off_the_request_id_is_still_echoed(container, lines):
     container.settings = container.settings.model_copy(update={"access_log": False})
     transport = httpx.ASGITransport(app=create_app(container))

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocket
 
-from app.trace_requests import RequestSpans, excluded_paths
+from app.trace_requests import PATH_CHARS, RequestSpans, excluded_paths, trusts_client_context
 
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CLIENT_SPAN = "b7ad6b7169203331"
@@ -39,13 +39,14 @@ async def echo(socket: WebSocket) -> None:
     await socket.close()
 
 
-def _app(exporter: InMemorySpanExporter, sampler: object = None) -> Starlette:
+def _app(exporter: InMemorySpanExporter, sampler: object = None, trust: bool = True) -> Starlette:
     provider = TracerProvider(**({"sampler": sampler} if sampler else {}))  # type: ignore[arg-type]
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     from starlette.routing import WebSocketRoute
 
     return Starlette(
         routes=[
+            Route("/", ok),
             Route("/graphql", ok, methods=["GET", "POST"]),
             Route("/broken", broken),
             Route("/healthz", ok),
@@ -56,8 +57,10 @@ def _app(exporter: InMemorySpanExporter, sampler: object = None) -> Starlette:
             Middleware(
                 RequestSpans,
                 tracer=provider.get_tracer("test"),
-                routes=("/graphql", "/broken", "/healthz", "/console/"),
+                routes=("/", "/graphql", "/broken", "/healthz"),
+                mounts=("/console",),
                 excluded=excluded_paths(),
+                trust_client_context=trust,
             )
         ],
     )
@@ -103,9 +106,60 @@ async def test_the_span_continues_the_trace_the_client_started(exporter) -> None
 
 async def test_paths_the_app_does_not_serve_are_named_by_the_method_only(exporter) -> None:
     app = _app(exporter)
+    await _get(app, "/")
     await _get(app, "/console/app.js")
+    await _get(app, "/consoles")
     await _get(app, "/wp-admin/../../etc/passwd")
-    assert [s.name for s in exporter.get_finished_spans()] == ["GET /console", "GET"]
+    assert [s.name for s in exporter.get_finished_spans()] == [
+        "GET /",
+        "GET /console",
+        "GET",
+        "GET",
+    ]
+
+
+async def test_a_long_path_is_recorded_cut(exporter) -> None:
+    await _get(_app(exporter), "/" + "x" * 5000)
+    (span,) = exporter.get_finished_spans()
+    path = str((span.attributes or {})["url.path"])
+    assert len(path) == PATH_CHARS and path.endswith("…")
+
+
+async def test_several_traceparents_start_a_new_trace_and_tracestates_are_joined(
+    exporter,
+) -> None:
+    other = f"00-{'1' * 32}-{'2' * 16}-01"
+    mine = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/graphql",
+        "headers": [(b"traceparent", mine), (b"traceparent", other)],
+    }
+    scope["headers"] = [(k, v.encode()) for k, v in scope["headers"]]  # type: ignore[union-attr]
+    await _asgi(_app(exporter), scope, [{"type": "http.request", "body": b""}])
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is None, "two traceparents are none (W3C)"
+    exporter.clear()
+    scope["headers"] = [
+        (b"traceparent", mine.encode()),
+        (b"tracestate", b"a=1"),
+        (b"tracestate", b"b=2"),
+    ]
+    await _asgi(_app(exporter), scope, [{"type": "http.request", "body": b""}])
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.context.trace_state) == {"a": "1", "b": "2"}
+
+
+async def test_a_service_can_refuse_to_let_clients_decide_its_traces(exporter, monkeypatch) -> None:
+    unsampled = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-00"
+    monkeypatch.setenv("OTEL_PROPAGATORS", "none")
+    assert not trusts_client_context()
+    await _get(_app(exporter, trust=False), "/graphql", headers={"traceparent": unsampled})
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is None and span.context.trace_id != int(CLIENT_TRACE, 16)
+    monkeypatch.delenv("OTEL_PROPAGATORS")
+    assert trusts_client_context()
 
 
 async def test_probes_make_no_span_and_the_variable_replaces_the_default(
@@ -113,6 +167,9 @@ async def test_probes_make_no_span_and_the_variable_replaces_the_default(
 ) -> None:
     await _get(_app(exporter), "/healthz")
     assert exporter.get_finished_spans() == ()
+    await _get(_app(exporter), "/graphql/healthz")
+    assert [s.name for s in exporter.get_finished_spans()] == ["GET"], "only the probe itself"
+    exporter.clear()
     monkeypatch.setenv("OTEL_PYTHON_ASGI_EXCLUDED_URLS", "/graph.*")
     app = _app(exporter)
     await _get(app, "/graphql")
@@ -181,4 +238,4 @@ async def test_hostile_headers_and_paths_never_break_a_request_or_multiply_span_
     spans = exporter.get_finished_spans()
     assert len(spans) <= 1, "one span, or none when the client's context says unsampled"
     for span in spans:
-        assert span.name in {"GET", "GET /graphql", "GET /broken", "GET /console"}, span.name
+        assert span.name in {"GET", "GET /", "GET /graphql", "GET /broken", "GET /console"}
