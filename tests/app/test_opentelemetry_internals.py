@@ -5,14 +5,9 @@ encoding through it, these fail rather than production."""
 
 from __future__ import annotations
 
-import gzip
 import inspect
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
     encode_spans as library_encoder,
 )
@@ -24,6 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanContext, SpanKind
 
 from app import opentelemetry_internals
+from tests.support.otlp_receiver import otlp_receiver
 
 # The exporter calls its module's ``encode_spans``: the name and signature
 # use_in_place_encoding() replaces, and proof that the exporter then sends this encoder's bytes.
@@ -34,41 +30,7 @@ def test_the_exporter_module_still_encodes_through_the_name_that_is_replaced() -
     assert "encode_spans(" in inspect.getsource(OTLPSpanExporter.export)
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                receiver.bodies.append(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
-
-
-@pytest.fixture
-def receiver() -> Iterator[_Receiver]:
-    receiver = _Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
-
-
-def test_once_replaced_the_exporter_sends_what_the_in_place_encoder_makes(
-    receiver, monkeypatch
-) -> None:
+def test_once_replaced_the_exporter_sends_what_the_in_place_encoder_makes(monkeypatch) -> None:
     monkeypatch.setattr(trace_exporter, "encode_spans", trace_exporter.encode_spans)
     calls: list[int] = []
     encode = opentelemetry_internals.encode_spans
@@ -87,11 +49,12 @@ def test_once_replaced_the_exporter_sends_what_the_in_place_encoder_makes(
         start_time=1,
         end_time=2,
     )
-    exporter = OTLPSpanExporter(endpoint=receiver.url)
-    try:
-        assert exporter.export([span]) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
+    received: list[ExportTraceServiceRequest] = []
+    with otlp_receiver(received.append) as url:
+        exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
+        try:
+            assert exporter.export([span]) is SpanExportResult.SUCCESS
+        finally:
+            exporter.shutdown()
     assert calls == [1], "the exporter encoded through app.otlp_encoding"
-    (body,) = receiver.bodies
-    assert ExportTraceServiceRequest.FromString(body) == library_encoder([span])
+    assert received == [library_encoder([span])]

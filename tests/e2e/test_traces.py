@@ -4,25 +4,21 @@ ingest on A, a card subscription on B; B's card update links to A's publish."""
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.serving import cli_together
 from tests.e2e.server import serve
 from tests.e2e.test_scale_out import CARD_SUB, CREATE, _gql, _shared_redis
+from tests.support.otlp_receiver import otlp_receiver
 from tests.support.ws import WsClient
 
 pytestmark = pytest.mark.e2e
@@ -44,32 +40,12 @@ class Exported:
 
 
 class Collector:
-    """An OTLP/HTTP trace receiver on a free loopback port, spans kept in memory."""
+    """Spans an OTLP/HTTP receiver got, kept in memory."""
 
     def __init__(self) -> None:
         self.spans: list[Exported] = []
         self.lock = threading.Lock()
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                collector.keep(ExportTraceServiceRequest.FromString(body))
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.url = ""
 
     def keep(self, request: ExportTraceServiceRequest) -> None:
         found = []
@@ -103,10 +79,9 @@ class Collector:
 @pytest.fixture
 def collector() -> Iterator[Collector]:
     stub = Collector()
-    stub.thread.start()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
+    with otlp_receiver(stub.keep) as url:
+        stub.url = url
+        yield stub
 
 
 def _find(
