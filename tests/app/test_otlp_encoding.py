@@ -89,7 +89,7 @@ def spans(draw: st.DrawFn) -> ReadableSpan:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(spans(), max_size=6))
 def test_the_message_is_the_librarys_for_spans_of_every_shape(batch: list[ReadableSpan]) -> None:
     expected = library_encoder(batch)
