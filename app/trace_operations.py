@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from opentelemetry.trace import Span, SpanKind, Tracer
 from strawberry.extensions import SchemaExtension
 
-from app.trace_requests import http_request_span
+from app.trace_requests import capped, http_request_span
 from app.trace_statements import tallied
 
 DOCUMENT_CHARS = 2048
@@ -33,10 +33,6 @@ DOCUMENT_CHARS = 2048
 ``…``): a client chooses the document, and the export carries it."""
 NAME_CHARS = 128
 """The longest ``graphql.operation.name`` recorded."""
-
-
-def capped(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class OperationSpans(SchemaExtension):

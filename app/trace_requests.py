@@ -82,7 +82,9 @@ def client_context(scope: Scope) -> Context | None:
     return _PROPAGATOR.extract(carrier)
 
 
-def _capped(text: str, limit: int) -> str:
+def capped(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` - 1 characters and ``…``: what a client
+    sends is recorded at most ``limit`` long."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -123,22 +125,23 @@ class RequestSpans:
             await self.app(scope, receive, send)
             return
         route = self._route(path)
-        if kind == "http":
-            method: str = scope.get("method", "")
+        method: str = scope.get("method", "") if kind == "http" else ""
+        if method:
             name = f"{method} {route}" if route else method
         else:
             name = f"WebSocket {route}" if route else "WebSocket"
         with self._tracer.start_as_current_span(
             name, context=client_context(scope) if self._trust else None, kind=SpanKind.SERVER
         ) as span:
+            if span.is_recording():
+                attributes = {
+                    "url.path": capped(path, PATH_CHARS),
+                    "url.scheme": scope.get("scheme", ""),
+                }
+                if method:
+                    attributes["http.request.method"] = method
+                span.set_attributes(attributes)
             if kind == "websocket":
-                if span.is_recording():
-                    span.set_attributes(
-                        {
-                            "url.path": _capped(path, PATH_CHARS),
-                            "url.scheme": scope.get("scheme", ""),
-                        }
-                    )
                 with tallied(span):
                     await self.app(scope, receive, send)
                 return
@@ -147,13 +150,6 @@ class RequestSpans:
                 if not span.is_recording():
                     await self.app(scope, receive, send)
                     return
-                span.set_attributes(
-                    {
-                        "http.request.method": method,
-                        "url.path": _capped(path, PATH_CHARS),
-                        "url.scheme": scope.get("scheme", ""),
-                    }
-                )
 
                 async def traced_send(message: Message) -> None:
                     if message["type"] == "http.response.start":

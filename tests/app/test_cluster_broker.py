@@ -15,10 +15,10 @@ from redis.asyncio.cluster import ClusterPubSub, NodesManager, RedisCluster
 
 from app.broker import Hub, RedisBroker, create_broker
 from app.cluster_broker import ClusterBroker, cluster_client
-from bench.redis_cluster import RedisClusterNodes, binaries
+from bench.redis_cluster import RedisClusterNodes
 from domain.changes import Change, ChangeReason
-from tests.support import services
 from tests.support.brokers import running
+from tests.support.redis_cluster import running_cluster
 
 
 def _change(microgrid_id: UUID, revision: int = 1) -> Change:
@@ -83,14 +83,8 @@ def test_the_redis_py_cluster_pubsub_names_the_broker_relies_on():
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
-    if binaries() is None:
-        services.unavailable("redis-server and redis-cli", FileNotFoundError("redis-server"))
-    nodes = RedisClusterNodes(tmp_path, masters=3, replicas=0)
-    try:
-        nodes.start()
+    with running_cluster(tmp_path, masters=3, replicas=0) as nodes:
         yield nodes
-    finally:
-        nodes.stop()
 
 
 @pytest.mark.redis

@@ -19,12 +19,14 @@ import httpx
 import pytest
 from redis.crc import key_slot
 
-from bench.redis_cluster import RedisClusterNodes, binaries
+from bench.redis_cluster import RedisClusterNodes
 from domain.access import Role
 from persistence.database import create_engine
 from persistence.tokens import TokenStore
 from tests.e2e.server import serve
+from tests.e2e.test_scale_out import _status
 from tests.support import services
+from tests.support.redis_cluster import running_cluster
 from tests.support.ws import WsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
@@ -41,14 +43,8 @@ RECORD = """mutation ($input: RecordCapabilityStatusInput!) {
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
-    if binaries() is None:
-        services.unavailable("redis-server and redis-cli", FileNotFoundError("redis-server"))
-    nodes = RedisClusterNodes(tmp_path, masters=3, replicas=1)
-    try:
-        nodes.start()
+    with running_cluster(tmp_path, masters=3, replicas=1) as nodes:
         yield nodes
-    finally:
-        nodes.stop()
 
 
 @pytest.fixture
@@ -65,18 +61,6 @@ async def _tokens(url: str, *roles: Role) -> list[str]:
         return [(await store.issue(role, (), datetime.now(UTC))).token for role in roles]
     finally:
         await engine.dispose()
-
-
-def _status(microgrid_id: str, value: bool, ref: str) -> dict:
-    return {
-        "input": {
-            "microgridId": microgrid_id,
-            "capability": "DER",
-            "value": value,
-            "observedAt": datetime.now(UTC).isoformat(),
-            "providerEventRef": ref,
-        }
-    }
 
 
 async def _notices(http: httpx.AsyncClient, base: str) -> int:

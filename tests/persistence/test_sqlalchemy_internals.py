@@ -49,8 +49,9 @@ async def test_the_begun_transaction_is_the_one_sqlalchemy_commits_and_rolls_bac
     assert found == [kept]
 
 
-def test_before_cursor_execute_keeps_the_signature_announce_statement_calls():
-    parameters = list(inspect.signature(ConnectionEvents.before_cursor_execute).parameters)
+@pytest.mark.parametrize("hook", ["before_cursor_execute", "after_cursor_execute"])
+def test_the_cursor_events_keep_the_signature_announce_statement_calls(hook: str):
+    parameters = list(inspect.signature(getattr(ConnectionEvents, hook)).parameters)
     assert parameters == [
         "self",
         "conn",
@@ -84,19 +85,6 @@ async def test_an_announced_statement_reaches_the_engines_listeners(tmp_path):
     finally:
         await engine.dispose()
     assert seen == [("SELECT $1", (7,), None, None, False)]
-
-
-def test_after_cursor_execute_keeps_the_signature_announce_statement_calls():
-    parameters = list(inspect.signature(ConnectionEvents.after_cursor_execute).parameters)
-    assert parameters == [
-        "self",
-        "conn",
-        "cursor",
-        "statement",
-        "parameters",
-        "context",
-        "executemany",
-    ]
 
 
 async def test_an_announced_statement_ends_with_the_context_it_began_with(tmp_path):
