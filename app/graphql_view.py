@@ -105,8 +105,9 @@ class MicrogridGraphQL(GraphQL[RequestContext, None]):
                 storage_unavailable=storage_unavailable,
                 executor=LiveExecutor,
                 extensions=(
-                    *(container.telemetry.schema_extensions() if container.telemetry else ()),
-                    OperationNoted,
+                    container.telemetry.operation_extension()
+                    if container.telemetry
+                    else OperationNoted,
                     *operation_extensions(container.metrics if settings.metrics_enabled else None),
                 ),
             ),

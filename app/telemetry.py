@@ -4,12 +4,14 @@ Then a process has its own SDK tracer provider (a batch processor and the
 OTLP/HTTP exporter; the SDK reads the other OTEL_* variables: service name,
 resource attributes, sampler, headers, batching) and the composition root
 wires it into: the ASGI app (app.trace_requests: a span per HTTP request or
-WebSocket connection), Strawberry (app.trace_operations: an HTTP request's
-operation described on its span, a WebSocket's operations spans of their
-own), the database engine (app.trace_statements: statements counted onto the
-span they ran under) and the publisher of change notices (:class:`TracedPublisher`:
-an event per publish). The provider is not made the global one: every part is handed
-it, so nothing else in the process changes.
+WebSocket connection, recorded by app.light_spans), Strawberry
+(app.trace_operations: an HTTP request's operation described on its span, a
+WebSocket's operations spans of their own; in the access log's extension's
+place), the database engine (app.trace_statements: statements counted onto
+the span they ran under) and the publisher of change notices
+(:class:`TracedPublisher`: an event per publish). The provider is not made
+the global one: every part is handed it, so nothing else in the process
+changes.
 
 Each of those parts is ours rather than OpenTelemetry's instrumentation
 packages or Strawberry's extension, and each makes as little as it can:
@@ -52,9 +54,10 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
-from strawberry.extensions import SchemaExtension
 
+from app.access_log import OperationNoted
 from app.broker import Broker, InProcessBroker, TracedChange
+from app.light_spans import LightTracer
 from app.opentelemetry_internals import use_in_place_encoding
 from app.trace_operations import OperationSpans
 from app.trace_requests import RequestSpans, excluded_paths, trusts_client_context
@@ -112,6 +115,7 @@ class Telemetry:
     def __init__(self, processor: SpanProcessor) -> None:
         self.provider = TracerProvider(resource=service_resource())
         self.provider.add_span_processor(processor)
+        self._processor = processor
         self.tracer = self.provider.get_tracer("microgrid")
         self._graphql = self.provider.get_tracer("microgrid.graphql")
         self._statements = StatementEvents()
@@ -131,18 +135,20 @@ class Telemetry:
         (app.trace_requests), named by ``routes`` and ``mounts``."""
         return Middleware(
             RequestSpans,
-            tracer=self.provider.get_tracer("microgrid.http"),
+            tracer=LightTracer(self.provider, self._processor, "microgrid.http"),
             routes=tuple(routes),
             mounts=tuple(mounts),
             excluded=excluded_paths(),
             trust_client_context=trusts_client_context(),
         )
 
-    def schema_extensions(self) -> list[Callable[[], SchemaExtension]]:
-        """The operation span, no span per field (app.trace_operations)."""
+    def operation_extension(self) -> Callable[[], OperationNoted]:
+        """The operation described in the trace, no span per field
+        (app.trace_operations), and noted for the access log: it takes
+        :class:`OperationNoted`'s place in the schema."""
         tracer = self._graphql
         known = frozenset(operation_names())
-        return [lambda: OperationSpans(tracer, known)]
+        return lambda: OperationSpans(tracer, known)
 
     def instrument(self, engine: AsyncEngine, broker: Broker, channel: str) -> Publisher:
         """Instruments the engine, unless OTEL_PYTHON_DISABLED_INSTRUMENTATIONS

@@ -15,7 +15,13 @@ resolves and, because it implements the ``resolve`` hook, routes every
 resolver through an awaitable wrapper; with a span per operation beside the
 request's, the spans a traced ingest exported were the larger part of what
 tracing cost it (bench/README.md, "Issue 17"). This extension does not
-implement ``resolve``, so Strawberry adds no field middleware at all."""
+implement ``resolve``, so Strawberry adds no field middleware at all.
+
+It is also the access log's extension (it takes :class:`OperationNoted`'s
+place rather than running beside it): Strawberry wraps every hook of every
+extension for every operation, and a second extension cost a traced ingest
+request more than describing its operation did (bench/README.md, "Tracing
+off vs on, fifth session")."""
 
 from __future__ import annotations
 
@@ -23,8 +29,8 @@ import contextlib
 from collections.abc import Iterator
 
 from opentelemetry.trace import Span, SpanKind, Tracer
-from strawberry.extensions import SchemaExtension
 
+from app.access_log import OperationNoted
 from app.trace_requests import capped, http_request_span
 from app.trace_statements import tallied
 
@@ -35,8 +41,9 @@ NAME_CHARS = 128
 """The longest ``graphql.operation.name`` recorded."""
 
 
-class OperationSpans(SchemaExtension):
-    """One per operation (Strawberry makes it from the factory it is given).
+class OperationSpans(OperationNoted):
+    """One per operation (Strawberry makes it from the factory it is given);
+    it notes the operation for the access log as :class:`OperationNoted` does.
 
     The operation is described once it is parsed and valid (``on_execute``:
     a subscription that ends by its socket closing never returns from
@@ -49,6 +56,7 @@ class OperationSpans(SchemaExtension):
     documents), so a client cannot multiply span names."""
 
     def __init__(self, tracer: Tracer, known: frozenset[str] = frozenset()) -> None:
+        super().__init__()
         self._tracer = tracer
         self._known = known
         self._span: Span | None = None
@@ -60,7 +68,7 @@ class OperationSpans(SchemaExtension):
         if request is not None:
             self._span = request if request.is_recording() else None
             try:
-                yield
+                yield from super().on_operation()
             finally:
                 self._describe(executed=False)
             return

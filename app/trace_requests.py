@@ -26,11 +26,12 @@ import re
 from collections.abc import Iterable
 from contextvars import ContextVar
 
-from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.light_spans import LightTracer
 from app.trace_statements import tallied
 
 UNTRACED_PATHS = r"^/healthz$,^/readyz$,^/metrics$"
@@ -95,7 +96,7 @@ class RequestSpans:
     def __init__(
         self,
         app: ASGIApp,
-        tracer: Tracer,
+        tracer: LightTracer,
         routes: Iterable[str],
         mounts: Iterable[str] = (),
         excluded: re.Pattern[str] | None = None,
@@ -130,36 +131,57 @@ class RequestSpans:
             name = f"{method} {route}" if route else method
         else:
             name = f"WebSocket {route}" if route else "WebSocket"
-        with self._tracer.start_as_current_span(
+        span = self._tracer.start_span(
             name, context=client_context(scope) if self._trust else None, kind=SpanKind.SERVER
-        ) as span:
-            if span.is_recording():
-                attributes = {
-                    "url.path": capped(path, PATH_CHARS),
-                    "url.scheme": scope.get("scheme", ""),
-                }
-                if method:
-                    attributes["http.request.method"] = method
-                span.set_attributes(attributes)
-            if kind == "websocket":
-                with tallied(span):
+        )
+        token = attach(set_span_in_context(span))
+        try:
+            if not span.is_recording():
+                if kind == "http":
+                    await self._unrecorded(span, scope, receive, send)
+                else:
                     await self.app(scope, receive, send)
                 return
-            token = http_request_span.set(span)
+            attributes = {
+                "url.path": capped(path, PATH_CHARS),
+                "url.scheme": scope.get("scheme", ""),
+            }
+            if method:
+                attributes["http.request.method"] = method
+            span.set_attributes(attributes)
             try:
-                if not span.is_recording():
-                    await self.app(scope, receive, send)
-                    return
+                if kind == "websocket":
+                    with tallied(span):
+                        await self.app(scope, receive, send)
+                else:
+                    await self._recorded(span, scope, receive, send)
+            except Exception as error:  # as the SDK's tracer records one
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+                raise
+        finally:
+            span.end()
+            detach(token)
 
-                async def traced_send(message: Message) -> None:
-                    if message["type"] == "http.response.start":
-                        status: int = message["status"]
-                        span.set_attribute("http.response.status_code", status)
-                        if status >= 500:
-                            span.set_status(Status(StatusCode.ERROR))
-                    await send(message)
+    async def _unrecorded(self, span: Span, scope: Scope, receive: Receive, send: Send) -> None:
+        request = http_request_span.set(span)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            http_request_span.reset(request)
 
-                with tallied(span):
-                    await self.app(scope, receive, traced_send)
-            finally:
-                http_request_span.reset(token)
+    async def _recorded(self, span: Span, scope: Scope, receive: Receive, send: Send) -> None:
+        async def traced_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status: int = message["status"]
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+            await send(message)
+
+        request = http_request_span.set(span)
+        try:
+            with tallied(span):
+                await self.app(scope, receive, traced_send)
+        finally:
+            http_request_span.reset(request)

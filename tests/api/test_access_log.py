@@ -18,10 +18,14 @@ import httpx
 import pytest
 import websockets
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.access_log import AccessLog
 from app.asgi import create_app
+from app.container import build_container
 from app.log_format import JsonFormatter, LogFields
+from app.telemetry import Telemetry
 from domain.access import Role
 from tests.support.live_server import live_server
 
@@ -127,6 +131,37 @@ async def test_the_access_line_carries_the_trace_id_of_the_span_around_the_reque
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert line["span_id"] == f"{span.get_span_context().span_id:016x}"
     assert line["graphql.operation.type"] == "query" and "graphql.operation.name" not in line
+
+
+async def test_with_tracing_on_the_line_names_the_operation_and_the_requests_span(
+    settings, clock, lines
+):
+    """Tracing's operation extension takes the access log's place: the line
+    still names the operation, and its trace id is the request span's."""
+    exporter = InMemorySpanExporter()
+    traced = build_container(
+        settings.model_copy(update={"otel_exporter_otlp_endpoint": None}),
+        clock=clock,
+        telemetry=Telemetry(SimpleSpanProcessor(exporter)),
+    )
+    try:
+        token = (await traced.tokens.issue(Role.ADMIN, (), clock.now())).token
+        transport = httpx.ASGITransport(app=create_app(traced))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": VIEWER, "variables": {"id": str(uuid.uuid4())}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 200
+    finally:
+        await traced.close()
+    (line,) = lines.access()
+    assert line["graphql.operation.name"] == "WhoAmI"
+    assert line["graphql.operation.type"] == "query"
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "POST /graphql"]
+    assert line["trace_id"] == f"{span.context.trace_id:032x}"
+    assert (span.attributes or {})["graphql.operation.name"] == "WhoAmI"
 
 
 async def test_without_a_span_the_trace_id_comes_from_the_traceparent_header(http, lines):
