@@ -187,12 +187,6 @@ class Telemetry:
 
     # The trace context a notice carries.
 
-    def traceparent(self) -> str | None:
-        """The current span's context as a W3C ``traceparent``."""
-        carrier: dict[str, str] = {}
-        self._propagator.inject(carrier)
-        return carrier.get("traceparent")
-
     def published_by(self, notices: Sequence[Change]) -> tuple[Link, ...]:
         """Links to the spans that published ``notices``, each once; a notice
         without a (well-formed) context has none."""
@@ -292,20 +286,20 @@ class TracedPublisher:
             return
         if current.is_recording():
             current.add_event(self._name, {"messaging.batch.message_count": len(changes)})
-            await self._send(changes)
+            await self._inner.publish(_carrying(changes, current))
             return
         with self._telemetry.tracer.start_as_current_span(
             self._name, kind=SpanKind.PRODUCER, attributes=self._attributes
         ) as span:
             if span.is_recording():
                 span.set_attribute("messaging.batch.message_count", len(changes))
-                await self._send(changes)
-            else:
-                await self._inner.publish(changes)
-
-    async def _send(self, changes: list[Change]) -> None:
-        traceparent = self._telemetry.traceparent()
-        if traceparent is None:
+                changes = _carrying(changes, span)
             await self._inner.publish(changes)
-            return
-        await self._inner.publish([_traced(c, traceparent) for c in changes])
+
+
+def _carrying(changes: list[Change], span: Span) -> list[Change]:
+    """``changes``, each carrying ``span``'s context as a W3C ``traceparent``
+    (what the propagator would inject: version 00, the ids, the flags)."""
+    context = span.get_span_context()
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    return [_traced(change, traceparent) for change in changes]

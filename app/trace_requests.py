@@ -32,7 +32,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.light_spans import LightTracer
-from app.trace_statements import tallied
+from app.trace_statements import end_tally, start_tally
 
 UNTRACED_PATHS = r"^/healthz$,^/readyz$,^/metrics$"
 """Probes and scrapes make no traces (OTEL_PYTHON_ASGI_EXCLUDED_URLS replaces this)."""
@@ -135,12 +135,10 @@ class RequestSpans:
             name, context=client_context(scope) if self._trust else None, kind=SpanKind.SERVER
         )
         token = attach(set_span_in_context(span))
+        request = http_request_span.set(span) if method else None
         try:
             if not span.is_recording():
-                if kind == "http":
-                    await self._unrecorded(span, scope, receive, send)
-                else:
-                    await self.app(scope, receive, send)
+                await self.app(scope, receive, send)
                 return
             attributes = {
                 "url.path": capped(path, PATH_CHARS),
@@ -148,40 +146,33 @@ class RequestSpans:
             }
             if method:
                 attributes["http.request.method"] = method
+                send = _status_recorded(span, send)
             span.set_attributes(attributes)
+            tally = start_tally(span)
             try:
-                if kind == "websocket":
-                    with tallied(span):
-                        await self.app(scope, receive, send)
-                else:
-                    await self._recorded(span, scope, receive, send)
+                await self.app(scope, receive, send)
             except Exception as error:  # as the SDK's tracer records one
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
                 raise
+            finally:
+                end_tally(tally)
         finally:
+            if request is not None:
+                http_request_span.reset(request)
             span.end()
             detach(token)
 
-    async def _unrecorded(self, span: Span, scope: Scope, receive: Receive, send: Send) -> None:
-        request = http_request_span.set(span)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            http_request_span.reset(request)
 
-    async def _recorded(self, span: Span, scope: Scope, receive: Receive, send: Send) -> None:
-        async def traced_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status: int = message["status"]
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-            await send(message)
+def _status_recorded(span: Span, send: Send) -> Send:
+    """``send``, recording the response's status on ``span`` (a 5xx an error)."""
 
-        request = http_request_span.set(span)
-        try:
-            with tallied(span):
-                await self.app(scope, receive, traced_send)
-        finally:
-            http_request_span.reset(request)
+    async def traced_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status: int = message["status"]
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        await send(message)
+
+    return traced_send

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,17 +78,30 @@ _current: ContextVar[_Tally | None] = ContextVar("statement_tally", default=None
 def tallied(span: Span) -> Iterator[None]:
     """Statements sent while this runs are counted onto ``span`` (if it is
     being recorded) before it ends; an inner tallied span takes its own."""
-    if not span.is_recording():
-        yield
-        return
-    tally = _Tally(span)
-    token = _current.set(tally)
+    tally = start_tally(span)
     try:
         yield
     finally:
-        _current.reset(token)
-        if tally.summaries:
-            span.set_attributes(tally.attributes())
+        end_tally(tally)
+
+
+def start_tally(span: Span) -> Token[_Tally | None] | None:
+    """:func:`tallied` in two calls, for a caller that cannot wrap its work
+    in a ``with`` (or would rather not pay for one): statements sent from
+    now on are counted onto ``span``, if it is being recorded."""
+    if not span.is_recording():
+        return None
+    return _current.set(_Tally(span))
+
+
+def end_tally(token: Token[_Tally | None] | None) -> None:
+    """Ends what :func:`start_tally` started: the count onto its span."""
+    if token is None:
+        return
+    tally = _current.get()
+    _current.reset(token)
+    if tally is not None and tally.summaries:
+        tally.span.set_attributes(tally.attributes())
 
 
 class StatementEvents:

@@ -11,10 +11,14 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from app.access_log import AccessLog
 from app.asgi import create_app
@@ -122,6 +126,51 @@ def test_a_notice_carries_its_trace_context_and_one_without_is_as_before() -> No
     traced = TracedChange(plain.microgrid_id, plain.reason, 3, plain.event_id, TRACEPARENT)
     assert json.loads(encode(traced))["tc"] == TRACEPARENT
     assert decode(encode(traced)) == traced
+
+
+class _Collected:
+    def __init__(self) -> None:
+        self.sent: list[Change] = []
+
+    async def publish(self, changes: list[Change]) -> None:
+        self.sent.extend(changes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    trace_id=st.integers(1, 2**128 - 1),
+    span_id=st.integers(1, 2**64 - 1),
+    flags=st.sampled_from([0x01, 0x03]),
+)
+async def test_a_published_notice_carries_what_the_w3c_propagator_would_inject(
+    trace_id: int, span_id: int, flags: int
+) -> None:
+    telemetry = Telemetry(SimpleSpanProcessor(InMemorySpanExporter()))
+    inner = _Collected()
+    publisher = telemetry.publisher(inner, "microgrid", "redis")
+    span = _RecordingSpan(SpanContext(trace_id, span_id, False, TraceFlags(flags)))
+    change = Change(uuid4(), ChangeReason.CAPABILITY_STATUS, 3, uuid4())
+    with trace.use_span(span):
+        await publisher.publish([change])
+        carrier: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(carrier)
+    (sent,) = inner.sent
+    assert isinstance(sent, TracedChange) and sent.traceparent == carrier["traceparent"]
+    assert [name for name, _ in span.events] == ["publish microgrid"]
+
+
+class _RecordingSpan(NonRecordingSpan):
+    """A recording span with a given context, that keeps its events."""
+
+    def __init__(self, context: SpanContext) -> None:
+        super().__init__(context)
+        self.events: list[tuple[str, object]] = []
+
+    def is_recording(self) -> bool:
+        return True
+
+    def add_event(self, name: str, attributes: object = None, timestamp: object = None) -> None:
+        self.events.append((name, attributes))
 
 
 @pytest.mark.parametrize(
