@@ -8,11 +8,11 @@ machine hits every side alike."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import statistics
-import sys
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -217,9 +217,9 @@ def rows(r: dict[str, dict[str, float]]) -> list[Row]:
     ]
 
 
-def run(quick: bool, show: Show) -> list[Row]:
-    sizes = (200, 3, 50, 5) if quick else (400, 3, 200, 12)
-    result = asyncio.run(bench_tracing(*sizes))
+def run(quick: bool, show: Show, posts: int | None = None) -> list[Row]:
+    total, rounds, subscribers, default_posts = (200, 3, 50, 5) if quick else (400, 3, 200, 12)
+    result = asyncio.run(bench_tracing(total, rounds, subscribers, posts or default_posts))
     show("tracing", result)  # type: ignore[arg-type]
     return rows(result)
 
@@ -227,6 +227,12 @@ def run(quick: bool, show: Show) -> list[Row]:
 if __name__ == "__main__":
     from bench.report import header, markdown_table
 
-    quick = "--quick" in sys.argv
-    print(f"# {header(quick)}")
-    print(markdown_table(run(quick, lambda name, row: print(name, row, flush=True))))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--posts", type=int, help="fan-out posts per side (12; more narrow the fan-out median)"
+    )
+    args = parser.parse_args()
+    print(f"# {header(args.quick)}")
+    show: Show = lambda name, row: print(name, row, flush=True)  # noqa: E731
+    print(markdown_table(run(args.quick, show, args.posts)))
