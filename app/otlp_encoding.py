@@ -69,6 +69,17 @@ def _field(tag: bytes, payload: bytes) -> bytes:
     return tag + (_SMALL[size] if size < 128 else _varint(size)) + payload
 
 
+def _text(text: str) -> bytes:
+    """A span's, an event's or a status's own text as UTF-8; a lone surrogate
+    (an exception's message may quote a client's JSON ``"\\ud800"``) becomes
+    ``?``. The library's encoder raises there, and the whole batch, every
+    other request's spans with it, is not sent."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
 def _value(value: Any) -> bytes:
     """An AnyValue's bytes, as the library's ``_encode_value`` fills it; a
     value protobuf would refuse raises, as it would."""
@@ -149,7 +160,7 @@ def _span(span: ReadableSpan) -> bytes:
     if parent:
         out += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
     if span.name:
-        out.append(_field(b"\x2a", span.name.encode()))
+        out.append(_field(b"\x2a", _text(span.name)))
     out.append(_KINDS[span.kind._value_])
     if span.start_time:
         out += (b"\x39", struct.pack("<Q", span.start_time))
@@ -161,7 +172,7 @@ def _span(span: ReadableSpan) -> bytes:
     for event in span.events:
         encoded = [b"\x09", struct.pack("<Q", event.timestamp)] if event.timestamp else []
         if event.name:
-            encoded.append(_field(b"\x12", event.name.encode()))
+            encoded.append(_field(b"\x12", _text(event.name)))
         encoded.append(_attributes(b"\x1a", event.attributes))
         if event.dropped_attributes:
             encoded += (b"\x20", _varint(event.dropped_attributes))
@@ -184,7 +195,7 @@ def _span(span: ReadableSpan) -> bytes:
     if status is not None:
         encoded = []
         if status.description:
-            encoded.append(_field(b"\x12", status.description.encode()))
+            encoded.append(_field(b"\x12", _text(status.description)))
         code: int = status.status_code._value_
         if code:
             encoded.append(b"\x18" + _varint(code))

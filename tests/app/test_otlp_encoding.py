@@ -149,3 +149,20 @@ def test_equal_resources_in_distinct_objects_are_one_group_in_the_batchs_order()
     expected = library_encoder(batch)
     assert _decoded(batch) == expected
     assert [s.name for s in expected.resource_spans[0].scope_spans[0].spans] == list("01234")
+
+
+def test_a_lone_surrogate_in_a_status_or_name_does_not_lose_the_batch() -> None:
+    hostile = ReadableSpan(
+        name="POST \ud800",
+        context=SpanContext(1, 2, False),
+        events=[Event("e\udfff", {}, 1)],
+        status=Status(StatusCode.ERROR, 'ValueError: bad "\ud800"'),
+    )
+    fine = ReadableSpan(name="POST /graphql", context=SpanContext(1, 3, False))
+    (first, second) = _decoded([hostile, fine]).resource_spans[0].scope_spans[0].spans
+    assert (first.name, first.events[0].name, first.status.message) == (
+        "POST ?",
+        "e?",
+        'ValueError: bad "?"',
+    )
+    assert second.name == "POST /graphql"
