@@ -25,12 +25,11 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from time import time_ns
 from types import TracebackType
-from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -192,7 +191,7 @@ class LightTracer:
     """Starts :class:`LightSpan`s for ``provider``'s sampler and id generator,
     ended into ``processor`` (the batch processor the provider exports through)."""
 
-    def __init__(self, provider: TracerProvider, processor: Any, scope: str) -> None:
+    def __init__(self, provider: TracerProvider, processor: SpanProcessor, scope: str) -> None:
         self._sampler: Sampler = provider.sampler
         self._ids: IdGenerator = provider.id_generator
         self._resource: Resource = provider.resource

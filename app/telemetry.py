@@ -123,8 +123,9 @@ class Telemetry:
 
     @classmethod
     def from_environment(cls, endpoint: str | None) -> Telemetry | None:
-        """``None`` (no tracing) unless ``endpoint`` (OTEL_EXPORTER_OTLP_ENDPOINT) is set."""
-        if not endpoint:
+        """``None`` (no tracing) unless ``endpoint`` (OTEL_EXPORTER_OTLP_ENDPOINT)
+        is set, or when OTEL_SDK_DISABLED is ``true`` (as the SDK reads it)."""
+        if not endpoint or os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             return None
         return cls(BatchSpanProcessor(otlp_exporter(endpoint)))
 

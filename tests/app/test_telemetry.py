@@ -110,6 +110,16 @@ def test_the_service_is_named_unless_the_environment_names_it(monkeypatch) -> No
     assert resource.attributes["depot.site"] == "x"
 
 
+@pytest.mark.parametrize("value", ["true", " TRUE "])
+def test_the_sdks_own_off_switch_turns_tracing_off(monkeypatch, value: str) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", value)
+    assert Telemetry.from_environment("http://collector:4318") is None
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "false")
+    on = Telemetry.from_environment("http://collector:4318")
+    assert on is not None
+    on.provider.shutdown()
+
+
 def test_an_empty_endpoint_means_off_and_a_bad_one_is_refused() -> None:
     assert Settings(otel_exporter_otlp_endpoint="").otel_exporter_otlp_endpoint == ""
     with pytest.raises(ValueError):
