@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -263,7 +264,9 @@ class RedisBroker:
             self.hub.deliver(change, now)
             self._hold(change)
         if self._retry is None or self._retry.done():
-            self._retry = asyncio.create_task(self._resend(), name="redis-republish")
+            self._retry = asyncio.create_task(
+                self._resend(), name="redis-republish", context=contextvars.Context()
+            )  # not the publishing request's context: it outlives the request
 
     def _hold(self, change: Change) -> None:
         held = self._unsent.get(change.microgrid_id)

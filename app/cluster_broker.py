@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 from urllib.parse import unquote
@@ -134,7 +135,9 @@ class ClusterBroker:
             self.hub.deliver(change)
             self._hold(change)
         if self._retry is None or self._retry.done():
-            self._retry = asyncio.create_task(self._resend(), name="redis-cluster-republish")
+            self._retry = asyncio.create_task(
+                self._resend(), name="redis-cluster-republish", context=contextvars.Context()
+            )  # not the publishing request's context: it outlives the request
 
     async def _send(self, change: Change) -> None:
         await self._cluster.spublish(self.channel_of(change.microgrid_id), encode(change))

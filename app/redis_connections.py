@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 from collections.abc import Callable
@@ -88,7 +89,9 @@ class RedisClients:
         failover announcements."""
         self._subscriber = self.new_subscriber()
         if self.sentinel is not None and self._watch is None:
-            self._watch = asyncio.create_task(self._follow_switches(), name="sentinel-watch")
+            self._watch = asyncio.create_task(
+                self._follow_switches(), name="sentinel-watch", context=contextvars.Context()
+            )  # not the context of whichever request first subscribed
         return self._subscriber
 
     async def aclose(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -37,7 +38,8 @@ class RevocationWatch:
     def watch(self, websocket: WebSocket, token_id: UUID) -> None:
         self._sockets[id(websocket)] = (websocket, token_id)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
+            # Its own context, not the first socket's (that connection's span and statement tally).
+            self._task = asyncio.create_task(self._run(), context=contextvars.Context())
 
     async def _run(self) -> None:
         while self._sockets:

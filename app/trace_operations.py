@@ -79,7 +79,7 @@ class OperationSpans(OperationNoted):
             self._own = True
             try:
                 with tallied(span):
-                    yield
+                    yield from super().on_operation()
             finally:
                 self._describe(executed=False)
 

@@ -8,12 +8,14 @@ spans, and all of what an unsampled one did (bench/README.md, "Issue 17").
 The span continues a trace the client started (a W3C ``traceparent``
 header; see :func:`trusts_client_context`), is named ``{method} {route}``
 (``POST /graphql``; only the method for a path the app does not serve, so a
-hostile path cannot multiply span names) or, for a WebSocket, ``WebSocket
-{route}``, and records the
+hostile path cannot multiply span names, and ``HTTP`` for a method the
+semantic conventions do not name, so hostile methods cannot either) or, for
+a WebSocket, ``WebSocket {route}``, and records the
 ``http.request.method``, ``url.path``, ``url.scheme`` and
 ``http.response.status_code`` semantic-convention attributes; a 5xx marks
-it an error. The SQL statements sent under it that no inner span takes are
-counted onto it (app.trace_statements).
+it an error. The span is app.light_spans' (recorded plainly). The SQL
+statements sent under it that no inner span takes are counted onto it
+(app.trace_statements).
 
 Paths matching OTEL_PYTHON_ASGI_EXCLUDED_URLS (comma-separated regular
 expressions searched in the path, as OpenTelemetry's instrumentation reads
@@ -27,7 +29,14 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 from opentelemetry.context import Context, attach, detach
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    set_span_in_context,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +53,14 @@ describes its GraphQL operation on it)."""
 _PROPAGATOR = TraceContextTextMapPropagator()
 PATH_CHARS = 2048
 """The longest ``url.path`` recorded (a longer one is cut, ending in ``…``)."""
+KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
+"""The methods the HTTP semantic conventions name; any other is ``_OTHER``
+(the original in ``http.request.method_original``) and its span is named
+``HTTP``, so a client's methods cannot multiply span names."""
+METHOD_CHARS = 64
+"""The longest ``http.request.method_original`` recorded."""
 
 
 def excluded_paths() -> re.Pattern[str] | None:
@@ -120,15 +137,17 @@ class RequestSpans:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         path: str = scope.get("path", "")
-        if kind not in ("http", "websocket") or (
-            self._excluded is not None and self._excluded.search(path)
-        ):
+        if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if self._excluded is not None and self._excluded.search(path):
+            await self._untraced(kind, scope, receive, send)
             return
         route = self._route(path)
         method: str = scope.get("method", "") if kind == "http" else ""
         if method:
-            name = f"{method} {route}" if route else method
+            known = method if method in KNOWN_METHODS else ""
+            name = f"{known or 'HTTP'} {route}" if route else known or "HTTP"
         else:
             name = f"WebSocket {route}" if route else "WebSocket"
         span = self._tracer.start_span(
@@ -145,7 +164,11 @@ class RequestSpans:
                 "url.scheme": scope.get("scheme", ""),
             }
             if method:
-                attributes["http.request.method"] = method
+                if method in KNOWN_METHODS:
+                    attributes["http.request.method"] = method
+                else:
+                    attributes["http.request.method"] = "_OTHER"
+                    attributes["http.request.method_original"] = capped(method, METHOD_CHARS)
                 send = _status_recorded(span, send)
             span.set_attributes(attributes)
             tally = start_tally(span)
@@ -162,6 +185,18 @@ class RequestSpans:
                 http_request_span.reset(request)
             span.end()
             detach(token)
+
+    async def _untraced(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """An excluded path: no span, and an HTTP request's operation is no
+        WebSocket's (app.trace_operations makes a span of its own for those)."""
+        if kind != "http":
+            await self.app(scope, receive, send)
+            return
+        request = http_request_span.set(INVALID_SPAN)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            http_request_span.reset(request)
 
 
 def _status_recorded(span: Span, send: Send) -> Send:

@@ -62,6 +62,9 @@ def summarize(statement: str) -> tuple[str, str]:
 class _Tally:
     span: Span
     summaries: list[str] = field(default_factory=list)
+    open: bool = True
+    """False once counted onto its span: a task that outlives it (started
+    under it, so sharing its context) adds nothing more."""
 
     def attributes(self) -> dict[str, Any]:
         summaries = self.summaries
@@ -100,8 +103,10 @@ def end_tally(token: Token[_Tally | None] | None) -> None:
         return
     tally = _current.get()
     _current.reset(token)
-    if tally is not None and tally.summaries:
-        tally.span.set_attributes(tally.attributes())
+    if tally is not None:
+        tally.open = False
+        if tally.summaries:
+            tally.span.set_attributes(tally.attributes())
 
 
 class StatementEvents:
@@ -140,14 +145,14 @@ class StatementEvents:
         _executemany: bool,
     ) -> tuple[str, Any]:
         tally = _current.get()
-        if tally is not None:
+        if tally is not None and tally.open:
             tally.summaries.append(self._summary(statement))
         return statement, parameters
 
     def _error(self, exception_context: ExceptionContext) -> None:
         tally = _current.get()
         connection = exception_context.connection
-        if tally is None or connection is None:
+        if tally is None or not tally.open or connection is None:
             return
         operation, summary = summarize(exception_context.statement or "")
         tally.span.add_event(

@@ -29,6 +29,7 @@ goes through the queue."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -314,7 +315,8 @@ class _Follower:
         self.first_read: asyncio.Future[None] = loop.create_future()
         self._snapshot: tuple[Card, CardUpdate] | None = None
         """The follower's card, and the snapshot last made of it."""
-        self.task = asyncio.ensure_future(self._run())
+        # Its own context, not the first subscriber's (its span and statement tally).
+        self.task = asyncio.create_task(self._run(), context=contextvars.Context())
 
     def forget(self) -> None:
         """Stops answering for this microgrid (it is gone, or not followed any more)."""

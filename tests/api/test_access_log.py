@@ -164,6 +164,35 @@ async def test_with_tracing_on_the_line_names_the_operation_and_the_requests_spa
     assert (span.attributes or {})["graphql.operation.name"] == "WhoAmI"
 
 
+async def test_with_graphql_excluded_from_traces_the_line_still_names_the_operation(
+    settings, clock, lines, monkeypatch
+):
+    """OTEL_PYTHON_ASGI_EXCLUDED_URLS may leave /graphql out: then no span at all
+    (an HTTP operation is not taken for a WebSocket's), and the line is as ever."""
+    monkeypatch.setenv("OTEL_PYTHON_ASGI_EXCLUDED_URLS", "^/graphql$")
+    exporter = InMemorySpanExporter()
+    traced = build_container(
+        settings.model_copy(update={"otel_exporter_otlp_endpoint": None}),
+        clock=clock,
+        telemetry=Telemetry(SimpleSpanProcessor(exporter)),
+    )
+    try:
+        token = (await traced.tokens.issue(Role.ADMIN, (), clock.now())).token
+        transport = httpx.ASGITransport(app=create_app(traced))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": "query Excl { __typename }"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 200
+    finally:
+        await traced.close()
+    (line,) = lines.access()
+    assert (line["graphql.operation.name"], line["graphql.operation.type"]) == ("Excl", "query")
+    assert exporter.get_finished_spans() == ()
+
+
 async def test_without_a_span_the_trace_id_comes_from_the_traceparent_header(http, lines):
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     await http.get("/healthz", headers={"traceparent": traceparent})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from uuid import uuid4
 
 import httpx
@@ -19,12 +20,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy import event
+from starlette.websockets import WebSocketState
 
 from app.access_log import AccessLog
 from app.asgi import create_app
 from app.broker import Hub, InProcessBroker, TracedChange, decode, encode
 from app.container import Container, build_container
 from app.graphql_view import MicrogridGraphQL
+from app.revocation import RevocationWatch
 from app.settings import Settings
 from app.telemetry import Telemetry, service_resource
 from app.trace_operations import OperationSpans
@@ -343,3 +347,26 @@ def test_a_statement_is_named_by_its_operation_and_first_table(
     statement: str, summary: tuple[str, str]
 ) -> None:
     assert summarize(statement) == summary
+
+
+async def test_a_periodic_check_started_by_a_socket_is_not_that_sockets_work(traced) -> None:
+    """The revocation sweep starts with the first socket but serves every
+    socket: its statements are not counted onto the first one's span."""
+    container, exporter = traced
+    token = await container.tokens.issue(Role.OPERATOR, (), container.deps.clock.now())
+    socket = SimpleNamespace(
+        application_state=WebSocketState.CONNECTED, client_state=WebSocketState.CONNECTED
+    )
+    watch = RevocationWatch(container.engine, container.deps.clock, period=0.01)
+    sweeps: list[object] = []
+    event.listen(container.engine.sync_engine, "before_cursor_execute", lambda *a: sweeps.append(a))
+    tracer = container.telemetry.tracer  # type: ignore[union-attr]
+    try:
+        with tracer.start_as_current_span("WebSocket /graphql") as span, tallied(span):
+            watch.watch(socket, token.id)  # type: ignore[arg-type]
+            while len(sweeps) < 3:
+                await asyncio.sleep(0.01)
+    finally:
+        await watch.stop()
+    (connection,) = _named(list(exporter.get_finished_spans()), "WebSocket /graphql")
+    assert "microgrid.db.statements" not in (connection.attributes or {})

@@ -19,7 +19,14 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocket
 
-from app.trace_requests import PATH_CHARS, RequestSpans, excluded_paths, trusts_client_context
+from app.light_spans import LightTracer
+from app.trace_requests import (
+    METHOD_CHARS,
+    PATH_CHARS,
+    RequestSpans,
+    excluded_paths,
+    trusts_client_context,
+)
 
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CLIENT_SPAN = "b7ad6b7169203331"
@@ -41,7 +48,8 @@ async def echo(socket: WebSocket) -> None:
 
 def _app(exporter: InMemorySpanExporter, sampler: object = None, trust: bool = True) -> Starlette:
     provider = TracerProvider(**({"sampler": sampler} if sampler else {}))  # type: ignore[arg-type]
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
     from starlette.routing import WebSocketRoute
 
     return Starlette(
@@ -56,7 +64,7 @@ def _app(exporter: InMemorySpanExporter, sampler: object = None, trust: bool = T
         middleware=[
             Middleware(
                 RequestSpans,
-                tracer=provider.get_tracer("test"),
+                tracer=LightTracer(provider, processor, "test"),
                 routes=("/", "/graphql", "/broken", "/healthz"),
                 mounts=("/console",),
                 excluded=excluded_paths(),
@@ -116,6 +124,23 @@ async def test_paths_the_app_does_not_serve_are_named_by_the_method_only(exporte
         "GET",
         "GET",
     ]
+
+
+async def test_a_method_the_conventions_do_not_name_is_other_and_names_no_span(
+    exporter,
+) -> None:
+    app = _app(exporter)
+    for method in ("PROPFIND", "M-SEARCH", "X" * 500, "GET"):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+            await c.request(method, "/graphql")
+            await c.request(method, "/wp-admin")
+    spans = exporter.get_finished_spans()
+    assert {s.name for s in spans} == {"HTTP /graphql", "HTTP", "GET /graphql", "GET"}
+    other = [dict(s.attributes or {}) for s in spans if s.name.startswith("HTTP")]
+    assert {a["http.request.method"] for a in other} == {"_OTHER"}
+    originals = {str(a["http.request.method_original"]) for a in other}
+    assert {"PROPFIND", "M-SEARCH"} <= originals
+    assert max(len(o) for o in originals) == METHOD_CHARS
 
 
 async def test_a_long_path_is_recorded_cut(exporter) -> None:

@@ -3,6 +3,7 @@ the failed ones named on their own, nothing outside a tally."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -115,3 +116,30 @@ def test_nothing_is_tallied_outside_a_tally_or_on_an_unrecorded_span(engine, exp
     assert "microgrid.db.statements" not in (_only(exporter, "untallied").attributes or {})
     with tallied(INVALID_SPAN):
         _select(engine)
+
+
+async def test_a_task_started_under_a_tally_adds_nothing_once_the_span_ends(
+    engine, exporter
+) -> None:
+    """A task started during a request shares its context; what it sends after
+    the request's span ended is not kept (nor piles up) on that span."""
+    tracer = _tracer(exporter)
+    started, later = asyncio.Event(), asyncio.Event()
+
+    kept: list[int] = []
+
+    async def outlives_the_request() -> None:
+        _select(engine)
+        started.set()
+        await later.wait()
+        _select(engine, 3)
+        tally = trace_statements._current.get()
+        kept.append(len(tally.summaries) if tally is not None else 0)
+
+    with tracer.start_as_current_span("request") as span, tallied(span):
+        task = asyncio.create_task(outlives_the_request())
+        await started.wait()
+    later.set()
+    await task
+    assert (_only(exporter, "request").attributes or {})["microgrid.db.statements"] == 1
+    assert kept == [1], "an ended tally does not grow (a watch task lives for hours)"
