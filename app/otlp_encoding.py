@@ -133,7 +133,7 @@ def _attributes(tag: bytes, attributes: Mapping[Any, Any] | None) -> bytes:
         try:
             encoded = _field(tag, _pair(key, value))
         except Exception as error:
-            log.exception("Failed to encode key %s: %s", key, error)
+            log.exception("Failed to encode key %r: %s", key, error)
             continue
         out.append(encoded)
         if plain and len(encoded) <= CACHED_PAIR_BYTES:
