@@ -133,11 +133,8 @@ async def test_the_access_line_carries_the_trace_id_of_the_span_around_the_reque
     assert line["graphql.operation.type"] == "query" and "graphql.operation.name" not in line
 
 
-async def test_with_tracing_on_the_line_names_the_operation_and_the_requests_span(
-    settings, clock, lines
-):
-    """Tracing's operation extension takes the access log's place: the line
-    still names the operation, and its trace id is the request span's."""
+async def _traced_post(settings, clock, body: dict[str, Any]) -> InMemorySpanExporter:
+    """``body`` POSTed to a traced app as an admin; the spans it exported."""
     exporter = InMemorySpanExporter()
     traced = build_container(
         settings.model_copy(update={"otel_exporter_otlp_endpoint": None}),
@@ -149,13 +146,21 @@ async def test_with_tracing_on_the_line_names_the_operation_and_the_requests_spa
         transport = httpx.ASGITransport(app=create_app(traced))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             response = await http.post(
-                "/graphql",
-                json={"query": VIEWER, "variables": {"id": str(uuid.uuid4())}},
-                headers={"Authorization": f"Bearer {token}"},
+                "/graphql", json=body, headers={"Authorization": f"Bearer {token}"}
             )
         assert response.status_code == 200
     finally:
         await traced.close()
+    return exporter
+
+
+async def test_with_tracing_on_the_line_names_the_operation_and_the_requests_span(
+    settings, clock, lines
+):
+    """Tracing's operation extension takes the access log's place: the line
+    still names the operation, and its trace id is the request span's."""
+    body = {"query": VIEWER, "variables": {"id": str(uuid.uuid4())}}
+    exporter = await _traced_post(settings, clock, body)
     (line,) = lines.access()
     assert line["graphql.operation.name"] == "WhoAmI"
     assert line["graphql.operation.type"] == "query"
@@ -170,24 +175,7 @@ async def test_with_graphql_excluded_from_traces_the_line_still_names_the_operat
     """OTEL_PYTHON_ASGI_EXCLUDED_URLS may leave /graphql out: then no span at all
     (an HTTP operation is not taken for a WebSocket's), and the line is as ever."""
     monkeypatch.setenv("OTEL_PYTHON_ASGI_EXCLUDED_URLS", "^/graphql$")
-    exporter = InMemorySpanExporter()
-    traced = build_container(
-        settings.model_copy(update={"otel_exporter_otlp_endpoint": None}),
-        clock=clock,
-        telemetry=Telemetry(SimpleSpanProcessor(exporter)),
-    )
-    try:
-        token = (await traced.tokens.issue(Role.ADMIN, (), clock.now())).token
-        transport = httpx.ASGITransport(app=create_app(traced))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            response = await http.post(
-                "/graphql",
-                json={"query": "query Excl { __typename }"},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        assert response.status_code == 200
-    finally:
-        await traced.close()
+    exporter = await _traced_post(settings, clock, {"query": "query Excl { __typename }"})
     (line,) = lines.access()
     assert (line["graphql.operation.name"], line["graphql.operation.type"]) == ("Excl", "query")
     assert exporter.get_finished_spans() == ()
