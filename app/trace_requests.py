@@ -145,11 +145,8 @@ class RequestSpans:
             return
         route = self._route(path)
         method: str = scope.get("method", "") if kind == "http" else ""
-        if method:
-            known = method if method in KNOWN_METHODS else ""
-            name = f"{known or 'HTTP'} {route}" if route else known or "HTTP"
-        else:
-            name = f"WebSocket {route}" if route else "WebSocket"
+        label = (method if method in KNOWN_METHODS else "HTTP") if method else "WebSocket"
+        name = f"{label} {route}" if route else label
         span = self._tracer.start_span(
             name, context=client_context(scope) if self._trust else None, kind=SpanKind.SERVER
         )

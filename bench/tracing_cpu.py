@@ -152,19 +152,16 @@ async def main(
                     telemetry.provider.force_flush()
             cpu: dict[str, list[float]] = {name: [] for name in sides}
             sent = 1000
-            if instructions:
-                rounds = 0
-                for name, (app, make) in sides.items():
-                    bodies = [make(sent + n) for n in range(requests)]
-                    sent += requests
-                    await _counted(app, headers, bodies, tracing[name], name)
-            for r in range(rounds):
+            for r in range(1 if instructions else rounds):  # counting: once, the same each run
                 names = list(sides)[r % 2 :] + list(sides)[: r % 2]
                 for name in names:
                     app, make = sides[name]
                     bodies = [make(sent + n) for n in range(requests)]
                     sent += requests
-                    cpu[name].append(await _round(app, headers, bodies))
+                    if instructions:
+                        await _counted(app, headers, bodies, tracing[name], name)
+                    else:
+                        cpu[name].append(await _round(app, headers, bodies))
             for container in containers:
                 await container.close()
             containers.clear()
